@@ -1,0 +1,16 @@
+/* mt.h — libmt, Python-grade multitasking for C. Includes every module. */
+#ifndef MT_H
+#define MT_H
+
+#define MT_VERSION_MAJOR 0
+#define MT_VERSION_MINOR 1
+#define MT_VERSION_PATCH 0
+#define MT_VERSION_STRING "0.1.0"
+
+#include "mt/error.h"
+#include "mt/time.h"
+#include "mt/alloc.h"
+#include "mt/thread.h"
+#include "mt/sync.h"
+
+#endif
