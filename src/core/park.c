@@ -5,6 +5,7 @@
  * owner may have returned (only a futex_wake on its address, which writes
  * nothing). Wait queues are FIFO. Lock order: a queue's lock is a leaf; no
  * other lock is taken while holding it. */
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,12 +25,16 @@ static inline void *current_co(void) {
 
 bool mt__park_in_coroutine(void) { return current_co() != NULL; }
 
+/* Cached kernel tid; a forked child gets a new one. */
+static __thread unsigned long t_tid;
+static void forget_tid(void) { t_tid = 0; }
+__attribute__((constructor)) static void park_init(void) { pthread_atfork(NULL, NULL, forget_tid); }
+
 unsigned long mt__self_id(void) {
-  static __thread unsigned long tid;
   void *co = current_co();
   if (co) return (unsigned long)(uintptr_t)co;
-  if (!tid) tid = (unsigned long)syscall(SYS_gettid);
-  return tid;
+  if (!t_tid) t_tid = (unsigned long)syscall(SYS_gettid);
+  return t_tid;
 }
 
 void mt__waiter_init(mt__waiter_t *w) {

@@ -22,6 +22,8 @@ struct mt_timer {
   unsigned refs;
 };
 
+static __thread mt_timer_t *t_running;   /* the timer whose fn runs here */
+
 static void timer_unref(mt_timer_t *t) {
   if (mt__fetch_sub(&t->refs, 1) == 1) {
     mt_event_destroy(&t->cancel);
@@ -42,7 +44,9 @@ static void *timer_main(void *arg) {
     bool cancelled = t->cancel.flag;
     mt_lock_release(&t->cancel.lock);
     if (cancelled) break;
+    t_running = t;
     t->fn(t->arg);
+    t_running = NULL;
     mt__fetch_add(&t->fired, 1);
     if (!t->repeat) break;
     int64_t now = mt__now_ns();
@@ -69,13 +73,14 @@ MT_API int mt_timer_start(mt_timer_t **out, double interval, bool repeat, void (
   char name[32];
   snprintf(name, sizeof name, "Timer-%lu", mt__fetch_add(&counter, 1) + 1);
   mt_thread_opts_t o = { .name = name, .daemon = true, .stack_size = 0 };
+  *out = t;            /* before the thread runs: fn may free the timer */
   e = mt_thread_start(&t->thread, timer_main, t, &o);
   if (e) {
+    *out = NULL;
     mt_event_destroy(&t->cancel);
     mt__free(t);
     return e;
   }
-  *out = t;
   return 0;
 }
 
@@ -89,7 +94,7 @@ MT_API unsigned long mt_timer_fired(mt_timer_t *t) { return mt__load(&t->fired);
 MT_API void mt_timer_free(mt_timer_t *t) {
   if (!t) return;
   mt_event_set(&t->cancel);
-  if (mt_thread_current() != t->thread) mt_thread_join(t->thread, MT_FOREVER, NULL);
+  if (t_running != t) mt_thread_join(t->thread, MT_FOREVER, NULL);
   mt_thread_free(t->thread);
   timer_unref(t);
 }

@@ -143,9 +143,11 @@ MT_API int mt_thread_start(mt_thread_t **out, void *(*fn)(void *), void *arg, co
     }
   }
   reg_add(t);
+  *out = t;            /* before the thread runs: it may look for its handle */
   e = pthread_create(&t->pt, &attr, thread_entry, t);
   pthread_attr_destroy(&attr);
   if (e) {
+    *out = NULL;
     pthread_mutex_lock(&g_reg);
     reg_del_locked(t);
     pthread_mutex_unlock(&g_reg);
@@ -153,7 +155,6 @@ MT_API int mt_thread_start(mt_thread_t **out, void *(*fn)(void *), void *arg, co
     mt__free(t);
     return -e;
   }
-  *out = t;
   return 0;
 }
 
@@ -259,6 +260,7 @@ static void join_non_daemon_at_exit(void) {
     pthread_mutex_unlock(&g_reg);
     if (!w) return;
     mt_event_wait(&w->done, MT_FOREVER);
+    reap(w, true);
     thread_unref(w);
   }
 }
@@ -279,7 +281,7 @@ static void atfork_child(void) {
     }
     t = next;
   }
-  pthread_mutex_init(&g_reg, NULL);
+  pthread_mutex_unlock(&g_reg);   /* taken by atfork_prepare in this thread */
 }
 
 __attribute__((constructor)) static void thread_init(void) {
