@@ -12,5 +12,8 @@
 #include "mt/alloc.h"
 #include "mt/thread.h"
 #include "mt/sync.h"
+#include "mt/queue.h"
+#include "mt/future.h"
+#include "mt/pool.h"
 
 #endif

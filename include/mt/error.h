@@ -65,6 +65,10 @@ typedef enum mt_errno { MT_ERROR_MAP(MT__ERR_ENUM) MT__ERR_LAST = 0 } mt_errno_t
  * Never NULL; "unknown error" for codes nobody defined. Thread-safe. */
 const char *mt_strerror(int code);
 
+/* The error of the calling thread's last libmt call that reports failure by
+ * returning NULL (mt_queue_new, mt_pool_submit...); 0 if it succeeded. */
+int mt_last_error(void);
+
 /* The symbolic name ("MT_ETIMEDOUT", "EPIPE"...) of a code; "UNKNOWN" if none. */
 const char *mt_err_name(int code);
 

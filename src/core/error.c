@@ -35,3 +35,7 @@ MT_API const char *mt_err_name(int code) {
   }
   return "UNKNOWN";
 }
+
+static __thread int t_last_error;
+MT_API int mt_last_error(void) { return t_last_error; }
+void mt__set_last_error(int code) { t_last_error = code; }

@@ -65,6 +65,9 @@ static inline void mt__cpu_relax(void) {
 #endif
 }
 
+/* Sets what mt_last_error() reports (error.c). */
+void mt__set_last_error(int code);
+
 /* A thread or coroutine id for ownership checks (RLock): never 0. */
 unsigned long mt__self_id(void);
 

@@ -1,0 +1,286 @@
+/* future.c — futures: states, waiting, callbacks, mt_wait, as_completed.
+ *
+ * State (PENDING, RUNNING, DONE, CANCELLED) changes only under the future's
+ * internal lock — the lock of its wait queue — and is also readable with an
+ * acquire load for the fast paths (done? already finished?). Finishing sets
+ * code and result, then the state, then wakes waiters, runs the internal
+ * watchers (under the lock, so unwatch can guarantee they are not running),
+ * and finally the user's callbacks in registration order, outside the lock.
+ * Each transition to a final state happens once, so every callback runs
+ * exactly once. Lock order: future lock -> (watcher's) as_completed lock or
+ * event lock; nothing takes a future lock while holding those.
+ */
+#include "core/park.h"
+#include "pool/future_internal.h"
+#include "sync/sync_internal.h"
+
+enum { PENDING, RUNNING, DONE, CANCELLED };
+
+typedef struct cb_node {
+  struct cb_node *next;
+  void (*cb)(mt_future_t *, void *);
+  void *ud;
+} cb_node_t;
+
+struct mt_future {
+  uint32_t refs;
+  uint32_t state;
+  int code;
+  void *result;
+  mt__wq_t wq;                  /* waiters; wq.lk guards everything below */
+  mt__fwatch_t *watchers;
+  cb_node_t *cbs, **cbs_tail;
+};
+
+mt_future_t *mt__future_new(void) {
+  mt_future_t *f = mt__calloc(1, sizeof *f);
+  if (!f) return NULL;
+  f->refs = 1;
+  f->state = PENDING;
+  f->cbs_tail = &f->cbs;
+  return f;
+}
+
+MT_API mt_future_t *mt_future_retain(mt_future_t *f) {
+  mt__fetch_add(&f->refs, 1);
+  return f;
+}
+
+MT_API void mt_future_release(mt_future_t *f) {
+  if (!f || mt__fetch_sub(&f->refs, 1) != 1) return;
+  for (cb_node_t *c = f->cbs, *n; c; c = n) { n = c->next; mt__free(c); }
+  mt__free(f);
+}
+
+bool mt__future_start(mt_future_t *f) {
+  mt__ilock(&f->wq.lk);
+  bool ok = f->state == PENDING;
+  if (ok) mt__store(&f->state, RUNNING);
+  mt__iunlock(&f->wq.lk);
+  return ok;
+}
+
+static bool finish(mt_future_t *f, uint32_t final, int code, void *result, bool only_pending) {
+  mt__ilock(&f->wq.lk);
+  uint32_t st = f->state;
+  if (st == DONE || st == CANCELLED || (only_pending && st != PENDING)) {
+    mt__iunlock(&f->wq.lk);
+    return false;
+  }
+  f->code = code;
+  f->result = result;
+  mt__store(&f->state, final);
+  for (mt__fwatch_t *w = f->watchers; w; w = w->next) w->fn(f, w->ud);
+  f->watchers = NULL;
+  cb_node_t *cbs = f->cbs;
+  f->cbs = NULL;
+  f->cbs_tail = &f->cbs;
+  mt__iunlock(&f->wq.lk);
+  mt__wq_wake(&f->wq, -1, 0);
+  for (cb_node_t *c = cbs, *n; c; c = n) {
+    n = c->next;
+    c->cb(f, c->ud);
+    mt__free(c);
+  }
+  return true;
+}
+
+bool mt__future_finish(mt_future_t *f, int code, void *result) { return finish(f, DONE, code, result, false); }
+bool mt__future_cancel(mt_future_t *f) { return finish(f, CANCELLED, MT_ECANCELED, NULL, true); }
+int  mt__future_code(const mt_future_t *f) { return mt__load(&f->state) == CANCELLED ? MT_ECANCELED : f->code; }
+
+bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w) {
+  mt__ilock(&f->wq.lk);
+  bool add = f->state != DONE && f->state != CANCELLED;
+  if (add) {
+    w->next = f->watchers;
+    f->watchers = w;
+  }
+  mt__iunlock(&f->wq.lk);
+  return add;
+}
+
+void mt__future_unwatch(mt_future_t *f, mt__fwatch_t *w) {
+  mt__ilock(&f->wq.lk);
+  for (mt__fwatch_t **pp = &f->watchers; *pp; pp = &(*pp)->next) {
+    if (*pp == w) { *pp = w->next; break; }
+  }
+  mt__iunlock(&f->wq.lk);
+}
+
+MT_API bool mt_future_done(const mt_future_t *f) {
+  uint32_t s = mt__load(&f->state);
+  return s == DONE || s == CANCELLED;
+}
+MT_API bool mt_future_cancelled(const mt_future_t *f) { return mt__load(&f->state) == CANCELLED; }
+MT_API bool mt_future_running(const mt_future_t *f) { return mt__load(&f->state) == RUNNING; }
+
+MT_API int mt_future_wait(mt_future_t *f, double timeout) {
+  if (mt_future_done(f)) return 0;
+  int64_t deadline = mt__deadline(timeout);
+  for (;;) {
+    mt__waiter_t w;
+    mt__waiter_init(&w);
+    mt__ilock(&f->wq.lk);
+    if (f->state == DONE || f->state == CANCELLED) {
+      mt__iunlock(&f->wq.lk);
+      return 0;
+    }
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) {
+      mt__iunlock(&f->wq.lk);
+      return MT_ETIMEDOUT;
+    }
+    mt__wq_push(&f->wq, &w);
+    mt__iunlock(&f->wq.lk);
+    int r = mt__park(&w, deadline);
+    if (r != 0) {
+      mt__ilock(&f->wq.lk);
+      if (w.queued) mt__wq_remove(&f->wq, &w);
+      mt__iunlock(&f->wq.lk);
+      if (r == MT_ECANCELED) return r;
+    }
+  }
+}
+
+MT_API int mt_future_result(mt_future_t *f, double timeout, void **result) {
+  int r = mt_future_wait(f, timeout);
+  if (r) return r;
+  if (mt__load(&f->state) == CANCELLED) return MT_ECANCELED;
+  if (result) *result = f->result;
+  return f->code;
+}
+
+MT_API int mt_future_cancel(mt_future_t *f) {
+  if (mt__future_cancel(f)) return 0;
+  switch (mt__load(&f->state)) {
+    case CANCELLED: return 0;
+    case RUNNING: return MT_ERUNNING;
+    default: return MT_EBUSY;
+  }
+}
+
+MT_API int mt_future_add_done_callback(mt_future_t *f, void (*cb)(mt_future_t *, void *), void *ud) {
+  if (!cb) return MT_EINVAL;
+  cb_node_t *c = mt__malloc(sizeof *c);
+  if (!c) return MT_ENOMEM;
+  c->next = NULL;
+  c->cb = cb;
+  c->ud = ud;
+  mt__ilock(&f->wq.lk);
+  bool later = f->state != DONE && f->state != CANCELLED;
+  if (later) {
+    *f->cbs_tail = c;
+    f->cbs_tail = &c->next;
+  }
+  mt__iunlock(&f->wq.lk);
+  if (!later) {
+    cb(f, ud);
+    mt__free(c);
+  }
+  return 0;
+}
+
+/* ---- mt_wait ----------------------------------------------------------------- */
+typedef struct {
+  mt_event_t ev;
+  size_t n, done;
+  mt_wait_mode_t mode;
+} wait_ctx_t;
+
+static void wait_cb(mt_future_t *f, void *ud) {
+  wait_ctx_t *c = ud;
+  size_t done = mt__fetch_add(&c->done, 1) + 1;
+  bool exc = mt__future_code(f) != 0;
+  if (done == c->n || c->mode == MT_FIRST_COMPLETED || (c->mode == MT_FIRST_EXCEPTION && exc))
+    mt_event_set(&c->ev);
+}
+
+MT_API int mt_wait(mt_future_t **fs, size_t n, mt_wait_mode_t mode, double timeout) {
+  if (n == 0) return 0;
+  mt__fwatch_t *nodes = mt__calloc(n, sizeof *nodes);
+  if (!nodes) return MT_ENOMEM;
+  wait_ctx_t c = { .n = n, .done = 0, .mode = mode };
+  mt_event_init(&c.ev, 0);
+  for (size_t i = 0; i < n; i++) {
+    nodes[i].fn = wait_cb;
+    nodes[i].ud = &c;
+    if (!mt__future_watch(fs[i], &nodes[i])) wait_cb(fs[i], &c);
+  }
+  int r = mt_event_wait(&c.ev, timeout);
+  for (size_t i = 0; i < n; i++) mt__future_unwatch(fs[i], &nodes[i]);
+  mt_event_destroy(&c.ev);
+  mt__free(nodes);
+  if (r) return r;
+  int done = 0;
+  for (size_t i = 0; i < n; i++) done += mt_future_done(fs[i]);
+  return done;
+}
+
+/* ---- as_completed --------------------------------------------------------------- */
+struct mt_as_completed {
+  mt_cond_t cond;               /* with its own lock: guards ready/w */
+  size_t n, r, w;
+  mt_future_t **fs;
+  mt_future_t **ready;
+  mt__fwatch_t *nodes;
+};
+
+static void ac_cb(mt_future_t *f, void *ud) {
+  mt_as_completed_t *it = ud;
+  mt_cond_acquire(&it->cond, MT_FOREVER);
+  it->ready[it->w++] = f;
+  mt_cond_notify(&it->cond, 1);
+  mt_cond_release(&it->cond);
+}
+
+MT_API mt_as_completed_t *mt_as_completed_new(mt_future_t **fs, size_t n) {
+  mt_as_completed_t *it = mt__calloc(1, sizeof *it);
+  if (it) {
+    it->fs = mt__calloc(n, sizeof *it->fs);
+    it->ready = mt__calloc(n, sizeof *it->ready);
+    it->nodes = mt__calloc(n, sizeof *it->nodes);
+  }
+  if (!it || !it->fs || !it->ready || !it->nodes) {
+    if (it) { mt__free(it->fs); mt__free(it->ready); mt__free(it->nodes); mt__free(it); }
+    mt__set_last_error(MT_ENOMEM);
+    return NULL;
+  }
+  mt_cond_init(&it->cond, NULL);
+  it->n = n;
+  for (size_t i = 0; i < n; i++) {
+    it->fs[i] = mt_future_retain(fs[i]);
+    it->nodes[i].fn = ac_cb;
+    it->nodes[i].ud = it;
+    if (!mt__future_watch(fs[i], &it->nodes[i])) ac_cb(fs[i], it);
+  }
+  mt__set_last_error(0);
+  return it;
+}
+
+MT_API mt_future_t *mt_as_completed_next(mt_as_completed_t *it, double timeout) {
+  int64_t deadline = mt__deadline(timeout);
+  mt_future_t *f = NULL;
+  int err = 0;
+  mt_cond_acquire(&it->cond, MT_FOREVER);
+  while (it->r < it->n && it->r == it->w) {
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { err = MT_ETIMEDOUT; break; }
+    if (mt__cond_wait_until(&it->cond, deadline) == MT_ECANCELED) { err = MT_ECANCELED; break; }
+  }
+  if (!err && it->r < it->w) f = it->ready[it->r++];
+  mt_cond_release(&it->cond);
+  mt__set_last_error(err);
+  return f;
+}
+
+MT_API void mt_as_completed_free(mt_as_completed_t *it) {
+  if (!it) return;
+  for (size_t i = 0; i < it->n; i++) {
+    mt__future_unwatch(it->fs[i], &it->nodes[i]);
+    mt_future_release(it->fs[i]);
+  }
+  mt_cond_destroy(&it->cond);
+  mt__free(it->fs);
+  mt__free(it->ready);
+  mt__free(it->nodes);
+  mt__free(it);
+}

@@ -1,0 +1,28 @@
+/* future_internal.h — how executors (thread pool, process pool, coroutines)
+ * drive a future, and how mt_wait/as_completed watch one. */
+#ifndef MT_FUTURE_INTERNAL_H
+#define MT_FUTURE_INTERNAL_H
+
+#include "mt/future.h"
+
+typedef struct mt__fwatch {
+  struct mt__fwatch *next;
+  void (*fn)(mt_future_t *f, void *ud);   /* runs under the future's lock: short, no blocking */
+  void *ud;
+} mt__fwatch_t;
+
+/* A pending future with one reference, or NULL (MT_ENOMEM). */
+mt_future_t *mt__future_new(void);
+/* pending -> running; false if it was cancelled first (then skip the work). */
+bool mt__future_start(mt_future_t *f);
+/* running/pending -> done with the task's code and result; false if already finished. */
+bool mt__future_finish(mt_future_t *f, int code, void *result);
+/* pending -> cancelled; false if not pending. */
+bool mt__future_cancel(mt_future_t *f);
+/* Adds a watcher; false (not added) if f has already finished. */
+bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w);
+/* Removes it if still there; afterwards its fn is not running and never will. */
+void mt__future_unwatch(mt_future_t *f, mt__fwatch_t *w);
+int  mt__future_code(const mt_future_t *f);
+
+#endif

@@ -1,0 +1,248 @@
+/* pool.c — the thread-pool executor.
+ *
+ * One Lock guards the task ring (a power-of-two ring of {fn, arg, future}
+ * held by value: a fire-and-forget task costs no allocation) and the
+ * counters; workers park on `work`, producers of a bounded pool on `space`.
+ * A submit wakes a worker only if one is idle and not already being woken
+ * (`pending`), so a burst of submits costs a single wake-up per idle worker.
+ *
+ * Guarantees: tasks start in FIFO order; a future completes exactly once
+ * (done, or cancelled while still queued); shutdown stops new work at once,
+ * lets workers drain the queue unless asked to cancel it, and joins them if
+ * asked to wait. Workers are daemon threads named "<name>-<i>".
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mt/pool.h"
+#include "mt/thread.h"
+#include "pool/future_internal.h"
+#include "sync/sync_internal.h"
+
+typedef struct { mt_task_fn fn; void *arg; mt_future_t *f; } task_t;
+
+struct mt_pool {
+  mt_lock_t lock;
+  mt_cond_t work, space;
+  task_t *ring;
+  size_t cap, head, count, max_queue;
+  unsigned idle, pending, blocked;
+  bool closing, joined;
+  size_t nworkers;
+  mt_thread_t **workers;
+  char name[24];
+};
+
+static __thread mt_pool_t *t_pool;     /* the pool this thread works for */
+
+static void run_task(task_t *t) {
+  void *res = NULL;
+  if (!t->f) {
+    t->fn(t->arg, &res);
+    return;
+  }
+  if (mt__future_start(t->f)) {
+    int code = t->fn(t->arg, &res);
+    mt__future_finish(t->f, code, res);
+  }
+  mt_future_release(t->f);
+}
+
+static void *worker_main(void *arg) {
+  mt_pool_t *p = arg;
+  t_pool = p;
+  mt__lock_enter(&p->lock);
+  for (;;) {
+    while (p->count == 0 && !p->closing) {
+      p->idle++;
+      mt__cond_wait_until(&p->work, MT__NEVER);
+      p->idle--;
+      if (p->pending) p->pending--;
+    }
+    if (p->count == 0) break;                 /* closing, and drained */
+    task_t t = p->ring[p->head];
+    p->head = (p->head + 1) & (p->cap - 1);
+    p->count--;
+    if (p->blocked) mt_cond_notify(&p->space, 1);
+    mt_lock_release(&p->lock);
+    run_task(&t);
+    mt__lock_enter(&p->lock);
+  }
+  mt_lock_release(&p->lock);
+  return NULL;
+}
+
+static int ring_grow(mt_pool_t *p) {
+  size_t ncap = p->cap ? p->cap * 2 : 64;
+  task_t *n = mt__malloc(ncap * sizeof *n);
+  if (!n) return MT_ENOMEM;
+  for (size_t i = 0; i < p->count; i++) n[i] = p->ring[(p->head + i) & (p->cap - 1)];
+  mt__free(p->ring);
+  p->ring = n;
+  p->cap = ncap;
+  p->head = 0;
+  return 0;
+}
+
+static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
+  int r = 0;
+  mt__lock_enter(&p->lock);
+  for (;;) {
+    if (p->closing) { r = MT_ECLOSED; goto out; }
+    if (!p->max_queue || p->count < p->max_queue || t_pool == p) break;
+    p->blocked++;
+    int w = mt__cond_wait_until(&p->space, MT__NEVER);
+    p->blocked--;
+    if (w == MT_ECANCELED) { r = w; goto out; }
+  }
+  if (p->count == p->cap && (r = ring_grow(p)) != 0) goto out;
+  task_t *t = &p->ring[(p->head + p->count) & (p->cap - 1)];
+  t->fn = fn;
+  t->arg = arg;
+  t->f = f;
+  p->count++;
+  if (p->idle > p->pending) p->pending += (unsigned)mt_cond_notify(&p->work, 1);
+out:
+  mt_lock_release(&p->lock);
+  return r;
+}
+
+MT_API mt_pool_t *mt_pool_new_opts(const mt_pool_opts_t *opts) {
+  size_t n = opts ? opts->workers : 0;
+  if (n == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    n = cpus > 0 ? (size_t)cpus : 1;
+  }
+  mt_pool_t *p = mt__calloc(1, sizeof *p);
+  if (p) p->workers = mt__calloc(n, sizeof *p->workers);
+  if (!p || !p->workers) {
+    if (p) mt__free(p);
+    mt__set_last_error(MT_ENOMEM);
+    return NULL;
+  }
+  mt_lock_init(&p->lock, MT__NOCHECK);
+  mt_cond_init(&p->work, &p->lock);
+  mt_cond_init(&p->space, &p->lock);
+  p->max_queue = opts ? opts->max_queue : 0;
+  snprintf(p->name, sizeof p->name, "%s", opts && opts->name ? opts->name : "mtpool");
+  int e = ring_grow(p);
+  for (size_t i = 0; e == 0 && i < n; i++) {
+    char tname[48];
+    snprintf(tname, sizeof tname, "%s-%zu", p->name, i);
+    mt_thread_opts_t to = { .name = tname, .daemon = true };
+    e = mt_thread_start(&p->workers[i], worker_main, p, &to);
+    if (e == 0) p->nworkers++;
+  }
+  if (e) {
+    mt_pool_free(p);
+    mt__set_last_error(e);
+    return NULL;
+  }
+  mt__set_last_error(0);
+  return p;
+}
+
+MT_API mt_pool_t *mt_pool_new(size_t workers) {
+  mt_pool_opts_t o = { .workers = workers };
+  return mt_pool_new_opts(&o);
+}
+
+MT_API size_t mt_pool_workers(mt_pool_t *p) { return p->nworkers; }
+
+MT_API int mt_pool_submit_ex(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t **out) {
+  *out = NULL;
+  if (!fn) return MT_EINVAL;
+  mt_future_t *f = mt__future_new();
+  if (!f) return MT_ENOMEM;
+  mt_future_retain(f);                        /* the pool's reference */
+  int r = enqueue(p, fn, arg, f);
+  if (r) {
+    mt_future_release(f);
+    mt_future_release(f);
+    return r;
+  }
+  *out = f;
+  return 0;
+}
+
+MT_API mt_future_t *mt_pool_submit(mt_pool_t *p, mt_task_fn fn, void *arg) {
+  mt_future_t *f;
+  mt__set_last_error(mt_pool_submit_ex(p, fn, arg, &f));
+  return f;
+}
+
+MT_API int mt_pool_run(mt_pool_t *p, mt_task_fn fn, void *arg) {
+  if (!fn) return MT_EINVAL;
+  return enqueue(p, fn, arg, NULL);
+}
+
+MT_API int mt_pool_map(mt_pool_t *p, mt_task_fn fn, void **args, void **results, size_t n, double timeout) {
+  if (n == 0) return 0;
+  int64_t deadline = mt__deadline(timeout);
+  mt_future_t **fs = mt__calloc(n, sizeof *fs);
+  if (!fs) return MT_ENOMEM;
+  int r = 0;
+  size_t submitted = 0;
+  for (; submitted < n; submitted++) {
+    r = mt_pool_submit_ex(p, fn, args ? args[submitted] : NULL, &fs[submitted]);
+    if (r) break;
+  }
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    int w = mt_future_wait(fs[i], deadline == MT__NEVER ? MT_FOREVER : mt__remaining(deadline));
+    if (w) r = w;
+  }
+  if (r) {
+    for (size_t i = 0; i < submitted; i++) mt_future_cancel(fs[i]);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      void *res = NULL;
+      int code = mt_future_result(fs[i], 0, &res);
+      if (code == 0 && results) results[i] = res;
+      if (code && !r) r = code;
+    }
+  }
+  for (size_t i = 0; i < submitted; i++) mt_future_release(fs[i]);
+  mt__free(fs);
+  return r;
+}
+
+MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
+  task_t *ring = NULL;
+  size_t cap = 0, head = 0, count = 0;
+  mt__lock_enter(&p->lock);
+  p->closing = true;
+  if (cancel_pending && p->count) {
+    ring = p->ring; cap = p->cap; head = p->head; count = p->count;
+    p->ring = NULL; p->cap = 0; p->head = 0; p->count = 0;
+  }
+  mt_cond_notify_all(&p->work);
+  mt_cond_notify_all(&p->space);
+  mt_lock_release(&p->lock);
+  for (size_t i = 0; i < count; i++) {
+    task_t *t = &ring[(head + i) & (cap - 1)];
+    if (t->f) {
+      mt__future_cancel(t->f);
+      mt_future_release(t->f);
+    }
+  }
+  mt__free(ring);
+  if (wait) {
+    for (size_t i = 0; i < p->nworkers; i++)
+      if (mt_thread_current() != p->workers[i]) mt_thread_join(p->workers[i], MT_FOREVER, NULL);
+  }
+  return 0;
+}
+
+MT_API void mt_pool_free(mt_pool_t *p) {
+  if (!p) return;
+  MT_ASSERT(t_pool != p, "mt_pool_free: called from one of the pool's own workers");
+  mt_pool_shutdown(p, true, false);
+  for (size_t i = 0; i < p->nworkers; i++) mt_thread_free(p->workers[i]);
+  mt_cond_destroy(&p->work);
+  mt_cond_destroy(&p->space);
+  mt_lock_destroy(&p->lock);
+  mt__free(p->ring);
+  mt__free(p->workers);
+  mt__free(p);
+}

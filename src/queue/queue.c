@@ -1,0 +1,263 @@
+/* queue.c — FIFO, LIFO and priority queues (Python's queue module).
+ *
+ * One Lock guards everything; two Conditions on it park getters (not_empty)
+ * and putters (not_full), a third parks join() callers. A call notifies a
+ * condition only when someone waits on it, so an uncontended put or get is
+ * one lock round trip and no wake-up. Storage grows by doubling up to the
+ * bound (unbounded: without limit), so a large bound costs nothing until used.
+ *
+ *   FIFO      ring buffer of item pointers
+ *   LIFO      array used as a stack
+ *   PRIORITY  binary min-heap on (prio, seq); seq, a running counter, keeps
+ *             equal priorities in FIFO order
+ *
+ * Lock order: the queue's lock is taken alone; no callback runs under it.
+ */
+#include <string.h>
+
+#include "mt/queue.h"
+#include "sync/sync_internal.h"
+
+typedef struct { long prio; unsigned long seq; void *item; } pslot_t;
+
+struct mt_queue {
+  mt_lock_t lock;
+  mt_cond_t not_empty, not_full, all_done;
+  mt_queue_kind_t kind;
+  size_t maxsize;              /* 0: unbounded */
+  size_t cap, head, count;
+  union { void **items; pslot_t *slots; } u;
+  unsigned long seq;
+  size_t unfinished;
+  unsigned getters, putters, joiners;
+  bool closed;
+};
+
+MT_API mt_queue_t *mt_queue_new(mt_queue_kind_t kind, size_t maxsize) {
+  if (kind != MT_FIFO && kind != MT_LIFO && kind != MT_PRIORITY) {
+    mt__set_last_error(MT_EINVAL);
+    return NULL;
+  }
+  mt_queue_t *q = mt__calloc(1, sizeof *q);
+  if (!q) {
+    mt__set_last_error(MT_ENOMEM);
+    return NULL;
+  }
+  mt_lock_init(&q->lock, MT__NOCHECK);
+  mt_cond_init(&q->not_empty, &q->lock);
+  mt_cond_init(&q->not_full, &q->lock);
+  mt_cond_init(&q->all_done, &q->lock);
+  q->kind = kind;
+  q->maxsize = maxsize;
+  mt__set_last_error(0);
+  return q;
+}
+
+static size_t elem_size(const mt_queue_t *q) { return q->kind == MT_PRIORITY ? sizeof(pslot_t) : sizeof(void *); }
+
+/* Makes room for one more item. Under the lock. A FIFO's capacity stays a
+ * power of two (it indexes with a mask); the bound is enforced by count. */
+static int grow(mt_queue_t *q) {
+  if (q->count < q->cap) return 0;
+  size_t want = q->cap ? q->cap * 2 : 16;
+  if (q->maxsize && want > q->maxsize) want = q->maxsize;
+  if (q->kind == MT_FIFO) {
+    size_t p2 = 16;
+    while (p2 < want && p2 < SIZE_MAX / 2) p2 <<= 1;
+    want = p2;
+  }
+  if (want <= q->cap || want > SIZE_MAX / elem_size(q)) return MT_ENOMEM;
+  void *n = mt__malloc(want * elem_size(q));
+  if (!n) return MT_ENOMEM;
+  if (q->kind == MT_FIFO) {
+    void **dst = n;
+    for (size_t i = 0; i < q->count; i++) dst[i] = q->u.items[(q->head + i) & (q->cap - 1)];
+    q->head = 0;
+  } else if (q->count) {
+    memcpy(n, q->u.items, q->count * elem_size(q));
+  }
+  mt__free(q->u.items);
+  q->u.items = n;
+  q->cap = want;
+  return 0;
+}
+
+static void push(mt_queue_t *q, long prio, void *item) {
+  switch (q->kind) {
+    case MT_FIFO:
+      q->u.items[(q->head + q->count) & (q->cap - 1)] = item;
+      break;
+    case MT_LIFO:
+      q->u.items[q->count] = item;
+      break;
+    case MT_PRIORITY: {
+      pslot_t s = { prio, q->seq++, item };
+      size_t i = q->count;
+      while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        pslot_t *p = &q->u.slots[parent];
+        if (p->prio < s.prio || (p->prio == s.prio && p->seq < s.seq)) break;
+        q->u.slots[i] = *p;
+        i = parent;
+      }
+      q->u.slots[i] = s;
+      break;
+    }
+  }
+  q->count++;
+  q->unfinished++;
+}
+
+static void *pop(mt_queue_t *q, long *prio) {
+  void *item;
+  q->count--;
+  switch (q->kind) {
+    case MT_FIFO:
+      item = q->u.items[q->head];
+      q->head = (q->head + 1) & (q->cap - 1);
+      if (prio) *prio = 0;
+      return item;
+    case MT_LIFO:
+      if (prio) *prio = 0;
+      return q->u.items[q->count];
+    default: {
+      pslot_t *h = q->u.slots;
+      item = h[0].item;
+      if (prio) *prio = h[0].prio;
+      pslot_t last = h[q->count];
+      size_t i = 0, n = q->count;
+      for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && (h[c + 1].prio < h[c].prio || (h[c + 1].prio == h[c].prio && h[c + 1].seq < h[c].seq))) c++;
+        if (last.prio < h[c].prio || (last.prio == h[c].prio && last.seq < h[c].seq)) break;
+        h[i] = h[c];
+        i = c;
+      }
+      h[i] = last;
+      return item;
+    }
+  }
+}
+
+MT_API int mt_queue_put_prio(mt_queue_t *q, long prio, void *item, double timeout) {
+  int r = 0;
+  int64_t deadline = 0;
+  bool have_deadline = false;
+  mt__lock_enter(&q->lock);
+  for (;;) {
+    if (q->closed) { r = MT_ECLOSED; break; }
+    if (!q->maxsize || q->count < q->maxsize) {
+      r = grow(q);
+      if (r == 0) {
+        push(q, prio, item);
+        if (q->getters) mt_cond_notify(&q->not_empty, 1);
+      }
+      break;
+    }
+    if (!have_deadline) { deadline = mt__deadline(timeout); have_deadline = true; }
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_EFULL; break; }
+    q->putters++;
+    int w = mt__cond_wait_until(&q->not_full, deadline);
+    q->putters--;
+    if (w == MT_ECANCELED) { r = w; break; }
+  }
+  mt_lock_release(&q->lock);
+  return r;
+}
+
+MT_API int mt_queue_put(mt_queue_t *q, void *item, double timeout) {
+  return mt_queue_put_prio(q, 0, item, timeout);
+}
+
+MT_API int mt_queue_get_prio(mt_queue_t *q, void **item, long *prio, double timeout) {
+  int r = 0;
+  int64_t deadline = 0;
+  bool have_deadline = false;
+  mt__lock_enter(&q->lock);
+  for (;;) {
+    if (q->count) {
+      *item = pop(q, prio);
+      if (q->putters) mt_cond_notify(&q->not_full, 1);
+      break;
+    }
+    if (q->closed) { r = MT_ECLOSED; break; }
+    if (!have_deadline) { deadline = mt__deadline(timeout); have_deadline = true; }
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_EEMPTY; break; }
+    q->getters++;
+    int w = mt__cond_wait_until(&q->not_empty, deadline);
+    q->getters--;
+    if (w == MT_ECANCELED) { r = w; break; }
+  }
+  mt_lock_release(&q->lock);
+  return r;
+}
+
+MT_API int mt_queue_get(mt_queue_t *q, void **item, double timeout) {
+  return mt_queue_get_prio(q, item, NULL, timeout);
+}
+
+MT_API size_t mt_queue_size(mt_queue_t *q) {
+  mt__lock_enter(&q->lock);
+  size_t n = q->count;
+  mt_lock_release(&q->lock);
+  return n;
+}
+
+MT_API bool mt_queue_empty(mt_queue_t *q) { return mt_queue_size(q) == 0; }
+
+MT_API bool mt_queue_full(mt_queue_t *q) {
+  mt__lock_enter(&q->lock);
+  bool full = q->maxsize && q->count >= q->maxsize;
+  mt_lock_release(&q->lock);
+  return full;
+}
+
+MT_API bool mt_queue_closed(mt_queue_t *q) {
+  mt__lock_enter(&q->lock);
+  bool c = q->closed;
+  mt_lock_release(&q->lock);
+  return c;
+}
+
+MT_API int mt_queue_task_done(mt_queue_t *q) {
+  int r = 0;
+  mt__lock_enter(&q->lock);
+  if (q->unfinished == 0) r = MT_EINVAL;
+  else if (--q->unfinished == 0 && q->joiners) mt_cond_notify_all(&q->all_done);
+  mt_lock_release(&q->lock);
+  return r;
+}
+
+MT_API int mt_queue_join(mt_queue_t *q, double timeout) {
+  int64_t deadline = mt__deadline(timeout);
+  int r = 0;
+  mt__lock_enter(&q->lock);
+  while (q->unfinished) {
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_ETIMEDOUT; break; }
+    q->joiners++;
+    int w = mt__cond_wait_until(&q->all_done, deadline);
+    q->joiners--;
+    if (w == MT_ECANCELED) { r = w; break; }
+  }
+  mt_lock_release(&q->lock);
+  return r;
+}
+
+MT_API void mt_queue_close(mt_queue_t *q) {
+  mt__lock_enter(&q->lock);
+  q->closed = true;
+  mt_cond_notify_all(&q->not_empty);
+  mt_cond_notify_all(&q->not_full);
+  mt_lock_release(&q->lock);
+}
+
+MT_API void mt_queue_free(mt_queue_t *q) {
+  if (!q) return;
+  mt_cond_destroy(&q->not_empty);
+  mt_cond_destroy(&q->not_full);
+  mt_cond_destroy(&q->all_done);
+  mt_lock_destroy(&q->lock);
+  mt__free(q->u.items);
+  mt__free(q);
+}

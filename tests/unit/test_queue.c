@@ -1,0 +1,229 @@
+/* test_queue.c — FIFO/LIFO/priority order, bounds and timeouts, task_done
+ * and join, close waking everyone, many producers and consumers. */
+#include "testutil.h"
+
+#define P(i) ((void *)(intptr_t)(i))
+
+static void orders(void **s) {
+  mt_queue_t *f = mt_queue_new(MT_FIFO, 0), *l = mt_queue_new(MT_LIFO, 0);
+  for (int i = 1; i <= 100; i++) {
+    assert_int_equal(mt_queue_put(f, P(i), 0), 0);
+    assert_int_equal(mt_queue_put(l, P(i), 0), 0);
+  }
+  assert_int_equal(mt_queue_size(f), 100);
+  for (int i = 1; i <= 100; i++) {
+    void *a, *b;
+    assert_int_equal(mt_queue_get(f, &a, 0), 0);
+    assert_int_equal(mt_queue_get(l, &b, 0), 0);
+    assert_ptr_equal(a, P(i));
+    assert_ptr_equal(b, P(101 - i));
+  }
+  assert_true(mt_queue_empty(f));
+  mt_queue_free(f);
+  mt_queue_free(l);
+}
+
+static void priority_lowest_first_fifo_among_equals(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_PRIORITY, 0);
+  srand(7);
+  enum { N = 5000 };
+  for (int i = 0; i < N; i++) assert_int_equal(mt_queue_put_prio(q, rand() % 50 - 25, P(i), 0), 0);
+  long lastp = -1000;
+  int lasti[50];
+  for (int i = 0; i < 50; i++) lasti[i] = -1;
+  for (int i = 0; i < N; i++) {
+    void *it;
+    long pr;
+    assert_int_equal(mt_queue_get_prio(q, &it, &pr, 0), 0);
+    assert_true(pr >= lastp);
+    if (pr != lastp) lastp = pr;
+    assert_true((intptr_t)it > lasti[pr + 25]);   /* FIFO among equal priorities */
+    lasti[pr + 25] = (int)(intptr_t)it;
+  }
+  assert_int_equal(mt_queue_get(q, &(void *){0}, 0), MT_EEMPTY);
+  mt_queue_free(q);
+}
+
+static void bounds_and_timeouts(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, 3);
+  assert_false(mt_queue_full(q));
+  for (int i = 0; i < 3; i++) assert_int_equal(mt_queue_put(q, P(i), 0), 0);
+  assert_true(mt_queue_full(q));
+  assert_int_equal(mt_queue_put(q, P(9), 0), MT_EFULL);
+  double t0 = mt_now();
+  assert_int_equal(mt_queue_put(q, P(9), 0.05), MT_EFULL);
+  assert_true(mt_now() - t0 >= 0.05);
+  void *it;
+  for (int i = 0; i < 3; i++) assert_int_equal(mt_queue_get(q, &it, 0), 0);
+  assert_int_equal(mt_queue_get(q, &it, 0), MT_EEMPTY);
+  t0 = mt_now();
+  assert_int_equal(mt_queue_get(q, &it, 0.05), MT_EEMPTY);
+  assert_true(mt_now() - t0 >= 0.05);
+  assert_null(mt_queue_new((mt_queue_kind_t)7, 0));
+  assert_int_equal(mt_last_error(), MT_EINVAL);
+  mt_queue_free(q);
+}
+
+static void *get_after(void *a) {
+  mt_sleep(0.05);
+  void *it;
+  mt_queue_get(a, &it, MT_FOREVER);
+  return it;
+}
+
+static void blocked_put_wakes_when_room(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_LIFO, 1);
+  mt_queue_put(q, P(1), 0);
+  mt_thread_t *t;
+  mt_thread_start(&t, get_after, q, NULL);
+  assert_int_equal(mt_queue_put(q, P(2), 5), 0);
+  void *got;
+  mt_thread_join(t, MT_FOREVER, &got);
+  assert_ptr_equal(got, P(1));
+  mt_thread_free(t);
+  mt_queue_free(q);
+}
+
+static void *worker_done(void *a) {
+  void *it;
+  while (mt_queue_get(a, &it, 1) == 0) {
+    mt_sleep(0.001);
+    mt_queue_task_done(a);
+  }
+  return NULL;
+}
+
+static void task_done_and_join(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, 0);
+  assert_int_equal(mt_queue_join(q, 0), 0);
+  assert_int_equal(mt_queue_task_done(q), MT_EINVAL);
+  for (int i = 0; i < 50; i++) mt_queue_put(q, P(i), 0);
+  assert_int_equal(mt_queue_join(q, 0.01), MT_ETIMEDOUT);
+  mt_thread_t *t;
+  mt_thread_start(&t, worker_done, q, NULL);
+  assert_int_equal(mt_queue_join(q, 10), 0);
+  assert_int_equal(mt_queue_task_done(q), MT_EINVAL);   /* more than items */
+  mt_queue_close(q);
+  mt_thread_join(t, MT_FOREVER, NULL);
+  mt_thread_free(t);
+  mt_queue_free(q);
+}
+
+static void *blocked_get(void *a) {
+  void *it;
+  return (void *)(intptr_t)mt_queue_get(a, &it, 10);
+}
+static void *blocked_put(void *a) { return (void *)(intptr_t)mt_queue_put(a, P(1), 10); }
+
+static void close_wakes_everyone_and_drains(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, 0);
+  mt_thread_t *g[4];
+  for (int i = 0; i < 4; i++) mt_thread_start(&g[i], blocked_get, q, NULL);
+  mt_sleep(0.05);
+  double t0 = mt_now();
+  mt_queue_close(q);
+  for (int i = 0; i < 4; i++) {
+    void *r;
+    mt_thread_join(g[i], MT_FOREVER, &r);
+    assert_int_equal((intptr_t)r, MT_ECLOSED);
+    mt_thread_free(g[i]);
+  }
+  assert_true(mt_now() - t0 < 5);
+  assert_true(mt_queue_closed(q));
+  assert_int_equal(mt_queue_put(q, P(1), 0), MT_ECLOSED);
+  mt_queue_free(q);
+
+  q = mt_queue_new(MT_FIFO, 2);
+  mt_queue_put(q, P(1), 0);
+  mt_queue_put(q, P(2), 0);
+  mt_thread_t *p[2];
+  for (int i = 0; i < 2; i++) mt_thread_start(&p[i], blocked_put, q, NULL);
+  mt_sleep(0.05);
+  mt_queue_close(q);
+  for (int i = 0; i < 2; i++) {
+    void *r;
+    mt_thread_join(p[i], MT_FOREVER, &r);
+    assert_int_equal((intptr_t)r, MT_ECLOSED);
+    mt_thread_free(p[i]);
+  }
+  void *it;
+  assert_int_equal(mt_queue_get(q, &it, 0), 0);          /* drains what is left */
+  assert_ptr_equal(it, P(1));
+  assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), 0);
+  assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), MT_ECLOSED);   /* at once */
+  mt_queue_free(q);
+}
+
+enum { PER = 50000, NP = 4, NC = 4 };
+typedef struct { mt_queue_t *q; int id; unsigned char *seen; long dup, got; } mp_t;
+
+static void *mp_prod(void *a) {
+  mp_t *m = a;
+  for (int i = 0; i < PER; i++) mt_queue_put(m->q, P(m->id * PER + i + 1), MT_FOREVER);
+  return NULL;
+}
+static void *mp_cons(void *a) {
+  mp_t *m = a;
+  void *it;
+  while (mt_queue_get(m->q, &it, MT_FOREVER) == 0) {
+    intptr_t v = (intptr_t)it - 1;
+    if (__atomic_exchange_n(&m->seen[v], 1, __ATOMIC_RELAXED)) __atomic_fetch_add(&m->dup, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->got, 1, __ATOMIC_RELAXED);
+  }
+  return NULL;
+}
+
+static void many_producers_consumers_lose_nothing(void **s) {
+  for (int kind = 0; kind < 3; kind++) {
+    mp_t shared = { .q = mt_queue_new((mt_queue_kind_t)kind, 64), .seen = calloc(NP * PER, 1) };
+    mp_t pa[NP];
+    mt_thread_t *t[NP + NC];
+    for (int i = 0; i < NC; i++) mt_thread_start(&t[NP + i], mp_cons, &shared, NULL);
+    for (int i = 0; i < NP; i++) {
+      pa[i] = shared;
+      pa[i].id = i;
+      mt_thread_start(&t[i], mp_prod, &pa[i], NULL);
+    }
+    for (int i = 0; i < NP; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+    mt_queue_close(shared.q);
+    for (int i = 0; i < NC; i++) { mt_thread_join(t[NP + i], MT_FOREVER, NULL); mt_thread_free(t[NP + i]); }
+    assert_int_equal(shared.dup, 0);
+    assert_int_equal(shared.got, NP * PER);
+    for (int i = 0; i < NP * PER; i++) assert_int_equal(shared.seen[i], 1);
+    free(shared.seen);
+    mt_queue_free(shared.q);
+  }
+}
+
+static void out_of_memory_is_clean(void **s) {
+  for (long k = 0; k < 100; k++) {
+    tu_alloc_install(k);
+    mt_queue_t *q = mt_queue_new(MT_PRIORITY, 0);
+    int r = 0, i;
+    for (i = 0; q && i < 100 && r == 0; i++) r = mt_queue_put_prio(q, i, P(i), 0);
+    if (q) {
+      assert_true(r == 0 || r == MT_ENOMEM);
+      size_t n = mt_queue_size(q);
+      assert_int_equal(n, r ? (size_t)i - 1 : 100);   /* a failed put adds nothing */
+      mt_queue_free(q);
+    } else {
+      assert_int_equal(mt_last_error(), MT_ENOMEM);
+    }
+    tu_alloc_restore();
+    assert_int_equal(tu_live, 0);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(orders),
+    cmocka_unit_test(priority_lowest_first_fifo_among_equals),
+    cmocka_unit_test(bounds_and_timeouts),
+    cmocka_unit_test(blocked_put_wakes_when_room),
+    cmocka_unit_test(task_done_and_join),
+    cmocka_unit_test(close_wakes_everyone_and_drains),
+    cmocka_unit_test(many_producers_consumers_lose_nothing),
+    cmocka_unit_test(out_of_memory_is_clean),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
