@@ -177,10 +177,11 @@ static void many_producers_consumers_lose_nothing(void **s) {
   for (int kind = 0; kind < 3; kind++) {
     mp_t shared = { .q = mt_queue_new((mt_queue_kind_t)kind, 64), .seen = calloc(NP * PER, 1) };
     mp_t pa[NP];
+    memset(pa, 0, sizeof pa);
     mt_thread_t *t[NP + NC];
     for (int i = 0; i < NC; i++) mt_thread_start(&t[NP + i], mp_cons, &shared, NULL);
     for (int i = 0; i < NP; i++) {
-      pa[i] = shared;
+      pa[i].q = shared.q;          /* not a copy of `shared`: consumers write it */
       pa[i].id = i;
       mt_thread_start(&t[i], mp_prod, &pa[i], NULL);
     }
