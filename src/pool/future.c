@@ -52,31 +52,39 @@ MT_API void mt_future_release(mt_future_t *f) {
   mt__free(f);
 }
 
+/* Lock-free: the only other way out of PENDING is a cancel, which also
+ * leaves it by CAS (under the lock, in finish). */
 bool mt__future_start(mt_future_t *f) {
-  mt__ilock(&f->wq.lk);
-  bool ok = f->state == PENDING;
-  if (ok) mt__store(&f->state, RUNNING);
-  mt__iunlock(&f->wq.lk);
-  return ok;
+  uint32_t exp = PENDING;
+  return mt__cas(&f->state, &exp, RUNNING);
 }
 
 static bool finish(mt_future_t *f, uint32_t final, int code, void *result, bool only_pending) {
   mt__ilock(&f->wq.lk);
-  uint32_t st = f->state;
+  uint32_t st = mt__load(&f->state);
   if (st == DONE || st == CANCELLED || (only_pending && st != PENDING)) {
     mt__iunlock(&f->wq.lk);
     return false;
   }
   f->code = code;
   f->result = result;
-  mt__store(&f->state, final);
+  if (only_pending) {
+    uint32_t exp = PENDING;           /* races with a lock-free start */
+    if (!mt__cas(&f->state, &exp, final)) {
+      mt__iunlock(&f->wq.lk);
+      return false;
+    }
+  } else {
+    mt__store(&f->state, final);
+  }
   for (mt__fwatch_t *w = f->watchers; w; w = w->next) w->fn(f, w->ud);
   f->watchers = NULL;
   cb_node_t *cbs = f->cbs;
   f->cbs = NULL;
   f->cbs_tail = &f->cbs;
+  bool waiters = !mt__wq_empty(&f->wq);   /* none can join now: state is final */
   mt__iunlock(&f->wq.lk);
-  mt__wq_wake(&f->wq, -1, 0);
+  if (waiters) mt__wq_wake(&f->wq, -1, 0);
   for (cb_node_t *c = cbs, *n; c; c = n) {
     n = c->next;
     c->cb(f, c->ud);

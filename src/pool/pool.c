@@ -29,6 +29,7 @@ struct mt_pool {
   size_t cap, head, count, max_queue;
   unsigned idle, pending, blocked;
   bool closing, joined;
+  uint32_t cancelling;        /* shutdown(cancel_pending) was called */
   size_t nworkers;
   mt_thread_t **workers;
   char name[24];
@@ -49,8 +50,15 @@ static void run_task(task_t *t) {
   mt_future_release(t->f);
 }
 
+/* A worker takes a batch when the queue is long — a fair share, at most
+ * BATCH — so a burst of tiny tasks costs one lock round trip per batch
+ * instead of one per task; a short queue is taken one task at a time, so
+ * long tasks still spread over all workers. */
+#define BATCH 32
+
 static void *worker_main(void *arg) {
   mt_pool_t *p = arg;
+  task_t batch[BATCH];
   t_pool = p;
   mt__lock_enter(&p->lock);
   for (;;) {
@@ -61,12 +69,25 @@ static void *worker_main(void *arg) {
       if (p->pending) p->pending--;
     }
     if (p->count == 0) break;                 /* closing, and drained */
-    task_t t = p->ring[p->head];
-    p->head = (p->head + 1) & (p->cap - 1);
-    p->count--;
-    if (p->blocked) mt_cond_notify(&p->space, 1);
+    size_t n = p->count / (2 * p->nworkers);
+    if (n < 1) n = 1;
+    if (n > BATCH) n = BATCH;
+    for (size_t i = 0; i < n; i++) {
+      batch[i] = p->ring[p->head];
+      p->head = (p->head + 1) & (p->cap - 1);
+    }
+    p->count -= n;
+    if (p->blocked) mt_cond_notify(&p->space, p->blocked < n ? (int)p->blocked : (int)n);
     mt_lock_release(&p->lock);
-    run_task(&t);
+    for (size_t i = 0; i < n; i++) {
+      /* shutdown(cancel_pending) also cancels what sits in a batch */
+      if (i > 0 && batch[i].f && mt__load_relaxed(&p->cancelling)) {
+        mt__future_cancel(batch[i].f);
+        mt_future_release(batch[i].f);
+        continue;
+      }
+      run_task(&batch[i]);
+    }
     mt__lock_enter(&p->lock);
   }
   mt_lock_release(&p->lock);
@@ -212,6 +233,7 @@ MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
   size_t cap = 0, head = 0, count = 0;
   mt__lock_enter(&p->lock);
   p->closing = true;
+  if (cancel_pending) mt__store(&p->cancelling, 1);
   if (cancel_pending && p->count) {
     ring = p->ring; cap = p->cap; head = p->head; count = p->count;
     p->ring = NULL; p->cap = 0; p->head = 0; p->count = 0;
