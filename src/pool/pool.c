@@ -29,7 +29,6 @@ struct mt_pool {
   size_t cap, head, count, max_queue;
   unsigned idle, pending, blocked;
   bool closing, joined;
-  uint32_t cancelling;        /* shutdown(cancel_pending) was called */
   size_t nworkers;
   mt_thread_t **workers;
   char name[24];
@@ -50,10 +49,11 @@ static void run_task(task_t *t) {
   mt_future_release(t->f);
 }
 
-/* A worker takes a batch when the queue is long — a fair share, at most
- * BATCH — so a burst of tiny tasks costs one lock round trip per batch
- * instead of one per task; a short queue is taken one task at a time, so
- * long tasks still spread over all workers. */
+/* A worker takes a batch of fire-and-forget tasks when the queue is long —
+ * a fair share, at most BATCH — so a burst of tiny tasks costs one lock round
+ * trip per batch instead of one per task; a short queue is taken one task at
+ * a time, so long tasks still spread over all workers. Tasks with futures
+ * are taken one by one: while queued they stay cancellable by shutdown. */
 #define BATCH 32
 
 static void *worker_main(void *arg) {
@@ -69,25 +69,17 @@ static void *worker_main(void *arg) {
       if (p->pending) p->pending--;
     }
     if (p->count == 0) break;                 /* closing, and drained */
-    size_t n = p->count / (2 * p->nworkers);
-    if (n < 1) n = 1;
-    if (n > BATCH) n = BATCH;
-    for (size_t i = 0; i < n; i++) {
-      batch[i] = p->ring[p->head];
+    size_t max = p->count / (2 * p->nworkers), n = 0;
+    if (max < 1) max = 1;
+    if (max > BATCH) max = BATCH;
+    do {        /* a task with a future ends the batch: it stays cancellable */
+      batch[n++] = p->ring[p->head];
       p->head = (p->head + 1) & (p->cap - 1);
-    }
+    } while (n < max && !batch[n - 1].f && !p->ring[p->head].f);
     p->count -= n;
     if (p->blocked) mt_cond_notify(&p->space, p->blocked < n ? (int)p->blocked : (int)n);
     mt_lock_release(&p->lock);
-    for (size_t i = 0; i < n; i++) {
-      /* shutdown(cancel_pending) also cancels what sits in a batch */
-      if (i > 0 && batch[i].f && mt__load_relaxed(&p->cancelling)) {
-        mt__future_cancel(batch[i].f);
-        mt_future_release(batch[i].f);
-        continue;
-      }
-      run_task(&batch[i]);
-    }
+    for (size_t i = 0; i < n; i++) run_task(&batch[i]);
     mt__lock_enter(&p->lock);
   }
   mt_lock_release(&p->lock);
@@ -233,7 +225,6 @@ MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
   size_t cap = 0, head = 0, count = 0;
   mt__lock_enter(&p->lock);
   p->closing = true;
-  if (cancel_pending) mt__store(&p->cancelling, 1);
   if (cancel_pending && p->count) {
     ring = p->ring; cap = p->cap; head = p->head; count = p->count;
     p->ring = NULL; p->cap = 0; p->head = 0; p->count = 0;
