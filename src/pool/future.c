@@ -36,7 +36,7 @@ mt_future_t *mt__future_new(void) {
   mt_future_t *f = mt__calloc(1, sizeof *f);
   if (!f) return NULL;
   f->refs = 1;
-  f->state = PENDING;
+  f->state = PENDING;   /* not yet shared */
   f->cbs_tail = &f->cbs;
   return f;
 }
@@ -66,16 +66,18 @@ static bool finish(mt_future_t *f, uint32_t final, int code, void *result, bool 
     mt__iunlock(&f->wq.lk);
     return false;
   }
-  f->code = code;
-  f->result = result;
   if (only_pending) {
     uint32_t exp = PENDING;           /* races with a lock-free start */
     if (!mt__cas(&f->state, &exp, final)) {
       mt__iunlock(&f->wq.lk);
       return false;
     }
+    f->code = code;                   /* readers of a cancelled future never look */
+    f->result = result;
   } else {
-    mt__store(&f->state, final);
+    f->code = code;
+    f->result = result;
+    mt__store(&f->state, final);      /* publishes code and result */
   }
   for (mt__fwatch_t *w = f->watchers; w; w = w->next) w->fn(f, w->ud);
   f->watchers = NULL;
@@ -99,7 +101,7 @@ int  mt__future_code(const mt_future_t *f) { return mt__load(&f->state) == CANCE
 
 bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w) {
   mt__ilock(&f->wq.lk);
-  bool add = f->state != DONE && f->state != CANCELLED;
+  bool add = mt__load(&f->state) != DONE && mt__load(&f->state) != CANCELLED;
   if (add) {
     w->next = f->watchers;
     f->watchers = w;
@@ -130,7 +132,7 @@ MT_API int mt_future_wait(mt_future_t *f, double timeout) {
     mt__waiter_t w;
     mt__waiter_init(&w);
     mt__ilock(&f->wq.lk);
-    if (f->state == DONE || f->state == CANCELLED) {
+    if (mt__load(&f->state) == DONE || mt__load(&f->state) == CANCELLED) {
       mt__iunlock(&f->wq.lk);
       return 0;
     }
@@ -175,7 +177,7 @@ MT_API int mt_future_add_done_callback(mt_future_t *f, void (*cb)(mt_future_t *,
   c->cb = cb;
   c->ud = ud;
   mt__ilock(&f->wq.lk);
-  bool later = f->state != DONE && f->state != CANCELLED;
+  bool later = mt__load(&f->state) != DONE && mt__load(&f->state) != CANCELLED;
   if (later) {
     *f->cbs_tail = c;
     f->cbs_tail = &c->next;
