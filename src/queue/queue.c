@@ -156,11 +156,8 @@ MT_API int mt_queue_put_prio(mt_queue_t *q, long prio, void *item, double timeou
       break;
     }
     if (!have_deadline) { deadline = mt__deadline(timeout); have_deadline = true; }
-    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_EFULL; break; }
-    q->putters++;
-    int w = mt__cond_wait_until(&q->not_full, deadline);
-    q->putters--;
-    if (w == MT_ECANCELED) { r = w; break; }
+    r = mt__cond_wait_round(&q->not_full, &q->putters, deadline);
+    if (r) { if (r == MT_ETIMEDOUT) r = MT_EFULL; break; }
   }
   mt_lock_release(&q->lock);
   return r;
@@ -183,11 +180,8 @@ MT_API int mt_queue_get_prio(mt_queue_t *q, void **item, long *prio, double time
     }
     if (q->closed) { r = MT_ECLOSED; break; }
     if (!have_deadline) { deadline = mt__deadline(timeout); have_deadline = true; }
-    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_EEMPTY; break; }
-    q->getters++;
-    int w = mt__cond_wait_until(&q->not_empty, deadline);
-    q->getters--;
-    if (w == MT_ECANCELED) { r = w; break; }
+    r = mt__cond_wait_round(&q->not_empty, &q->getters, deadline);
+    if (r) { if (r == MT_ETIMEDOUT) r = MT_EEMPTY; break; }
   }
   mt_lock_release(&q->lock);
   return r;
@@ -233,12 +227,7 @@ MT_API int mt_queue_join(mt_queue_t *q, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   int r = 0;
   mt__lock_enter(&q->lock);
-  while (q->unfinished) {
-    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_ETIMEDOUT; break; }
-    q->joiners++;
-    int w = mt__cond_wait_until(&q->all_done, deadline);
-    q->joiners--;
-    if (w == MT_ECANCELED) { r = w; break; }
+  while (q->unfinished && (r = mt__cond_wait_round(&q->all_done, &q->joiners, deadline)) == 0) {
   }
   mt_lock_release(&q->lock);
   return r;

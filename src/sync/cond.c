@@ -79,6 +79,14 @@ int mt__cond_wait_until(mt_cond_t *c, int64_t deadline) {
   return r;
 }
 
+int mt__cond_wait_round(mt_cond_t *c, unsigned *waiters, int64_t deadline) {
+  if (deadline != MT__NEVER && mt__now_ns() >= deadline) return MT_ETIMEDOUT;
+  (*waiters)++;
+  int r = mt__cond_wait_until(c, deadline);
+  (*waiters)--;
+  return r == MT_ECANCELED ? r : 0;
+}
+
 MT_API int mt_cond_wait(mt_cond_t *c, double timeout) {
   return mt__cond_wait_until(c, mt__deadline(timeout));
 }

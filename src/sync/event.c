@@ -34,12 +34,7 @@ MT_API int mt_event_wait(mt_event_t *e, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   int r = 0;
   mt__lock_enter(&e->lock);
-  while (!mt__load_relaxed(&e->flag)) {
-    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_ETIMEDOUT; break; }
-    e->waiters++;
-    int w = mt__cond_wait_until(&e->cond, deadline);
-    e->waiters--;
-    if (w == MT_ECANCELED) { r = w; break; }
+  while (!mt__load_relaxed(&e->flag) && (r = mt__cond_wait_round(&e->cond, &e->waiters, deadline)) == 0) {
   }
   mt_lock_release(&e->lock);
   return r;

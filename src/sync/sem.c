@@ -20,12 +20,7 @@ MT_API int mt_sem_acquire(mt_sem_t *s, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   int r = 0;
   mt__lock_enter(&s->lock);
-  while (s->value == 0) {
-    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_ETIMEDOUT; break; }
-    s->waiters++;
-    int w = mt__cond_wait_until(&s->cond, deadline);
-    s->waiters--;
-    if (w == MT_ECANCELED) { r = w; break; }
+  while (s->value == 0 && (r = mt__cond_wait_round(&s->cond, &s->waiters, deadline)) == 0) {
   }
   if (r == 0) s->value--;
   mt_lock_release(&s->lock);

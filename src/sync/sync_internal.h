@@ -13,6 +13,10 @@
 /* Deadline-based forms used by the primitives built on Lock + Condition. */
 int mt__lock_acquire_until(mt_lock_t *l, int64_t deadline, void *site);
 int mt__cond_wait_until(mt_cond_t *c, int64_t deadline);
+/* One round of "wait while the predicate is false", with the lock held:
+ * MT_ETIMEDOUT once the deadline has passed, MT_ECANCELED, else 0 (re-check).
+ * *waiters counts the sleepers so notifiers can skip empty conditions. */
+int mt__cond_wait_round(mt_cond_t *c, unsigned *waiters, int64_t deadline);
 /* Acquires for internal use: retried through cancellation, EOWNERDEAD = held. */
 void mt__lock_enter(mt_lock_t *l);
 
