@@ -14,16 +14,10 @@
 
 #include "mt.h"
 
-#define RUNS 7
+#include "bench_common.h"
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return v[n / 2];
-}
+#define RUNS 7
+#define median bench_median
 
 static void *idle_main(void *a) {
   mt_event_wait(a, MT_FOREVER);

@@ -12,26 +12,56 @@ static void partial_sets_are_refused(void **s) {
 static void *noop(void *a) { return a; }
 static void tick(void *a) { (void)a; }
 
-/* Each constructor: try once; on success undo and return 0. */
+/* Each constructor: try once; on success undo and return 0. On failure the
+ * out-pointer must be NULL and the code is returned. */
 static int make_thread(void) {
-  mt_thread_t *t;
+  mt_thread_t *t = (mt_thread_t *)1;
   int r = mt_thread_start(&t, noop, NULL, NULL);
-  if (r) return r;
+  if (r) { assert_null(t); return r; }
   mt_thread_join(t, MT_FOREVER, NULL);
   mt_thread_free(t);
   return 0;
 }
 static int make_timer(void) {
-  mt_timer_t *t;
+  mt_timer_t *t = (mt_timer_t *)1;
   int r = mt_timer_start(&t, 100, false, tick, NULL);
-  if (r) return r;
+  if (r) { assert_null(t); return r; }
   mt_timer_free(t);
   return 0;
+}
+static int make_queue(void) {
+  mt_queue_t *q = mt_queue_new(MT_PRIORITY, 0);
+  if (!q) return mt_last_error();
+  int r = mt_queue_put_prio(q, 1, NULL, 0);   /* first put allocates storage */
+  mt_queue_free(q);
+  return r;
+}
+static int task(void *arg, void **res) { return 0; }
+static int make_pool_and_future(void) {
+  mt_pool_t *p = mt_pool_new(2);
+  if (!p) return mt_last_error();
+  mt_future_t *f = mt_pool_submit(p, task, NULL);
+  int r = f ? 0 : mt_last_error();
+  mt_as_completed_t *it = f ? mt_as_completed_new(&f, 1) : NULL;
+  if (f && !it) r = mt_last_error();
+  if (it) {
+    mt_as_completed_next(it, MT_FOREVER);
+    mt_as_completed_free(it);
+  }
+  if (f && r == 0) {
+    int w = mt_wait(&f, 1, MT_ALL_COMPLETED, MT_FOREVER);
+    if (w < 0) r = w;
+  }
+  mt_future_release(f);
+  mt_pool_free(p);
+  return r;
 }
 
 static const struct { const char *name; int (*make)(void); } ctors[] = {
   { "mt_thread_start", make_thread },
   { "mt_timer_start", make_timer },
+  { "mt_queue_new + put", make_queue },
+  { "mt_pool_new + submit + as_completed + mt_wait", make_pool_and_future },
 };
 
 static void every_constructor_fails_cleanly(void **s) {

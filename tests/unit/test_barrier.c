@@ -20,8 +20,8 @@ static void indices_are_distinct_each_round(void **s) {
   assert_int_equal(mt_barrier_init(&c.b, P, 0), 0);
   assert_int_equal(mt_barrier_parties(&c.b), P);
   mt_thread_t *t[P];
-  for (int i = 0; i < P; i++) mt_thread_start(&t[i], party, &c, NULL);
-  for (int i = 0; i < P; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_start_n(t, P, party, &c);
+  tu_join_n(t, P);
   assert_int_equal(c.bad, 0);
   for (int r = 0; r < ROUNDS; r++)
     for (int i = 0; i < P; i++) assert_int_equal(c.seen[r][i], 1);
@@ -56,7 +56,7 @@ static void abort_and_reset_wake_waiters(void **s) {
   mt_barrier_t b;
   mt_barrier_init(&b, 3, 0);
   mt_thread_t *t[2];
-  for (int i = 0; i < 2; i++) mt_thread_start(&t[i], wait_long, &b, NULL);
+  tu_start_n(t, 2, wait_long, &b);
   tu_eventually(mt_barrier_n_waiting(&b) == 2, 5);
   mt_barrier_abort(&b);
   for (int i = 0; i < 2; i++) {
@@ -66,7 +66,7 @@ static void abort_and_reset_wake_waiters(void **s) {
     mt_thread_free(t[i]);
   }
   mt_barrier_reset(&b);
-  for (int i = 0; i < 2; i++) mt_thread_start(&t[i], wait_long, &b, NULL);
+  tu_start_n(t, 2, wait_long, &b);
   tu_eventually(mt_barrier_n_waiting(&b) == 2, 5);
   mt_barrier_reset(&b);                               /* waiters get EBROKEN */
   for (int i = 0; i < 2; i++) {
@@ -76,7 +76,7 @@ static void abort_and_reset_wake_waiters(void **s) {
     mt_thread_free(t[i]);
   }
   assert_false(mt_barrier_broken(&b));                /* usable again */
-  for (int i = 0; i < 2; i++) mt_thread_start(&t[i], wait_long, &b, NULL);
+  tu_start_n(t, 2, wait_long, &b);
   int mine = mt_barrier_wait(&b, 10);
   assert_true(mine >= 0 && mine < 3);
   for (int i = 0; i < 2; i++) {

@@ -20,7 +20,7 @@ static void notify_counts(void **s) {
   assert_ptr_equal(mt_cond_lock(&x.c), &x.l);
   enum { T = 6 };
   mt_thread_t *t[T];
-  for (int i = 0; i < T; i++) mt_thread_start(&t[i], waiter, &x, NULL);
+  tu_start_n(t, T, waiter, &x);
   tu_eventually(__atomic_load_n(&x.ready, __ATOMIC_SEQ_CST) == T, 5);
   mt_lock_acquire(&x.l, MT_FOREVER);
   assert_int_equal(mt_cond_notify(&x.c, 1), 1);
@@ -33,7 +33,7 @@ static void notify_counts(void **s) {
   assert_int_equal(mt_cond_notify_all(&x.c), T - 3);
   assert_int_equal(mt_cond_notify_all(&x.c), 0);
   mt_lock_release(&x.l);
-  for (int i = 0; i < T; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_join_n(t, T);
   assert_int_equal(x.woke, T);
   mt_cond_destroy(&x.c);
 }
@@ -109,9 +109,9 @@ static void producer_consumer(void **s) {
   mt_cond_init(&b.not_full, &b.l);
   mt_cond_init(&b.not_empty, &b.l);
   mt_thread_t *t[6];
-  for (int i = 0; i < 3; i++) mt_thread_start(&t[i], producer, &b, NULL);
+  tu_start_n(t, 3, producer, &b);
   for (int i = 3; i < 6; i++) mt_thread_start(&t[i], consumer, &b, NULL);
-  for (int i = 0; i < 6; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_join_n(t, 6);
   assert_int_equal(b.n, 0);
   assert_int_equal(b.sum_in, b.sum_out);
   assert_int_equal(b.sum_in, 3L * 20000 * 20001 / 2);

@@ -32,11 +32,11 @@ static void set_wakes_all_waiters(void **s) {
   mt_event_init(&c.e, 0);
   enum { T = 50 };
   mt_thread_t *t[T];
-  for (int i = 0; i < T; i++) mt_thread_start(&t[i], waiter, &c, NULL);
+  tu_start_n(t, T, waiter, &c);
   mt_sleep(0.05);
   assert_int_equal(c.woke, 0);
   mt_event_set(&c.e);
-  for (int i = 0; i < T; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_join_n(t, T);
   assert_int_equal(c.woke, T);
   mt_event_destroy(&c.e);
 }

@@ -149,7 +149,7 @@ static void callbacks_exactly_once_under_stress(void **s) {
   for (int i = 0; i < NF; i++) sfs[i] = mt_pool_submit(p, code_task, NULL);
   mt_thread_t *t[ADDERS];
   for (intptr_t k = 0; k < ADDERS; k++) mt_thread_start(&t[k], adder, (void *)k, NULL);
-  for (int k = 0; k < ADDERS; k++) { mt_thread_join(t[k], MT_FOREVER, NULL); mt_thread_free(t[k]); }
+  tu_join_n(t, ADDERS);
   assert_int_equal(mt_wait(sfs, NF, MT_ALL_COMPLETED, 10), NF);
   mt_pool_free(p);                        /* workers joined: every callback has run */
   for (int i = 0; i < NF; i++) {

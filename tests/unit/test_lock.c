@@ -91,8 +91,8 @@ static void stress_mutual_exclusion(void **s) {
   shared_t sh = { .l = MT_LOCK_INIT };
   enum { T = 8 };
   mt_thread_t *t[T];
-  for (int i = 0; i < T; i++) mt_thread_start(&t[i], hammer, &sh, NULL);
-  for (int i = 0; i < T; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_start_n(t, T, hammer, &sh);
+  tu_join_n(t, T);
   assert_int_equal(sh.bad, 0);
   assert_int_equal(sh.n, T * 100000L);
   assert_false(mt_lock_locked(&sh.l));
@@ -114,8 +114,8 @@ static void stress_timeouts_lose_no_wakeup(void **s) {
   shared_t sh = { .l = MT_LOCK_INIT };
   enum { T = 6 };
   mt_thread_t *t[T];
-  for (int i = 0; i < T; i++) mt_thread_start(&t[i], timed_contender, &sh, NULL);
-  for (int i = 0; i < T; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_start_n(t, T, timed_contender, &sh);
+  tu_join_n(t, T);
   assert_int_equal(sh.n, sh.inside);
   assert_int_equal(mt_lock_acquire(&sh.l, 1), 0);
   mt_lock_release(&sh.l);

@@ -185,7 +185,7 @@ static void many_producers_consumers_lose_nothing(void **s) {
       pa[i].id = i;
       mt_thread_start(&t[i], mp_prod, &pa[i], NULL);
     }
-    for (int i = 0; i < NP; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+    tu_join_n(t, NP);
     mt_queue_close(shared.q);
     for (int i = 0; i < NC; i++) { mt_thread_join(t[NP + i], MT_FOREVER, NULL); mt_thread_free(t[NP + i]); }
     assert_int_equal(shared.dup, 0);

@@ -80,8 +80,8 @@ static void stress(void **s) {
   cnt_t c = { .n = 0 };
   mt_rlock_init(&c.r, 0);
   mt_thread_t *t[6];
-  for (int i = 0; i < 6; i++) mt_thread_start(&t[i], nest, &c, NULL);
-  for (int i = 0; i < 6; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_start_n(t, 6, nest, &c);
+  tu_join_n(t, 6);
   assert_int_equal(c.n, 6 * 40000L);
   mt_rlock_destroy(&c.r);
 }

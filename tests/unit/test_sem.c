@@ -48,8 +48,8 @@ static void limits_concurrency(void **s) {
   mt_sem_init(&c.sem, 3, 3, 0);
   enum { T = 10 };
   mt_thread_t *t[T];
-  for (int i = 0; i < T; i++) mt_thread_start(&t[i], limited, &c, NULL);
-  for (int i = 0; i < T; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_start_n(t, T, limited, &c);
+  tu_join_n(t, T);
   assert_true(c.max <= 3);
   assert_true(c.max >= 1);
   assert_int_equal(c.done, T * 300);
@@ -65,7 +65,7 @@ static void release_n_wakes_n(void **s) {
   mt_sem_t sem;
   mt_sem_init(&sem, 0, 0, 0);
   mt_thread_t *t[4];
-  for (int i = 0; i < 4; i++) mt_thread_start(&t[i], take_one, &sem, NULL);
+  tu_start_n(t, 4, take_one, &sem);
   mt_sleep(0.05);
   mt_sem_release_n(&sem, 4);
   for (int i = 0; i < 4; i++) {

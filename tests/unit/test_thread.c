@@ -133,7 +133,7 @@ static void main_thread_is_listed(void **s) {
   assert_int_equal(mt_thread_enumerate(all, 1), base + 3);   /* count beyond cap */
   mt_thread_free(all[0]);
   mt_event_set(&ev);
-  for (int i = 0; i < 3; i++) { mt_thread_join(t[i], MT_FOREVER, NULL); mt_thread_free(t[i]); }
+  tu_join_n(t, 3);
   assert_int_equal(mt_thread_active_count(), base);
   mt_event_destroy(&ev);
 }
@@ -222,26 +222,6 @@ static void many_threads_stress(void **s) {
   tu_eventually(__atomic_load_n(&n, __ATOMIC_RELAXED) == 5 * N, 10);
 }
 
-static void start_fails_cleanly_without_memory(void **s) {
-  for (long k = 0;; k++) {
-    tu_alloc_install(k);
-    mt_thread_t *t = (mt_thread_t *)1;
-    int r = mt_thread_start(&t, ret_arg, NULL, NULL);
-    if (r == 0) {
-      mt_thread_join(t, MT_FOREVER, NULL);
-      mt_thread_free(t);
-      tu_alloc_restore();
-      assert_int_equal(tu_live, 0);
-      assert_true(k > 0);
-      break;
-    }
-    tu_alloc_restore();
-    assert_int_equal(r, MT_ENOMEM);
-    assert_null(t);
-    assert_int_equal(tu_live, 0);
-  }
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(start_join_returns_result),
@@ -254,7 +234,6 @@ int main(void) {
     cmocka_unit_test(exit_joins_non_daemon_threads),
     cmocka_unit_test(daemon_threads_do_not_hold_up_exit),
     cmocka_unit_test(many_threads_stress),
-    cmocka_unit_test(start_fails_cleanly_without_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

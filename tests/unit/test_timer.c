@@ -67,24 +67,6 @@ static void bad_arguments(void **s) {
   assert_int_equal(mt_timer_start(&t, 1, false, NULL, NULL), MT_EINVAL);
 }
 
-static void start_fails_cleanly_without_memory(void **s) {
-  for (long k = 0;; k++) {
-    tu_alloc_install(k);
-    mt_timer_t *t = (mt_timer_t *)1;
-    int r = mt_timer_start(&t, 10, false, tick, NULL);
-    if (r == 0) {
-      mt_timer_free(t);
-      tu_alloc_restore();
-      assert_true(k >= 2);
-      break;
-    }
-    tu_alloc_restore();
-    assert_int_equal(r, MT_ENOMEM);
-    assert_null(t);
-    assert_int_equal(tu_live, 0);
-  }
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(one_shot_fires_once),
@@ -92,7 +74,6 @@ int main(void) {
     cmocka_unit_test(repeating_fires_on_schedule_until_cancelled),
     cmocka_unit_test(free_from_callback),
     cmocka_unit_test(bad_arguments),
-    cmocka_unit_test(start_fails_cleanly_without_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

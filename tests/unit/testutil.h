@@ -90,6 +90,18 @@ static inline void tu_alloc_install(long fail_at) {
 }
 static inline void tu_alloc_restore(void) { mt_set_allocator(NULL, NULL, NULL, NULL); }
 
+/* Starts n threads running fn(arg) into t[0..n), failing the test if one
+ * cannot start; tu_join_n joins and frees them. */
+static inline void tu_start_n(mt_thread_t **t, int n, void *(*fn)(void *), void *arg) {
+  for (int i = 0; i < n; i++) assert_int_equal(mt_thread_start(&t[i], fn, arg, NULL), 0);
+}
+static inline void tu_join_n(mt_thread_t **t, int n) {
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(mt_thread_join(t[i], MT_FOREVER, NULL), 0);
+    mt_thread_free(t[i]);
+  }
+}
+
 /* Busy-wait helper with a hard limit, for "eventually" assertions. */
 #define tu_eventually(cond, secs)                                        \
   do {                                                                   \
