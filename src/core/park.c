@@ -6,13 +6,17 @@
  * nothing). Wait queues are FIFO. Lock order: a queue's lock is a leaf; no
  * other lock is taken while holding it. */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/internal.h"
 #include "core/park.h"
 
-#define MT__SPIN 100     /* pause loops before a thread sleeps in the kernel */
+#define MT__SPIN 400     /* pause loops before a parked thread sleeps in the kernel */
+#ifndef MT__ISPIN
+#define MT__ISPIN 20      /* ...and before a thread waiting for an internal lock does */
+#endif
 
 static const mt__park_ops_t *g_ops;
 
@@ -42,16 +46,33 @@ void mt__waiter_init(mt__waiter_t *w) {
   w->flag = 0;
   w->result = 0;
   w->queued = false;
+  w->nospin = false;
   w->co = current_co();
+}
+
+/* Spinning pays only while the waker can run on another CPU. At most half
+ * the CPUs (at least one) spin at a time; the other waiters sleep at once,
+ * so an oversubscribed machine does not burn the time slices its wakers
+ * need. */
+static uint32_t g_spinners, g_max_spinners;
+
+__attribute__((constructor)) static void spin_init(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  g_max_spinners = n > 2 ? (uint32_t)(n / 2) : 1;
 }
 
 int mt__park(mt__waiter_t *w, int64_t deadline) {
   if (w->co) return __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->park(w, deadline);
-  if (deadline == MT__NEVER || deadline > mt__now_ns()) {
+  if (!w->nospin && (deadline == MT__NEVER || deadline > mt__now_ns()) &&
+      __atomic_load_n(&g_spinners, __ATOMIC_RELAXED) < g_max_spinners) {
+    __atomic_fetch_add(&g_spinners, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < MT__SPIN; i++) {
-      if (mt__load(&w->flag)) return 0;
-      mt__cpu_relax();
+      if (mt__load(&w->flag)) break;
+      if ((i & 63) == 63) sched_yield();    /* the waker may share this CPU */
+      else mt__cpu_relax();
     }
+    __atomic_fetch_sub(&g_spinners, 1, __ATOMIC_RELAXED);
+    if (mt__load(&w->flag)) return 0;
   }
   while (!mt__load(&w->flag)) {
     if (mt__futex_wait(&w->flag, 0, deadline, false) == MT_ETIMEDOUT)
@@ -77,7 +98,7 @@ void mt__wake(mt__wake_t k) {
 void mt__ilock(uint32_t *lk) {
   uint32_t c = 0;
   if (__builtin_expect(mt__cas(lk, &c, 1), 1)) return;
-  for (int i = 0; i < MT__SPIN; i++) {
+  for (int i = 0; i < MT__ISPIN; i++) {
     mt__cpu_relax();
     c = 0;
     if (mt__load_relaxed(lk) == 0 && mt__cas(lk, &c, 1)) return;

@@ -29,6 +29,7 @@ typedef struct mt__waiter {
   uint32_t flag;      /* 0 parked, 1 marked by a waker */
   int result;         /* primitive-specific, written by the waker before marking */
   bool queued;        /* protected by the queue's lock */
+  bool nospin;        /* sleep at once: the waker is likely not running */
   void *co;           /* the coroutine parked here, NULL for a thread */
 } mt__waiter_t;
 

@@ -11,12 +11,27 @@
  *   PRIORITY  binary min-heap on (prio, seq); seq, a running counter, keeps
  *             equal priorities in FIFO order
  *
+ * Bounded FIFO queues of up to RING_MAX items take a lock-free path
+ * instead (ring.c): put and get are one CAS on a ring position, and the
+ * queue lock is used only by join. Blocking is an eventcount: a getter about
+ * to sleep counts itself in nget_wait (a seq_cst RMW) and re-tries under its
+ * wait queue's lock before parking; a putter publishes, then (after a full
+ * fence) looks at nget_wait and wakes one getter only if someone waits. One
+ * of the two always sees the other, so no wake-up is lost, and a queue in
+ * full flow makes no system call. The same holds with putters and getters
+ * swapped.
+ *
  * Lock order: the queue's lock is taken alone; no callback runs under it.
  */
+#include <sched.h>
 #include <string.h>
 
+#include "core/park.h"
 #include "mt/queue.h"
+#include "queue/ring.h"
 #include "sync/sync_internal.h"
+
+#define RING_MAX 65536      /* larger bounds keep the growable locked storage */
 
 typedef struct { long prio; unsigned long seq; void *item; } pslot_t;
 
@@ -31,6 +46,12 @@ struct mt_queue {
   size_t unfinished;
   unsigned getters, putters, joiners;
   bool closed;
+  /* lock-free mode (bounded FIFO): everything below */
+  bool lockfree;
+  uint32_t lf_closed, nget_wait, nput_wait, njoin;
+  uint64_t done;               /* task_done count; unfinished = ring.enq - done */
+  mt__wq_t gwq, pwq;
+  mt__ring_t ring;
 };
 
 MT_API mt_queue_t *mt_queue_new(mt_queue_kind_t kind, size_t maxsize) {
@@ -49,8 +70,131 @@ MT_API mt_queue_t *mt_queue_new(mt_queue_kind_t kind, size_t maxsize) {
   mt_cond_init(&q->all_done, &q->lock);
   q->kind = kind;
   q->maxsize = maxsize;
+  if (kind == MT_FIFO && maxsize > 0 && maxsize <= RING_MAX) {
+    if (mt__ring_init(&q->ring, maxsize) != 0) {
+      mt_queue_free(q);
+      mt__set_last_error(MT_ENOMEM);
+      return NULL;
+    }
+    q->lockfree = true;
+  }
   mt__set_last_error(0);
   return q;
+}
+
+/* ---- lock-free mode ------------------------------------------------------------- */
+
+/* After a successful put (get): wake one parked getter (putter), if any. */
+static inline void lf_wake_one(mt__wq_t *wq, uint32_t *nwait) {
+#ifdef MT_TSAN
+  /* TSan does not model fences; an RMW gives the same ordering, slower. */
+  if (__atomic_fetch_add(nwait, 0, __ATOMIC_SEQ_CST)) mt__wq_wake(wq, 1, 0);
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__atomic_load_n(nwait, __ATOMIC_RELAXED)) mt__wq_wake(wq, 1, 0);
+#endif
+}
+
+/* Parks until `attempt` succeeds (returns 0) or fails for good (returns an
+ * error); `attempt` returns 1 for "try again later". On success the other
+ * side is woken (`other`, `nother`) — after this side's wait-queue lock is
+ * dropped, so the two wait-queue locks are never held together. */
+static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other, uint32_t *nother,
+                   int64_t deadline, int timeout_code, int (*attempt)(mt_queue_t *q, void *ctx), void *ctx) {
+  for (;;) {
+    mt__waiter_t w;
+    mt__waiter_init(&w);
+    w.nospin = true;           /* lf_put/lf_get already gave the other side a turn */
+    mt__ilock(&wq->lk);
+    __atomic_fetch_add(nwait, 1, __ATOMIC_SEQ_CST);
+    int r = attempt(q, ctx);
+    if (r == 1 && deadline != MT__NEVER && mt__now_ns() >= deadline) r = timeout_code;
+    if (r != 1) {
+      __atomic_fetch_sub(nwait, 1, __ATOMIC_SEQ_CST);
+      mt__iunlock(&wq->lk);
+      if (r == 0) lf_wake_one(other, nother);
+      return r;
+    }
+    mt__wq_push(wq, &w);
+    mt__iunlock(&wq->lk);
+    int p = mt__park(&w, deadline);
+    mt__ilock(&wq->lk);
+    bool woken = !w.queued;
+    if (!woken) mt__wq_remove(wq, &w);
+    __atomic_fetch_sub(nwait, 1, __ATOMIC_SEQ_CST);
+    mt__iunlock(&wq->lk);
+    if (p == MT_ECANCELED) {
+      if (woken) mt__wq_wake(wq, 1, 0);      /* pass on the wake-up we will not use */
+      return p;
+    }
+  }
+}
+
+/* The raw attempts: 0 done, 1 not now, or MT_ECLOSED. They wake nobody. */
+static int lf_put_attempt(mt_queue_t *q, void *item) {
+  if (__atomic_load_n(&q->lf_closed, __ATOMIC_ACQUIRE)) return MT_ECLOSED;
+  return mt__ring_put(&q->ring, item) ? 0 : 1;
+}
+static int lf_get_attempt(mt_queue_t *q, void *item) {
+  if (mt__ring_get(&q->ring, item)) return 0;
+  return __atomic_load_n(&q->lf_closed, __ATOMIC_ACQUIRE) ? MT_ECLOSED : 1;
+}
+
+/* Before parking, a full (empty) queue gives the other side a few turns:
+ * on a busy machine it is often runnable on this very CPU. */
+#define LF_YIELDS 2
+
+static int lf_put(mt_queue_t *q, void *item, double timeout) {
+  int r = lf_put_attempt(q, item);
+  for (int i = 0; r == 1 && timeout != 0 && i < LF_YIELDS && !mt__park_in_coroutine(); i++) {
+    sched_yield();
+    r = lf_put_attempt(q, item);
+  }
+  if (r == 0) lf_wake_one(&q->gwq, &q->nget_wait);
+  if (r != 1) return r;
+  if (timeout == 0) return MT_EFULL;
+  return lf_wait(q, &q->pwq, &q->nput_wait, &q->gwq, &q->nget_wait, mt__deadline(timeout), MT_EFULL,
+                 lf_put_attempt, item);
+}
+
+static int lf_get(mt_queue_t *q, void **item, long *prio, double timeout) {
+  if (prio) *prio = 0;
+  int r = lf_get_attempt(q, item);
+  for (int i = 0; r == 1 && timeout != 0 && i < LF_YIELDS && !mt__park_in_coroutine(); i++) {
+    sched_yield();
+    r = lf_get_attempt(q, item);
+  }
+  if (r == 0) lf_wake_one(&q->pwq, &q->nput_wait);
+  if (r != 1) return r;
+  if (timeout == 0) return MT_EEMPTY;
+  return lf_wait(q, &q->gwq, &q->nget_wait, &q->pwq, &q->nput_wait, mt__deadline(timeout), MT_EEMPTY,
+                 lf_get_attempt, item);
+}
+
+static int lf_task_done(mt_queue_t *q) {
+  uint64_t d = __atomic_load_n(&q->done, __ATOMIC_SEQ_CST);
+  do {
+    if (d >= __atomic_load_n(&q->ring.enq, __ATOMIC_SEQ_CST)) return MT_EINVAL;
+  } while (!__atomic_compare_exchange_n(&q->done, &d, d + 1, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  if (__atomic_load_n(&q->njoin, __ATOMIC_SEQ_CST)) {
+    mt__lock_enter(&q->lock);
+    mt_cond_notify_all(&q->all_done);
+    mt_lock_release(&q->lock);
+  }
+  return 0;
+}
+
+static int lf_join(mt_queue_t *q, int64_t deadline) {
+  int r = 0;
+  mt__lock_enter(&q->lock);
+  __atomic_fetch_add(&q->njoin, 1, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(&q->done, __ATOMIC_SEQ_CST) < __atomic_load_n(&q->ring.enq, __ATOMIC_SEQ_CST)) {
+    if (deadline != MT__NEVER && mt__now_ns() >= deadline) { r = MT_ETIMEDOUT; break; }
+    if (mt__cond_wait_until(&q->all_done, deadline) == MT_ECANCELED) { r = MT_ECANCELED; break; }
+  }
+  __atomic_fetch_sub(&q->njoin, 1, __ATOMIC_SEQ_CST);
+  mt_lock_release(&q->lock);
+  return r;
 }
 
 static size_t elem_size(const mt_queue_t *q) { return q->kind == MT_PRIORITY ? sizeof(pslot_t) : sizeof(void *); }
@@ -141,6 +285,7 @@ static void *pop(mt_queue_t *q, long *prio) {
 }
 
 MT_API int mt_queue_put_prio(mt_queue_t *q, long prio, void *item, double timeout) {
+  if (q->lockfree) return lf_put(q, item, timeout);
   int r = 0;
   int64_t deadline = 0;
   bool have_deadline = false;
@@ -168,6 +313,7 @@ MT_API int mt_queue_put(mt_queue_t *q, void *item, double timeout) {
 }
 
 MT_API int mt_queue_get_prio(mt_queue_t *q, void **item, long *prio, double timeout) {
+  if (q->lockfree) return lf_get(q, item, prio, timeout);
   int r = 0;
   int64_t deadline = 0;
   bool have_deadline = false;
@@ -192,6 +338,7 @@ MT_API int mt_queue_get(mt_queue_t *q, void **item, double timeout) {
 }
 
 MT_API size_t mt_queue_size(mt_queue_t *q) {
+  if (q->lockfree) return mt__ring_size(&q->ring);
   mt__lock_enter(&q->lock);
   size_t n = q->count;
   mt_lock_release(&q->lock);
@@ -201,6 +348,7 @@ MT_API size_t mt_queue_size(mt_queue_t *q) {
 MT_API bool mt_queue_empty(mt_queue_t *q) { return mt_queue_size(q) == 0; }
 
 MT_API bool mt_queue_full(mt_queue_t *q) {
+  if (q->lockfree) return mt__ring_size(&q->ring) >= q->maxsize;
   mt__lock_enter(&q->lock);
   bool full = q->maxsize && q->count >= q->maxsize;
   mt_lock_release(&q->lock);
@@ -208,6 +356,7 @@ MT_API bool mt_queue_full(mt_queue_t *q) {
 }
 
 MT_API bool mt_queue_closed(mt_queue_t *q) {
+  if (q->lockfree) return __atomic_load_n(&q->lf_closed, __ATOMIC_ACQUIRE) != 0;
   mt__lock_enter(&q->lock);
   bool c = q->closed;
   mt_lock_release(&q->lock);
@@ -215,6 +364,7 @@ MT_API bool mt_queue_closed(mt_queue_t *q) {
 }
 
 MT_API int mt_queue_task_done(mt_queue_t *q) {
+  if (q->lockfree) return lf_task_done(q);
   int r = 0;
   mt__lock_enter(&q->lock);
   if (q->unfinished == 0) r = MT_EINVAL;
@@ -225,6 +375,7 @@ MT_API int mt_queue_task_done(mt_queue_t *q) {
 
 MT_API int mt_queue_join(mt_queue_t *q, double timeout) {
   int64_t deadline = mt__deadline(timeout);
+  if (q->lockfree) return lf_join(q, deadline);
   int r = 0;
   mt__lock_enter(&q->lock);
   while (q->unfinished && (r = mt__cond_wait_round(&q->all_done, &q->joiners, deadline)) == 0) {
@@ -234,6 +385,12 @@ MT_API int mt_queue_join(mt_queue_t *q, double timeout) {
 }
 
 MT_API void mt_queue_close(mt_queue_t *q) {
+  if (q->lockfree) {
+    __atomic_store_n(&q->lf_closed, 1, __ATOMIC_SEQ_CST);
+    mt__wq_wake(&q->gwq, -1, 0);
+    mt__wq_wake(&q->pwq, -1, 0);
+    return;
+  }
   mt__lock_enter(&q->lock);
   q->closed = true;
   mt_cond_notify_all(&q->not_empty);
@@ -247,6 +404,7 @@ MT_API void mt_queue_free(mt_queue_t *q) {
   mt_cond_destroy(&q->not_full);
   mt_cond_destroy(&q->all_done);
   mt_lock_destroy(&q->lock);
+  if (q->lockfree) mt__ring_free(&q->ring);
   mt__free(q->u.items);
   mt__free(q);
 }

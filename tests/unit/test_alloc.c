@@ -36,6 +36,13 @@ static int make_queue(void) {
   mt_queue_free(q);
   return r;
 }
+static int make_ring_queue(void) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, 100);      /* lock-free: the ring is allocated here */
+  if (!q) return mt_last_error();
+  int r = mt_queue_put(q, NULL, 0);
+  mt_queue_free(q);
+  return r;
+}
 static int task(void *arg, void **res) { return 0; }
 static int make_pool_and_future(void) {
   mt_pool_t *p = mt_pool_new(2);
@@ -61,6 +68,7 @@ static const struct { const char *name; int (*make)(void); } ctors[] = {
   { "mt_thread_start", make_thread },
   { "mt_timer_start", make_timer },
   { "mt_queue_new + put", make_queue },
+  { "mt_queue_new (bounded FIFO) + put", make_ring_queue },
   { "mt_pool_new + submit + as_completed + mt_wait", make_pool_and_future },
 };
 

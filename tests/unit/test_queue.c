@@ -4,6 +4,10 @@
 
 #define P(i) ((void *)(intptr_t)(i))
 
+/* Bounded FIFOs of up to 65536 items use the lock-free ring, others the
+ * locked storage: tests marked "both" run once with each. */
+static const size_t LOCKFREE_BOUND = 1000, LOCKED_BOUND = 100000;
+
 static void orders(void **s) {
   mt_queue_t *f = mt_queue_new(MT_FIFO, 0), *l = mt_queue_new(MT_LIFO, 0);
   for (int i = 1; i <= 100; i++) {
@@ -44,8 +48,8 @@ static void priority_lowest_first_fifo_among_equals(void **s) {
   mt_queue_free(q);
 }
 
-static void bounds_and_timeouts(void **s) {
-  mt_queue_t *q = mt_queue_new(MT_FIFO, 3);
+static void bounds_and_timeouts_lifo_and_fifo(mt_queue_kind_t kind) {
+  mt_queue_t *q = mt_queue_new(kind, 3);
   assert_false(mt_queue_full(q));
   for (int i = 0; i < 3; i++) assert_int_equal(mt_queue_put(q, P(i), 0), 0);
   assert_true(mt_queue_full(q));
@@ -59,9 +63,14 @@ static void bounds_and_timeouts(void **s) {
   t0 = mt_now();
   assert_int_equal(mt_queue_get(q, &it, 0.05), MT_EEMPTY);
   assert_true(mt_now() - t0 >= 0.05);
+  mt_queue_free(q);
+}
+
+static void bounds_and_timeouts(void **s) {
+  bounds_and_timeouts_lifo_and_fifo(MT_FIFO);      /* lock-free ring */
+  bounds_and_timeouts_lifo_and_fifo(MT_LIFO);      /* locked storage */
   assert_null(mt_queue_new((mt_queue_kind_t)7, 0));
   assert_int_equal(mt_last_error(), MT_EINVAL);
-  mt_queue_free(q);
 }
 
 static void *get_after(void *a) {
@@ -93,8 +102,8 @@ static void *worker_done(void *a) {
   return NULL;
 }
 
-static void task_done_and_join(void **s) {
-  mt_queue_t *q = mt_queue_new(MT_FIFO, 0);
+static void task_done_and_join_one(size_t bound) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, bound);
   assert_int_equal(mt_queue_join(q, 0), 0);
   assert_int_equal(mt_queue_task_done(q), MT_EINVAL);
   for (int i = 0; i < 50; i++) mt_queue_put(q, P(i), 0);
@@ -109,14 +118,19 @@ static void task_done_and_join(void **s) {
   mt_queue_free(q);
 }
 
+static void task_done_and_join(void **s) {     /* both */
+  task_done_and_join_one(0);
+  task_done_and_join_one(LOCKFREE_BOUND);
+}
+
 static void *blocked_get(void *a) {
   void *it;
   return (void *)(intptr_t)mt_queue_get(a, &it, 10);
 }
 static void *blocked_put(void *a) { return (void *)(intptr_t)mt_queue_put(a, P(1), 10); }
 
-static void close_wakes_everyone_and_drains(void **s) {
-  mt_queue_t *q = mt_queue_new(MT_FIFO, 0);
+static void close_wakes_everyone_and_drains_one(size_t bound) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, bound);
   mt_thread_t *g[4];
   for (int i = 0; i < 4; i++) mt_thread_start(&g[i], blocked_get, q, NULL);
   mt_sleep(0.05);
@@ -133,7 +147,7 @@ static void close_wakes_everyone_and_drains(void **s) {
   assert_int_equal(mt_queue_put(q, P(1), 0), MT_ECLOSED);
   mt_queue_free(q);
 
-  q = mt_queue_new(MT_FIFO, 2);
+  q = mt_queue_new(bound == LOCKED_BOUND ? MT_LIFO : MT_FIFO, 2);
   mt_queue_put(q, P(1), 0);
   mt_queue_put(q, P(2), 0);
   mt_thread_t *p[2];
@@ -148,10 +162,15 @@ static void close_wakes_everyone_and_drains(void **s) {
   }
   void *it;
   assert_int_equal(mt_queue_get(q, &it, 0), 0);          /* drains what is left */
-  assert_ptr_equal(it, P(1));
+  assert_ptr_equal(it, bound == LOCKED_BOUND ? P(2) : P(1));
   assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), 0);
   assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), MT_ECLOSED);   /* at once */
   mt_queue_free(q);
+}
+
+static void close_wakes_everyone_and_drains(void **s) {     /* both */
+  close_wakes_everyone_and_drains_one(LOCKFREE_BOUND);
+  close_wakes_everyone_and_drains_one(LOCKED_BOUND);
 }
 
 enum { PER = 50000, NP = 4, NC = 4 };
@@ -174,8 +193,9 @@ static void *mp_cons(void *a) {
 }
 
 static void many_producers_consumers_lose_nothing(void **s) {
-  for (int kind = 0; kind < 3; kind++) {
-    mp_t shared = { .q = mt_queue_new((mt_queue_kind_t)kind, 64), .seen = calloc(NP * PER, 1) };
+  for (int kind = 0; kind < 4; kind++) {   /* FIFO lock-free, LIFO, PRIORITY, FIFO locked */
+    mt_queue_t *nq = kind == 3 ? mt_queue_new(MT_FIFO, LOCKED_BOUND) : mt_queue_new((mt_queue_kind_t)kind, 64);
+    mp_t shared = { .q = nq, .seen = calloc(NP * PER, 1) };
     mp_t pa[NP];
     memset(pa, 0, sizeof pa);
     mt_thread_t *t[NP + NC];
