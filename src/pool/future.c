@@ -1,20 +1,25 @@
 /* future.c — futures: states, waiting, callbacks, mt_wait, as_completed.
  *
- * State (PENDING, RUNNING, DONE, CANCELLED) changes only under the future's
- * internal lock — the lock of its wait queue — and is also readable with an
- * acquire load for the fast paths (done? already finished?). Finishing sets
- * code and result, then the state, then wakes waiters, runs the internal
- * watchers (under the lock, so unwatch can guarantee they are not running),
- * and finally the user's callbacks in registration order, outside the lock.
- * Each transition to a final state happens once, so every callback runs
- * exactly once. Lock order: future lock -> (watcher's) as_completed lock or
- * event lock; nothing takes a future lock while holding those.
+ * One word holds the state (PENDING, RUNNING, DONE, CANCELLED) and a SLOW
+ * bit that says "someone is waiting, or a callback or watcher is attached".
+ * State changes are CASes on that word, so a future nobody waits on goes
+ * pending -> running -> done with three atomic operations and no lock.
+ * Waiters, callbacks and watchers register under the future's internal lock
+ * (its wait queue's), setting SLOW by a CAS that fails once the state is
+ * final; a finisher that sees SLOW takes the same lock, so it finds every
+ * registration made before it finished, and a later one sees the final
+ * state and runs at once. Finishing writes code and result before the CAS
+ * that publishes them. Watchers (mt_wait, as_completed) run under the lock
+ * — unwatch can then guarantee they are not running — and user callbacks
+ * after it, in registration order; each exactly once. Lock order: future
+ * lock -> (watcher's) event or as_completed lock; nothing takes a future
+ * lock while holding those.
  */
 #include "core/park.h"
 #include "pool/future_internal.h"
 #include "sync/sync_internal.h"
 
-enum { PENDING, RUNNING, DONE, CANCELLED };
+enum { PENDING = 0, RUNNING = 1, DONE = 2, CANCELLED = 3, STATE = 3, SLOW = 4 };
 
 typedef struct cb_node {
   struct cb_node *next;
@@ -24,19 +29,27 @@ typedef struct cb_node {
 
 struct mt_future {
   uint32_t refs;
-  uint32_t state;
+  uint32_t state;               /* STATE bits | SLOW */
   int code;
   void *result;
-  mt__wq_t wq;                  /* waiters; wq.lk guards everything below */
+  mt__wq_t wq;                  /* waiters; wq.lk guards the lists below */
   mt__fwatch_t *watchers;
   cb_node_t *cbs, **cbs_tail;
 };
 
-mt_future_t *mt__future_new(void) {
-  mt_future_t *f = mt__calloc(1, sizeof *f);
+static inline uint32_t st(const mt_future_t *f) { return mt__load(&f->state) & STATE; }
+static inline bool final(uint32_t s) { return (s & STATE) >= DONE; }
+
+mt_future_t *mt__future_new(unsigned refs) {
+  mt_future_t *f = mt__malloc(sizeof *f);
   if (!f) return NULL;
-  f->refs = 1;
-  f->state = PENDING;   /* not yet shared */
+  f->refs = refs;               /* not yet shared: plain stores */
+  f->state = PENDING;
+  f->code = 0;
+  f->result = NULL;
+  f->wq = (mt__wq_t){ 0 };
+  f->watchers = NULL;
+  f->cbs = NULL;
   f->cbs_tail = &f->cbs;
   return f;
 }
@@ -52,39 +65,44 @@ MT_API void mt_future_release(mt_future_t *f) {
   mt__free(f);
 }
 
-/* Lock-free: the only other way out of PENDING is a cancel, which also
- * leaves it by CAS (under the lock, in finish). */
-bool mt__future_start(mt_future_t *f) {
-  uint32_t exp = PENDING;
-  return mt__cas(&f->state, &exp, RUNNING);
+/* Under the lock: marks the future SLOW unless it is final. */
+static bool register_slow(mt_future_t *f) {
+  uint32_t s = mt__load(&f->state);
+  for (;;) {
+    if (final(s)) return false;
+    if ((s & SLOW) || mt__cas(&f->state, &s, s | SLOW)) return true;
+  }
 }
 
-static bool finish(mt_future_t *f, uint32_t final, int code, void *result, bool only_pending) {
-  mt__ilock(&f->wq.lk);
-  uint32_t st = mt__load(&f->state);
-  if (st == DONE || st == CANCELLED || (only_pending && st != PENDING)) {
-    mt__iunlock(&f->wq.lk);
-    return false;
-  }
-  if (only_pending) {
-    uint32_t exp = PENDING;           /* races with a lock-free start */
-    if (!mt__cas(&f->state, &exp, final)) {
-      mt__iunlock(&f->wq.lk);
-      return false;
+bool mt__future_start(mt_future_t *f) {
+  uint32_t s = mt__load(&f->state);
+  while ((s & STATE) == PENDING)
+    if (mt__cas(&f->state, &s, (s & SLOW) | RUNNING)) return true;
+  return false;
+}
+
+static bool finish(mt_future_t *f, uint32_t to, int code, void *result, bool only_pending) {
+  uint32_t s = mt__load(&f->state);
+  for (;;) {
+    if (final(s) || (only_pending && (s & STATE) != PENDING)) return false;
+    if (to == DONE) {           /* only the running task finishes: no rival writer */
+      f->code = code;
+      f->result = result;
     }
-    f->code = code;                   /* readers of a cancelled future never look */
-    f->result = result;
-  } else {
-    f->code = code;
-    f->result = result;
-    mt__store(&f->state, final);      /* publishes code and result */
+    if (mt__cas(&f->state, &s, to)) break;
   }
+  if (to == CANCELLED) {
+    f->code = code;             /* readers of a cancelled future never look */
+    f->result = result;
+  }
+  if (!(s & SLOW)) return true;
+  mt__ilock(&f->wq.lk);
   for (mt__fwatch_t *w = f->watchers; w; w = w->next) w->fn(f, w->ud);
   f->watchers = NULL;
   cb_node_t *cbs = f->cbs;
   f->cbs = NULL;
   f->cbs_tail = &f->cbs;
-  bool waiters = !mt__wq_empty(&f->wq);   /* none can join now: state is final */
+  bool waiters = !mt__wq_empty(&f->wq);
   mt__iunlock(&f->wq.lk);
   if (waiters) mt__wq_wake(&f->wq, -1, 0);
   for (cb_node_t *c = cbs, *n; c; c = n) {
@@ -97,11 +115,11 @@ static bool finish(mt_future_t *f, uint32_t final, int code, void *result, bool 
 
 bool mt__future_finish(mt_future_t *f, int code, void *result) { return finish(f, DONE, code, result, false); }
 bool mt__future_cancel(mt_future_t *f) { return finish(f, CANCELLED, MT_ECANCELED, NULL, true); }
-int  mt__future_code(const mt_future_t *f) { return mt__load(&f->state) == CANCELLED ? MT_ECANCELED : f->code; }
+int  mt__future_code(const mt_future_t *f) { return st(f) == CANCELLED ? MT_ECANCELED : f->code; }
 
 bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w) {
   mt__ilock(&f->wq.lk);
-  bool add = mt__load(&f->state) != DONE && mt__load(&f->state) != CANCELLED;
+  bool add = register_slow(f);
   if (add) {
     w->next = f->watchers;
     f->watchers = w;
@@ -118,12 +136,9 @@ void mt__future_unwatch(mt_future_t *f, mt__fwatch_t *w) {
   mt__iunlock(&f->wq.lk);
 }
 
-MT_API bool mt_future_done(const mt_future_t *f) {
-  uint32_t s = mt__load(&f->state);
-  return s == DONE || s == CANCELLED;
-}
-MT_API bool mt_future_cancelled(const mt_future_t *f) { return mt__load(&f->state) == CANCELLED; }
-MT_API bool mt_future_running(const mt_future_t *f) { return mt__load(&f->state) == RUNNING; }
+MT_API bool mt_future_done(const mt_future_t *f) { return final(mt__load(&f->state)); }
+MT_API bool mt_future_cancelled(const mt_future_t *f) { return st(f) == CANCELLED; }
+MT_API bool mt_future_running(const mt_future_t *f) { return st(f) == RUNNING; }
 
 MT_API int mt_future_wait(mt_future_t *f, double timeout) {
   if (mt_future_done(f)) return 0;
@@ -132,7 +147,7 @@ MT_API int mt_future_wait(mt_future_t *f, double timeout) {
     mt__waiter_t w;
     mt__waiter_init(&w);
     mt__ilock(&f->wq.lk);
-    if (mt__load(&f->state) == DONE || mt__load(&f->state) == CANCELLED) {
+    if (!register_slow(f)) {
       mt__iunlock(&f->wq.lk);
       return 0;
     }
@@ -155,14 +170,14 @@ MT_API int mt_future_wait(mt_future_t *f, double timeout) {
 MT_API int mt_future_result(mt_future_t *f, double timeout, void **result) {
   int r = mt_future_wait(f, timeout);
   if (r) return r;
-  if (mt__load(&f->state) == CANCELLED) return MT_ECANCELED;
+  if (st(f) == CANCELLED) return MT_ECANCELED;
   if (result) *result = f->result;
   return f->code;
 }
 
 MT_API int mt_future_cancel(mt_future_t *f) {
   if (mt__future_cancel(f)) return 0;
-  switch (mt__load(&f->state)) {
+  switch (st(f)) {
     case CANCELLED: return 0;
     case RUNNING: return MT_ERUNNING;
     default: return MT_EBUSY;
@@ -177,7 +192,7 @@ MT_API int mt_future_add_done_callback(mt_future_t *f, void (*cb)(mt_future_t *,
   c->cb = cb;
   c->ud = ud;
   mt__ilock(&f->wq.lk);
-  bool later = mt__load(&f->state) != DONE && mt__load(&f->state) != CANCELLED;
+  bool later = register_slow(f);
   if (later) {
     *f->cbs_tail = c;
     f->cbs_tail = &c->next;

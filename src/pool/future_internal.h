@@ -11,8 +11,8 @@ typedef struct mt__fwatch {
   void *ud;
 } mt__fwatch_t;
 
-/* A pending future with one reference, or NULL (MT_ENOMEM). */
-mt_future_t *mt__future_new(void);
+/* A pending future holding `refs` references, or NULL (MT_ENOMEM). */
+mt_future_t *mt__future_new(unsigned refs);
 /* pending -> running; false if it was cancelled first (then skip the work). */
 bool mt__future_start(mt_future_t *f);
 /* running/pending -> done with the task's code and result; false if already finished. */

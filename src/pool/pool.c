@@ -166,9 +166,8 @@ MT_API size_t mt_pool_workers(mt_pool_t *p) { return p->nworkers; }
 MT_API int mt_pool_submit_ex(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t **out) {
   *out = NULL;
   if (!fn) return MT_EINVAL;
-  mt_future_t *f = mt__future_new();
+  mt_future_t *f = mt__future_new(2);         /* the caller's and the pool's */
   if (!f) return MT_ENOMEM;
-  mt_future_retain(f);                        /* the pool's reference */
   int r = enqueue(p, fn, arg, f);
   if (r) {
     mt_future_release(f);
