@@ -4,7 +4,8 @@
  * held by value: a fire-and-forget task costs no allocation) and the
  * counters; workers park on `work`, producers of a bounded pool on `space`.
  * A submit wakes a worker only if one is idle and not already being woken
- * (`pending`), so a burst of submits costs a single wake-up per idle worker.
+ * (`pending`), so a burst of submits costs a single wake-up per idle worker,
+ * and makes that system call after releasing the lock.
  *
  * Guarantees: tasks start in FIFO order; a future completes exactly once
  * (done, or cancelled while still queued); shutdown stops new work at once,
@@ -21,6 +22,7 @@
 #include "sync/sync_internal.h"
 
 typedef struct { mt_task_fn fn; void *arg; mt_future_t *f; } task_t;
+typedef struct wbatch wbatch_t;
 
 struct mt_pool {
   mt_lock_t lock;
@@ -31,6 +33,8 @@ struct mt_pool {
   bool closing, joined;
   size_t nworkers;
   mt_thread_t **workers;
+  wbatch_t *batches;            /* one per worker */
+  uint32_t started;
   char name[24];
 };
 
@@ -49,16 +53,35 @@ static void run_task(task_t *t) {
   mt_future_release(t->f);
 }
 
-/* A worker takes a batch of fire-and-forget tasks when the queue is long —
- * a fair share, at most BATCH — so a burst of tiny tasks costs one lock round
- * trip per batch instead of one per task; a short queue is taken one task at
- * a time, so long tasks still spread over all workers. Tasks with futures
- * are taken one by one: while queued they stay cancellable by shutdown. */
+/* A worker takes a batch when the queue is long — a fair share, at most
+ * BATCH — so a burst of small tasks costs one lock round trip per batch
+ * instead of one per task; a short queue is taken one task at a time, so
+ * long tasks still spread over all workers. The batch sits in the pool
+ * (wbatch_t), and each entry is claimed by CAS on `next`, by its worker or by
+ * shutdown(cancel_pending): a queued future stays cancellable by shutdown
+ * even once it is in a batch, and each entry is handled exactly once. */
 #define BATCH 32
+
+struct wbatch {
+  task_t t[BATCH];
+  uint32_t n;                  /* written under the pool lock */
+  uint32_t next;               /* next entry to claim */
+};
+
+static bool claim(wbatch_t *b, task_t *out) {
+  uint32_t j = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
+  while (j < __atomic_load_n(&b->n, __ATOMIC_ACQUIRE)) {
+    if (__atomic_compare_exchange_n(&b->next, &j, j + 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *out = b->t[j];
+      return true;
+    }
+  }
+  return false;
+}
 
 static void *worker_main(void *arg) {
   mt_pool_t *p = arg;
-  task_t batch[BATCH];
+  wbatch_t *b = &p->batches[mt__fetch_add(&p->started, 1)];
   t_pool = p;
   mt__lock_enter(&p->lock);
   for (;;) {
@@ -69,18 +92,22 @@ static void *worker_main(void *arg) {
       if (p->pending) p->pending--;
     }
     if (p->count == 0) break;                 /* closing, and drained */
-    size_t max = p->count / (2 * p->nworkers), n = 0;
-    if (max < 1) max = 1;
-    if (max > BATCH) max = BATCH;
-    do {        /* a task with a future ends the batch: it stays cancellable */
-      batch[n++] = p->ring[p->head];
+    size_t n = p->count / (2 * p->nworkers);
+    if (n < 1) n = 1;
+    if (n > BATCH) n = BATCH;
+    for (size_t i = 0; i < n; i++) {
+      b->t[i] = p->ring[p->head];
       p->head = (p->head + 1) & (p->cap - 1);
-    } while (n < max && !batch[n - 1].f && !p->ring[p->head].f);
+    }
     p->count -= n;
+    __atomic_store_n(&b->next, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->n, (uint32_t)n, __ATOMIC_RELEASE);
     if (p->blocked) mt_cond_notify(&p->space, p->blocked < n ? (int)p->blocked : (int)n);
     mt_lock_release(&p->lock);
-    for (size_t i = 0; i < n; i++) run_task(&batch[i]);
+    task_t t;
+    while (claim(b, &t)) run_task(&t);
     mt__lock_enter(&p->lock);
+    __atomic_store_n(&b->n, 0, __ATOMIC_RELAXED);
   }
   mt_lock_release(&p->lock);
   return NULL;
@@ -115,7 +142,18 @@ static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
   t->arg = arg;
   t->f = f;
   p->count++;
-  if (p->idle > p->pending) p->pending += (unsigned)mt_cond_notify(&p->work, 1);
+  /* Wake an idle worker — after dropping the lock, so the system call does
+   * not hold up the workers. The worker is already in the condition's wait
+   * queue (it entered before releasing the lock), so the wake is not lost. */
+  bool wake = p->idle > p->pending;
+  if (wake) p->pending++;
+  mt_lock_release(&p->lock);
+  if (wake && mt_cond_notify(&p->work, 1) == 0) {
+    mt__lock_enter(&p->lock);          /* nobody left to wake: undo the count */
+    p->pending--;
+    mt_lock_release(&p->lock);
+  }
+  return 0;
 out:
   mt_lock_release(&p->lock);
   return r;
@@ -128,9 +166,16 @@ MT_API mt_pool_t *mt_pool_new_opts(const mt_pool_opts_t *opts) {
     n = cpus > 0 ? (size_t)cpus : 1;
   }
   mt_pool_t *p = mt__calloc(1, sizeof *p);
-  if (p) p->workers = mt__calloc(n, sizeof *p->workers);
-  if (!p || !p->workers) {
-    if (p) mt__free(p);
+  if (p) {
+    p->workers = mt__calloc(n, sizeof *p->workers);
+    p->batches = mt__calloc(n, sizeof *p->batches);
+  }
+  if (!p || !p->workers || !p->batches) {
+    if (p) {
+      mt__free(p->workers);
+      mt__free(p->batches);
+      mt__free(p);
+    }
     mt__set_last_error(MT_ENOMEM);
     return NULL;
   }
@@ -239,6 +284,18 @@ MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
     }
   }
   mt__free(ring);
+  if (cancel_pending) {
+    /* what workers have taken but not started: claim it from them */
+    for (size_t w = 0; w < p->nworkers; w++) {
+      task_t t;
+      while (claim(&p->batches[w], &t)) {
+        if (t.f) {
+          mt__future_cancel(t.f);
+          mt_future_release(t.f);
+        }
+      }
+    }
+  }
   if (wait) {
     for (size_t i = 0; i < p->nworkers; i++)
       if (mt_thread_current() != p->workers[i]) mt_thread_join(p->workers[i], MT_FOREVER, NULL);
@@ -256,5 +313,6 @@ MT_API void mt_pool_free(mt_pool_t *p) {
   mt_lock_destroy(&p->lock);
   mt__free(p->ring);
   mt__free(p->workers);
+  mt__free(p->batches);
   mt__free(p);
 }
