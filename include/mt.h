@@ -15,5 +15,6 @@
 #include "mt/queue.h"
 #include "mt/future.h"
 #include "mt/pool.h"
+#include "mt/proc.h"
 
 #endif
