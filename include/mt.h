@@ -16,5 +16,6 @@
 #include "mt/future.h"
 #include "mt/pool.h"
 #include "mt/proc.h"
+#include "mt/signal.h"
 
 #endif
