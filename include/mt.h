@@ -17,5 +17,6 @@
 #include "mt/pool.h"
 #include "mt/proc.h"
 #include "mt/signal.h"
+#include "mt/ipc.h"
 
 #endif

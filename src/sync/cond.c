@@ -50,7 +50,7 @@ static int shared_wait(mt_cond_t *c, mt_lock_t *l, int64_t deadline) {
     e = pthread_cond_wait(&c->u.c, &l->u.m);
   } else {
     struct timespec ts = mt__ts(deadline);
-    e = pthread_cond_clockwait(&c->u.c, &l->u.m, CLOCK_MONOTONIC, &ts);
+    e = pthread_cond_timedwait(&c->u.c, &l->u.m, &ts);   /* the condition's clock: monotonic */
   }
   if (e == EOWNERDEAD) {
     pthread_mutex_consistent(&l->u.m);

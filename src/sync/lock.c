@@ -42,8 +42,15 @@ static int shared_acquire(mt_lock_t *l, int64_t deadline) {
   } else {
     e = pthread_mutex_trylock(&l->u.m);
     if (e == EBUSY && deadline > mt__now_ns()) {
+#ifdef MT_TSAN
+      /* TSan does not intercept clocklock: use timedlock on the wall clock. */
+      struct timespec ts = mt__ts(deadline - mt__now_ns() + ({
+        struct timespec rt; clock_gettime(CLOCK_REALTIME, &rt); (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec; }));
+      e = pthread_mutex_timedlock(&l->u.m, &ts);
+#else
       struct timespec ts = mt__ts(deadline);
       e = pthread_mutex_clocklock(&l->u.m, CLOCK_MONOTONIC, &ts);
+#endif
     }
   }
   switch (e) {

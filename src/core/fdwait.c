@@ -1,0 +1,26 @@
+/* fdwait.c — waiting for a file descriptor with a deadline. Every libmt
+ * call that blocks on an fd goes through here, so the coroutine layer can
+ * later park the caller on its poller instead of blocking the thread. */
+#include <errno.h>
+#include <poll.h>
+
+#include "core/internal.h"
+
+int mt__fd_wait(int fd, short events, int64_t deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline != MT__NEVER) {
+      int64_t left = deadline - mt__now_ns();
+      if (left <= 0) ms = 0;
+      else ms = left / 1000000 > INT32_MAX ? INT32_MAX : (int)((left + 999999) / 1000000);
+    }
+    struct pollfd p = { .fd = fd, .events = events };
+    int n = poll(&p, 1, ms);
+    if (n > 0) return 0;                 /* ready, or an error/hang-up the caller will see */
+    if (n == 0) {
+      if (ms != 0 && deadline != MT__NEVER && mt__now_ns() < deadline) continue;
+      return MT_ETIMEDOUT;
+    }
+    if (errno != EINTR) return -errno;
+  }
+}

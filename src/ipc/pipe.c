@@ -1,0 +1,170 @@
+/* pipe.c — message-framed pipes over a socketpair.
+ *
+ * A message is an 8-byte length followed by its bytes. The socket is
+ * non-blocking; a call waits for readiness through mt__fd_wait with its
+ * deadline only until the first byte of a message has moved, then finishes
+ * the message whatever the time, so the framing never breaks. slock and
+ * rlock serialise senders and receivers of one end. MSG_NOSIGNAL keeps a
+ * vanished peer from raising SIGPIPE: it shows up as MT_ECLOSED.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mt/ipc.h"
+#include "sync/sync_internal.h"
+
+struct mt_pipe {
+  int fd;
+  bool can_send, can_recv, broken;
+  size_t max;
+  mt_lock_t slock, rlock;
+};
+
+#define DEFAULT_MAX ((size_t)1 << 30)
+
+static mt_pipe_t *end_new(int fd, bool s, bool r) {
+  mt_pipe_t *p = mt__calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->fd = fd;
+  p->can_send = s;
+  p->can_recv = r;
+  p->max = DEFAULT_MAX;
+  mt_lock_init(&p->slock, MT__NOCHECK);
+  mt_lock_init(&p->rlock, MT__NOCHECK);
+  return p;
+}
+
+MT_API int mt_pipe_new(mt_pipe_t **a, mt_pipe_t **b, bool duplex) {
+  *a = *b = NULL;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+  if (!duplex) {
+    shutdown(sv[0], SHUT_WR);
+    shutdown(sv[1], SHUT_RD);
+  }
+  mt_pipe_t *x = end_new(sv[0], duplex, true), *y = end_new(sv[1], true, duplex);
+  if (!x || !y) {
+    mt__free(x);
+    mt__free(y);
+    close(sv[0]);
+    close(sv[1]);
+    return MT_ENOMEM;
+  }
+  *a = x;
+  *b = y;
+  return 0;
+}
+
+static int closed_or(int e) { return (e == EPIPE || e == ECONNRESET || e == ENOTCONN) ? MT_ECLOSED : -e; }
+
+MT_API int mt_pipe_send(mt_pipe_t *p, const void *buf, size_t len, double timeout) {
+  if (!p->can_send) return MT_EBADF;
+  if (len && !buf) return MT_EINVAL;
+  int64_t deadline = mt__deadline(timeout);
+  uint64_t hdr = len;
+  struct iovec iov[2] = { { &hdr, sizeof hdr }, { (void *)buf, len } };
+  struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+  size_t left = sizeof hdr + len;
+  bool started = false;
+  int r = 0;
+  mt__lock_enter(&p->slock);
+  while (left) {
+    ssize_t n = sendmsg(p->fd, &m, MSG_NOSIGNAL);
+    if (n > 0) {
+      started = true;
+      left -= (size_t)n;
+      while (n > 0 && m.msg_iovlen) {            /* advance past what went out */
+        size_t step = (size_t)n < m.msg_iov->iov_len ? (size_t)n : m.msg_iov->iov_len;
+        m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + step;
+        m.msg_iov->iov_len -= step;
+        n -= (ssize_t)step;
+        if (m.msg_iov->iov_len == 0) { m.msg_iov++; m.msg_iovlen--; }
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (mt__fd_wait(p->fd, POLLOUT, started ? MT__NEVER : deadline) == MT_ETIMEDOUT) { r = MT_ETIMEDOUT; break; }
+      continue;
+    }
+    r = closed_or(errno);
+    break;
+  }
+  mt_lock_release(&p->slock);
+  return r;
+}
+
+/* Reads exactly n bytes into dst (NULL: discard). Waits until `deadline`
+ * only while nothing of the message has arrived (*started false). */
+static int read_full(mt_pipe_t *p, void *dst, size_t n, int64_t deadline, bool *started) {
+  char sink[4096];
+  while (n) {
+    void *to = dst ? dst : sink;
+    size_t want = dst ? n : (n < sizeof sink ? n : sizeof sink);
+    ssize_t k = recv(p->fd, to, want, 0);
+    if (k > 0) {
+      *started = true;
+      n -= (size_t)k;
+      if (dst) dst = (char *)dst + k;
+      continue;
+    }
+    if (k == 0) return MT_ECLOSED;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (mt__fd_wait(p->fd, POLLIN, *started ? MT__NEVER : deadline) == MT_ETIMEDOUT) return MT_ETIMEDOUT;
+      continue;
+    }
+    return closed_or(errno);
+  }
+  return 0;
+}
+
+MT_API int mt_pipe_recv(mt_pipe_t *p, void **buf, size_t *len, double timeout) {
+  *buf = NULL;
+  *len = 0;
+  if (!p->can_recv) return MT_EBADF;
+  int64_t deadline = mt__deadline(timeout);
+  bool started = false;
+  uint64_t hdr = 0;
+  mt__lock_enter(&p->rlock);
+  int r = p->broken ? MT_ECLOSED : read_full(p, &hdr, sizeof hdr, deadline, &started);
+  if (r == 0 && hdr > p->max) {
+    p->broken = true;                 /* cannot resynchronise: close the stream */
+    shutdown(p->fd, SHUT_RDWR);
+    r = MT_EMSGSIZE;
+  } else if (r == 0 && hdr) {
+    void *b = mt__malloc((size_t)hdr);
+    r = read_full(p, b, (size_t)hdr, MT__NEVER, &started);   /* NULL b: drained */
+    if (r == 0 && !b) r = MT_ENOMEM;
+    if (r == 0) {
+      *buf = b;
+      *len = (size_t)hdr;
+    } else {
+      mt__free(b);
+    }
+  }
+  mt_lock_release(&p->rlock);
+  return r;
+}
+
+MT_API void mt_pipe_set_max(mt_pipe_t *p, size_t max) { p->max = max; }
+
+MT_API bool mt_pipe_poll(mt_pipe_t *p, double timeout) {
+  return mt__fd_wait(p->fd, POLLIN, mt__deadline(timeout)) == 0;
+}
+
+MT_API int mt_pipe_fileno(const mt_pipe_t *p) { return p->fd; }
+
+MT_API void mt_pipe_close(mt_pipe_t *p) {
+  if (!p) return;
+  close(p->fd);
+  mt_lock_destroy(&p->slock);
+  mt_lock_destroy(&p->rlock);
+  mt__free(p);
+}
