@@ -10,6 +10,9 @@
  * the other end is gone, send and recv return MT_ECLOSED (no SIGPIPE). Each
  * end may be used by several threads: sends are serialised, so are recvs.
  *
+ * Buffers handed to the caller (mt_pipe_recv, mt_pqueue_get) come from
+ * malloc(3) whatever mt_set_allocator installed, so free() releases them.
+ *
  * Shared memory from mt_shm_alloc is inherited by children started with
  * mt_proc_start (or fork); named segments join unrelated processes. Put
  * MT_SHARED locks, events, conditions... in it: Python's Value with

@@ -52,6 +52,56 @@ int  mt_proc_signal(mt_proc_t *p, int signum);
  * (a daemonic one is still terminated at exit). */
 void mt_proc_free(mt_proc_t *p);
 
+/* ---- daemons ------------------------------------------------------------------ */
+/* Turns the calling process into a daemon: fork, setsid, fork again,
+ * chdir("/"), umask 027, standard fds to /dev/null. With a pidfile, it is
+ * refused (MT_EBUSY) while another live instance holds it — a lock on
+ * "<pidfile>.lock" held for the daemon's lifetime — and written atomically
+ * (temporary file + rename). Returns 0 in the daemon. The original process
+ * does not return on success (it exits 0 once the daemon is set up); on
+ * failure it returns the negative code and is still the original process. */
+int mt_daemonize(const char *pidfile);
+
+/* ---- the process pool (multiprocessing.Pool / ProcessPoolExecutor) ------------- */
+/* Arguments and results cross as bytes. The task runs in a worker process
+ * and returns 0 or an error code; it may malloc() *out (libmt frees it).
+ * The future's result is an mt_buf_t * that the caller frees with free(). */
+typedef struct { size_t len; unsigned char data[]; } mt_buf_t;
+typedef int (*mt_ptask_fn)(const void *in, size_t inlen, void **out, size_t *outlen);
+
+typedef struct {
+  void (*initializer)(void *arg);   /* run once in each worker as it starts */
+  void *initarg;
+  size_t maxtasksperchild;          /* 0: workers live as long as the pool */
+  const char *name;                 /* worker process names "<name>-<i>"; NULL: "mtppool" */
+} mt_procpool_opts_t;
+
+typedef struct mt_procpool mt_procpool_t;
+typedef struct mt_future mt_future_t;
+
+/* `workers` processes (0: one per CPU); opts may be NULL. NULL on failure
+ * (mt_last_error()). A worker that dies (crash, kill -9, _exit) fails only
+ * the future of the task it was running, with MT_EBROKEN, and is replaced. */
+mt_procpool_t *mt_procpool_new(size_t workers, const mt_procpool_opts_t *opts);
+/* Copies `in`. Returns a future (the caller's reference), or NULL with
+ * mt_last_error(): MT_ECLOSED after close/terminate, MT_ENOMEM. */
+mt_future_t *mt_procpool_submit(mt_procpool_t *pp, mt_ptask_fn fn, const void *in, size_t inlen);
+/* Submits fn over n inputs; out[i] receives each future (the caller
+ * releases them). Returns 0, or the first submission error (futures already
+ * submitted are in out[], the rest NULL). */
+int  mt_procpool_map(mt_procpool_t *pp, mt_ptask_fn fn, const void *const *ins, const size_t *inlens,
+                     size_t n, mt_future_t **out);
+/* No more submissions; queued work still runs. */
+int  mt_procpool_close(mt_procpool_t *pp);
+/* After close: waits for every task to finish and the workers to exit.
+ * 0, MT_ETIMEDOUT, MT_EINVAL (not closed). */
+int  mt_procpool_join(mt_procpool_t *pp, double timeout);
+/* Stops at once: workers are killed, running tasks fail with MT_EBROKEN,
+ * queued ones are cancelled. */
+int  mt_procpool_terminate(mt_procpool_t *pp);
+/* Terminates if still running, and frees. */
+void mt_procpool_free(mt_procpool_t *pp);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -139,14 +140,14 @@ MT_API int mt_pipe_recv(mt_pipe_t *p, void **buf, size_t *len, double timeout) {
     shutdown(p->fd, SHUT_RDWR);
     r = MT_EMSGSIZE;
   } else if (r == 0 && hdr) {
-    void *b = mt__malloc((size_t)hdr);
+    void *b = malloc((size_t)hdr);   /* the caller frees it with free() */
     r = read_full(p, b, (size_t)hdr, MT__NEVER, &started);   /* NULL b: drained */
     if (r == 0 && !b) r = MT_ENOMEM;
     if (r == 0) {
       *buf = b;
       *len = (size_t)hdr;
     } else {
-      mt__free(b);
+      free(b);
     }
   }
   mt_lock_release(&p->rlock);

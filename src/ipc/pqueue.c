@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -207,7 +208,7 @@ MT_API int mt_pqueue_get(mt_pqueue_t *q, void **buf, size_t *len, double timeout
   if (r == 0) {
     uint64_t l;
     copy_out(h, h->head, &l, sizeof l);
-    void *b = l ? mt__malloc((size_t)l) : NULL;
+    void *b = l ? malloc((size_t)l) : NULL;   /* the caller frees it with free() */
     if (l && !b) {
       r = MT_ENOMEM;                     /* the message stays queued */
     } else {

@@ -43,6 +43,39 @@ static int make_ring_queue(void) {
   mt_queue_free(q);
   return r;
 }
+static int child_fn(void *arg) { return 0; }
+static int make_proc(void) {
+  mt_proc_t *p = (mt_proc_t *)1;
+  int r = mt_proc_start(&p, child_fn, NULL, NULL);
+  if (r) { assert_null(p); return r; }
+  mt_proc_join(p, MT_FOREVER);
+  mt_proc_free(p);
+  return 0;
+}
+static int make_pipe(void) {
+  mt_pipe_t *a, *b;
+  int r = mt_pipe_new(&a, &b, true);
+  if (r) return r;
+  r = mt_pipe_send(a, "x", 1, 0);
+  void *m = NULL;
+  size_t n;
+  if (!r) r = mt_pipe_recv(b, &m, &n, 1);
+  free(m);                          /* recv's buffer comes from the hook too */
+  mt_pipe_close(a);
+  mt_pipe_close(b);
+  return r;
+}
+static int make_pqueue(void) {
+  mt_pqueue_t *q = mt_pqueue_new(4, 1024);
+  if (!q) return mt_last_error();
+  int r = mt_pqueue_put(q, "abc", 3, 0);
+  void *m = NULL;
+  size_t n;
+  if (!r) r = mt_pqueue_get(q, &m, &n, 0);
+  free(m);
+  mt_pqueue_free(q);
+  return r;
+}
 static int task(void *arg, void **res) { return 0; }
 static int make_pool_and_future(void) {
   mt_pool_t *p = mt_pool_new(2);
@@ -70,6 +103,9 @@ static const struct { const char *name; int (*make)(void); } ctors[] = {
   { "mt_queue_new + put", make_queue },
   { "mt_queue_new (bounded FIFO) + put", make_ring_queue },
   { "mt_pool_new + submit + as_completed + mt_wait", make_pool_and_future },
+  { "mt_proc_start", make_proc },
+  { "mt_pipe_new + send + recv", make_pipe },
+  { "mt_pqueue_new + put + get", make_pqueue },
 };
 
 static void every_constructor_fails_cleanly(void **s) {

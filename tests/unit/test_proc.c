@@ -143,6 +143,47 @@ static void no_zombies_after_thousands_of_starts(void **s) {
   assert_int_equal(errno, ECHILD);
 }
 
+static void daemon_body(void *a) {
+  int r = mt_daemonize(a);
+  if (r != 0) _exit(r == MT_EBUSY ? 42 : 43);   /* the original process, refused */
+  for (int i = 0; i < 200; i++) mt_sleep(0.05);  /* the daemon: until killed (10 s at most) */
+  _exit(0);
+}
+
+static void daemonize_with_pidfile(void **s) {
+  char pidfile[128], lockfile[160], link[256];
+  snprintf(pidfile, sizeof pidfile, "/tmp/mt-test-%d.pid", (int)getpid());
+  snprintf(lockfile, sizeof lockfile, "%s.lock", pidfile);
+  int st = tu_run_child(daemon_body, pidfile, NULL, 0);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);  /* returned only once ready */
+  FILE *f = fopen(pidfile, "r");
+  assert_non_null(f);
+  int d = 0;
+  assert_int_equal(fscanf(f, "%d", &d), 1);
+  fclose(f);
+  assert_true(d > 0 && !gone(d));
+  assert_int_not_equal(getsid(d), getsid(0));          /* its own session */
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cwd", d);
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  assert_true(n > 0);
+  link[n] = 0;
+  assert_string_equal(link, "/");
+  snprintf(path, sizeof path, "/proc/%d/fd/1", d);
+  n = readlink(path, link, sizeof link - 1);
+  assert_true(n > 0);
+  link[n] = 0;
+  assert_string_equal(link, "/dev/null");
+  /* a second instance is refused while the first lives */
+  st = tu_run_child(daemon_body, pidfile, NULL, 0);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 42);
+  kill(d, SIGTERM);
+  tu_eventually(gone(d), 10);
+  unlink(pidfile);
+  unlink(lockfile);
+}
+
 static void bad_arguments(void **s) {
   mt_proc_t *p = (mt_proc_t *)1;
   assert_int_equal(mt_proc_start(&p, NULL, NULL, NULL), MT_EINVAL);
@@ -157,6 +198,7 @@ int main(void) {
     cmocka_unit_test(name_and_nice),
     cmocka_unit_test(daemon_children_die_with_parent),
     cmocka_unit_test(no_zombies_after_thousands_of_starts),
+    cmocka_unit_test(daemonize_with_pidfile),
     cmocka_unit_test(bad_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

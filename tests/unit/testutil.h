@@ -29,6 +29,7 @@ static inline int tu_run_child(void (*fn)(void *), void *arg, char *err, size_t 
   if (pid == 0) {
     close(p[0]);
     dup2(p[1], 2);
+    close(p[1]);            /* or a daemon started by fn would hold the pipe open */
     fn(arg);
     exit(0);
   }

@@ -1,0 +1,177 @@
+/* test_procpool.c — the process pool: results as bytes, task codes, map,
+ * initializer, maxtasksperchild, a worker killed mid-task (only its future
+ * fails, with MT_EBROKEN, and the pool keeps serving), close/join, and
+ * terminate. */
+#include <signal.h>
+
+#include "testutil.h"
+
+static int square(const void *in, size_t inlen, void **out, size_t *outlen) {
+  long v;
+  memcpy(&v, in, sizeof v);
+  long *r = malloc(sizeof *r);
+  *r = v * v;
+  *out = r;
+  *outlen = sizeof *r;
+  return v == 13 ? -13 : 0;
+}
+
+static long result_long(mt_future_t *f, int *code) {
+  void *r = NULL;
+  *code = mt_future_result(f, 30, &r);
+  long v = -1;
+  if (r) {
+    mt_buf_t *b = r;
+    if (b->len == sizeof v) memcpy(&v, b->data, sizeof v);
+    free(b);
+  }
+  return v;
+}
+
+static void submit_and_map(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(2, NULL);
+  assert_non_null(pp);
+  long v = 12;
+  mt_future_t *f = mt_procpool_submit(pp, square, &v, sizeof v);
+  int code;
+  assert_int_equal(result_long(f, &code), 144);
+  assert_int_equal(code, 0);
+  mt_future_release(f);
+  v = 13;
+  f = mt_procpool_submit(pp, square, &v, sizeof v);
+  assert_int_equal(result_long(f, &code), 169);   /* a code and a result both cross */
+  assert_int_equal(code, -13);
+  mt_future_release(f);
+
+  enum { N = 500 };
+  long in[N];
+  const void *ins[N];
+  size_t lens[N];
+  mt_future_t *fs[N];
+  for (int i = 0; i < N; i++) { in[i] = i; ins[i] = &in[i]; lens[i] = sizeof in[i]; }
+  assert_int_equal(mt_procpool_map(pp, square, ins, lens, N, fs), 0);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(result_long(fs[i], &code), (long)i * i);
+    mt_future_release(fs[i]);
+  }
+  assert_int_equal(mt_procpool_close(pp), 0);
+  assert_null(mt_procpool_submit(pp, square, &v, sizeof v));
+  assert_int_equal(mt_last_error(), MT_ECLOSED);
+  assert_int_equal(mt_procpool_join(pp, 30), 0);
+  mt_procpool_free(pp);
+}
+
+static int report_pid(const void *in, size_t inlen, void **out, size_t *outlen) {
+  pid_t *p = malloc(sizeof *p);
+  *p = getpid();
+  *out = p;
+  *outlen = sizeof *p;
+  return 0;
+}
+
+static int init_value;
+static void init_worker(void *arg) { init_value = *(int *)arg; }
+static int report_init(const void *in, size_t inlen, void **out, size_t *outlen) {
+  return init_value;
+}
+
+static void initializer_and_maxtasksperchild(void **s) {
+  int seed = 42;
+  mt_procpool_opts_t o = { .initializer = init_worker, .initarg = &seed, .maxtasksperchild = 3 };
+  mt_procpool_t *pp = mt_procpool_new(1, &o);
+  assert_non_null(pp);
+  pid_t pids[9];
+  for (int i = 0; i < 9; i++) {
+    mt_future_t *f = mt_procpool_submit(pp, report_pid, NULL, 0);
+    void *r;
+    assert_int_equal(mt_future_result(f, 30, &r), 0);
+    memcpy(&pids[i], ((mt_buf_t *)r)->data, sizeof(pid_t));
+    free(r);
+    mt_future_release(f);
+    f = mt_procpool_submit(pp, report_init, NULL, 0);
+    assert_int_equal(mt_future_result(f, 30, &r), 42);    /* initializer ran in each worker */
+    free(r);
+    mt_future_release(f);
+  }
+  /* 2 tasks per round, 3 tasks per worker: the worker changes */
+  int distinct = 1;
+  for (int i = 1; i < 9; i++) distinct += pids[i] != pids[i - 1];
+  assert_true(distinct >= 5);
+  mt_procpool_close(pp);
+  assert_int_equal(mt_procpool_join(pp, 30), 0);
+  mt_procpool_free(pp);
+}
+
+static int die_on_request(const void *in, size_t inlen, void **out, size_t *outlen) {
+  int how;
+  memcpy(&how, in, sizeof how);
+  if (how == 1) raise(SIGKILL);
+  if (how == 2) _exit(3);
+  if (how == 3) { signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); }   /* a crash */
+  return 7;
+}
+
+static void a_dying_worker_fails_only_its_task(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(2, NULL);
+  for (int how = 1; how <= 3; how++) {
+    int ok = 0;
+    mt_future_t *good[20];
+    for (int i = 0; i < 10; i++) good[i] = mt_procpool_submit(pp, die_on_request, &ok, sizeof ok);
+    mt_future_t *bad = mt_procpool_submit(pp, die_on_request, &how, sizeof how);
+    for (int i = 10; i < 20; i++) good[i] = mt_procpool_submit(pp, die_on_request, &ok, sizeof ok);
+    void *r;
+    assert_int_equal(mt_future_result(bad, 30, &r), MT_EBROKEN);
+    assert_null(r);
+    mt_future_release(bad);
+    for (int i = 0; i < 20; i++) {
+      assert_int_equal(mt_future_result(good[i], 30, &r), 7);
+      free(r);
+      mt_future_release(good[i]);
+    }
+  }
+  mt_procpool_close(pp);
+  assert_int_equal(mt_procpool_join(pp, 30), 0);
+  mt_procpool_free(pp);
+}
+
+static int nap(const void *in, size_t inlen, void **out, size_t *outlen) {
+  mt_sleep(10);
+  return 0;
+}
+
+static void terminate_stops_at_once(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(2, NULL);
+  mt_future_t *fs[6];
+  for (int i = 0; i < 6; i++) fs[i] = mt_procpool_submit(pp, nap, NULL, 0);
+  tu_eventually(mt_future_running(fs[0]) && mt_future_running(fs[1]), 10);
+  double t0 = mt_now();
+  assert_int_equal(mt_procpool_terminate(pp), 0);
+  assert_true(mt_now() - t0 < 5);
+  int broken = 0, cancelled = 0;
+  for (int i = 0; i < 6; i++) {
+    int c = mt_future_result(fs[i], 0, NULL);
+    broken += c == MT_EBROKEN;
+    cancelled += c == MT_ECANCELED;
+    mt_future_release(fs[i]);
+  }
+  assert_int_equal(broken, 2);
+  assert_int_equal(cancelled, 4);
+  mt_procpool_free(pp);
+}
+
+static void join_needs_close(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(1, NULL);
+  assert_int_equal(mt_procpool_join(pp, 0), MT_EINVAL);
+  mt_procpool_free(pp);                                  /* terminates */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(submit_and_map),
+    cmocka_unit_test(initializer_and_maxtasksperchild),
+    cmocka_unit_test(a_dying_worker_fails_only_its_task),
+    cmocka_unit_test(terminate_stops_at_once),
+    cmocka_unit_test(join_needs_close),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
