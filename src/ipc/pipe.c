@@ -4,7 +4,9 @@
  * non-blocking; a call waits for readiness through mt__fd_wait with its
  * deadline only until the first byte of a message has moved, then finishes
  * the message whatever the time, so the framing never breaks. slock and
- * rlock serialise senders and receivers of one end. MSG_NOSIGNAL keeps a
+ * rlock serialise senders and receivers of one end; reads go through a
+ * 64 KiB buffer, so a stream of small messages costs one recv(2) per
+ * buffer-full rather than two per message. MSG_NOSIGNAL keeps a
  * vanished peer from raising SIGPIPE: it shows up as MT_ECLOSED.
  */
 #include <errno.h>
@@ -20,11 +22,15 @@
 #include "mt/ipc.h"
 #include "sync/sync_internal.h"
 
+#define RBUF 65536     /* receive buffer: many small messages per recv(2) */
+
 struct mt_pipe {
   int fd;
   bool can_send, can_recv, broken;
   size_t max;
   mt_lock_t slock, rlock;
+  unsigned char *rbuf;         /* under rlock; allocated on first recv */
+  size_t rpos, rlen;
 };
 
 #define DEFAULT_MAX ((size_t)1 << 30)
@@ -101,18 +107,36 @@ MT_API int mt_pipe_send(mt_pipe_t *p, const void *buf, size_t len, double timeou
   return r;
 }
 
-/* Reads exactly n bytes into dst (NULL: discard). Waits until `deadline`
- * only while nothing of the message has arrived (*started false). */
+/* Reads exactly n bytes into dst (NULL: discard), through the receive
+ * buffer. Waits until `deadline` only while nothing of the message has
+ * arrived (*started false). Under rlock. */
 static int read_full(mt_pipe_t *p, void *dst, size_t n, int64_t deadline, bool *started) {
-  char sink[4096];
+  if (!p->rbuf) p->rbuf = mt__malloc(RBUF);
+  if (!p->rbuf) return MT_ENOMEM;
   while (n) {
-    void *to = dst ? dst : sink;
-    size_t want = dst ? n : (n < sizeof sink ? n : sizeof sink);
-    ssize_t k = recv(p->fd, to, want, 0);
-    if (k > 0) {
+    if (p->rpos < p->rlen) {                       /* serve from the buffer */
+      size_t k = p->rlen - p->rpos < n ? p->rlen - p->rpos : n;
+      if (dst) {
+        memcpy(dst, p->rbuf + p->rpos, k);
+        dst = (char *)dst + k;
+      }
+      p->rpos += k;
+      n -= k;
       *started = true;
-      n -= (size_t)k;
-      if (dst) dst = (char *)dst + k;
+      continue;
+    }
+    /* empty buffer: a big remainder goes straight to dst */
+    bool direct = dst && n >= RBUF;
+    ssize_t k = recv(p->fd, direct ? dst : (void *)p->rbuf, direct ? n : RBUF, 0);
+    if (k > 0) {
+      if (direct) {
+        *started = true;
+        n -= (size_t)k;
+        dst = (char *)dst + k;
+      } else {
+        p->rpos = 0;
+        p->rlen = (size_t)k;
+      }
       continue;
     }
     if (k == 0) return MT_ECLOSED;
@@ -157,6 +181,11 @@ MT_API int mt_pipe_recv(mt_pipe_t *p, void **buf, size_t *len, double timeout) {
 MT_API void mt_pipe_set_max(mt_pipe_t *p, size_t max) { p->max = max; }
 
 MT_API bool mt_pipe_poll(mt_pipe_t *p, double timeout) {
+  if (mt_lock_acquire(&p->rlock, 0) == 0) {     /* (a receiver at work: just wait on the fd) */
+    bool buffered = p->rpos < p->rlen;
+    mt_lock_release(&p->rlock);
+    if (buffered) return true;
+  }
   return mt__fd_wait(p->fd, POLLIN, mt__deadline(timeout)) == 0;
 }
 
@@ -165,6 +194,7 @@ MT_API int mt_pipe_fileno(const mt_pipe_t *p) { return p->fd; }
 MT_API void mt_pipe_close(mt_pipe_t *p) {
   if (!p) return;
   close(p->fd);
+  mt__free(p->rbuf);
   mt_lock_destroy(&p->slock);
   mt_lock_destroy(&p->rlock);
   mt__free(p);

@@ -7,11 +7,20 @@
  * [int32 code][output bytes].
  *
  * One manager thread ("mt-procpool") owns the workers: it hands queued
- * tasks to idle workers, reads results and completes the futures, notices a
- * worker's death by end-of-stream on its pipe (the future of the task it was
- * running fails with MT_EBROKEN), reaps it and starts a replacement. Users
- * talk to it through `tasks` (an mt_queue) and an eventfd that wakes its
- * epoll. Only the manager touches the worker table, so it needs no lock.
+ * tasks to workers, reads results and completes the futures, notices a
+ * worker's death by end-of-stream on its pipe, reaps it and starts a
+ * replacement. Tasks are pipelined: under load a worker has up to DEPTH
+ * tasks in flight (1 + the backlog's fair share), so it never waits for a
+ * round trip through the manager. A worker runs its tasks in order and
+ * answers each before starting the next, so when one dies, the oldest
+ * unanswered task is the one it was running — that future fails with
+ * MT_EBROKEN — and the others, never started, go back to the front of the
+ * line. A future becomes "running" when its task is handed to a worker (as
+ * in ProcessPoolExecutor); until then it can be cancelled.
+ *
+ * Users talk to the manager through `tasks` (an mt_queue) and an eventfd
+ * that wakes its epoll — written only when the manager says it is about to
+ * sleep. Only the manager touches the worker table and the retry list.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,9 +37,12 @@
 #include "pool/future_internal.h"
 #include "sync/sync_internal.h"
 
+#define DEPTH 32
+
 typedef struct {
   mt_ptask_fn fn;
   mt_future_t *f;
+  bool started;                  /* its future is already "running" */
   size_t len;
   unsigned char msg[];           /* [fn][input] as sent */
 } ptask_t;
@@ -38,7 +50,8 @@ typedef struct {
 typedef struct {
   mt_proc_t *proc;
   mt_pipe_t *pipe;               /* the parent's end */
-  ptask_t *task;                 /* running here, or NULL: idle */
+  ptask_t *fly[DEPTH];           /* in flight, oldest first (a ring) */
+  unsigned head, n;
   size_t sent;                   /* tasks given to this process */
   bool alive;
 } worker_t;
@@ -52,7 +65,10 @@ struct mt_procpool {
   char name[24];
   uint32_t closed;               /* no more submissions */
   uint32_t terminating;
+  uint32_t sleeping;             /* the manager is (about to be) in epoll_wait */
   mt_thread_t *manager;
+  ptask_t **retry;               /* tasks to hand out before the queue's */
+  size_t nretry, rpos, retry_cap;
 };
 
 /* ---- the worker process ------------------------------------------------------------ */
@@ -109,7 +125,7 @@ static int spawn(mt_procpool_t *pp, size_t i) {
     return e;
   }
   w->pipe = mine;
-  w->task = NULL;
+  w->head = w->n = 0;
   w->sent = 0;
   w->alive = true;
   struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
@@ -129,95 +145,153 @@ static void fail_task(ptask_t *t, int code) {
   free(t);
 }
 
-/* The worker's pipe ended: it died (or finished maxtasksperchild). */
+static void retry_push(mt_procpool_t *pp, ptask_t *t) {
+  if (pp->nretry == pp->retry_cap) {
+    size_t ncap = pp->retry_cap ? pp->retry_cap * 2 : 64;
+    ptask_t **n = realloc(pp->retry, ncap * sizeof *n);
+    if (!n) {                          /* cannot keep it: it fails rather than vanish */
+      fail_task(t, MT_ENOMEM);
+      return;
+    }
+    pp->retry = n;
+    pp->retry_cap = ncap;
+  }
+  pp->retry[pp->nretry++] = t;
+}
+
+static ptask_t *next_task(mt_procpool_t *pp) {
+  if (pp->rpos < pp->nretry) {
+    ptask_t *t = pp->retry[pp->rpos++];
+    if (pp->rpos == pp->nretry) pp->rpos = pp->nretry = 0;
+    return t;
+  }
+  void *item;
+  return mt_queue_get(pp->tasks, &item, 0) == 0 ? item : NULL;
+}
+
+static size_t backlog(mt_procpool_t *pp) { return pp->nretry - pp->rpos + mt_queue_size(pp->tasks); }
+
+/* The worker's pipe ended: it died (or finished maxtasksperchild). The
+ * oldest task in flight was running: it fails; the rest go back in line. */
+static int take_results(mt_procpool_t *pp, size_t i);
+
 static void bury(mt_procpool_t *pp, size_t i) {
   worker_t *w = &pp->w[i];
+  /* Results it wrote before dying are still in the pipe: they count. */
+  while (take_results(pp, i) == 0 && mt_pipe_poll(w->pipe, 0.001)) {
+  }
   epoll_ctl(pp->epfd, EPOLL_CTL_DEL, mt_pipe_fileno(w->pipe), NULL);
   mt_pipe_close(w->pipe);
   w->pipe = NULL;
-  if (w->task) {
-    ptask_t *t = w->task;
-    w->task = NULL;
-    mt__future_finish(t->f, MT_EBROKEN, NULL);
-    mt_future_release(t->f);
-    free(t);
+  for (unsigned k = 0; k < w->n; k++) {
+    ptask_t *t = w->fly[(w->head + k) % DEPTH];
+    if (k == 0) fail_task(t, MT_EBROKEN);
+    else retry_push(pp, t);
   }
+  w->n = 0;
   mt_proc_join(w->proc, MT_FOREVER);
   mt_proc_free(w->proc);
   w->proc = NULL;
   w->alive = false;
 }
 
-static void read_result(mt_procpool_t *pp, size_t i) {
+/* Completes the futures of every result waiting on worker i's pipe.
+ * Returns 0 once it would block, or the error that ended the stream. */
+static int take_results(mt_procpool_t *pp, size_t i) {
   worker_t *w = &pp->w[i];
-  void *msg;
-  size_t len;
-  int r = mt_pipe_recv(w->pipe, &msg, &len, 0);
-  if (r == MT_ETIMEDOUT) return;
-  if (r || !w->task || len < sizeof(int32_t)) {
+  for (;;) {
+    void *msg;
+    size_t len;
+    int r = mt_pipe_recv(w->pipe, &msg, &len, 0);
+    if (r == MT_ETIMEDOUT) return 0;
+    if (r || w->n == 0 || len < sizeof(int32_t)) {
+      free(msg);
+      return r ? r : MT_EIO;
+    }
+    int32_t code;
+    memcpy(&code, msg, sizeof code);
+    size_t n = len - sizeof code;
+    mt_buf_t *res = malloc(sizeof *res + n);     /* the caller frees it with free() */
+    if (res) {
+      res->len = n;
+      memcpy(res->data, (char *)msg + sizeof code, n);
+    }
     free(msg);
-    bury(pp, i);
-    return;
+    ptask_t *t = w->fly[w->head];
+    w->head = (w->head + 1) % DEPTH;
+    w->n--;
+    finish_task(t, res ? code : MT_ENOMEM, res);
   }
-  int32_t code;
-  memcpy(&code, msg, sizeof code);
-  size_t n = len - sizeof code;
-  mt_buf_t *res = malloc(sizeof *res + n);     /* the caller frees it with free() */
-  if (res) {
-    res->len = n;
-    memcpy(res->data, (char *)msg + sizeof code, n);
+}
+
+static void read_results(mt_procpool_t *pp, size_t i) {
+  if (take_results(pp, i) != 0) bury(pp, i);
+}
+
+/* How many tasks worker i may have in flight now: 1, plus its fair share of
+ * the backlog, at most DEPTH; none past maxtasksperchild. */
+static bool has_room(mt_procpool_t *pp, size_t i) {
+  worker_t *w = &pp->w[i];
+  size_t depth = 1 + backlog(pp) / pp->nworkers;
+  if (depth > DEPTH) depth = DEPTH;
+  return w->alive && w->n < depth && (!pp->opts.maxtasksperchild || w->sent < pp->opts.maxtasksperchild);
+}
+
+/* Hands worker i what it may take now. */
+static void feed(mt_procpool_t *pp, size_t i) {
+  while (has_room(pp, i)) {
+    ptask_t *t = next_task(pp);
+    if (!t) return;
+    if (!t->started && !mt__future_start(t->f)) {   /* cancelled while queued */
+      mt_future_release(t->f);
+      free(t);
+      continue;
+    }
+    t->started = true;
+    worker_t *w = &pp->w[i];
+    w->fly[(w->head + w->n) % DEPTH] = t;
+    w->n++;
+    w->sent++;
+    if (mt_pipe_send(w->pipe, t->msg, t->len, MT_FOREVER) != 0) {
+      bury(pp, i);                                  /* it died: t was "running" there */
+      return;
+    }
   }
-  free(msg);
-  ptask_t *t = w->task;
-  w->task = NULL;
-  finish_task(t, res ? code : MT_ENOMEM, res);
 }
 
 static void *manager_main(void *arg) {
   mt_procpool_t *pp = arg;
   for (;;) {
     bool terminating = __atomic_load_n(&pp->terminating, __ATOMIC_ACQUIRE);
+    bool closed = __atomic_load_n(&pp->closed, __ATOMIC_ACQUIRE);
     size_t busy = 0, alive = 0;
     for (size_t i = 0; i < pp->nworkers; i++) {
       worker_t *w = &pp->w[i];
-      if (!w->alive && !terminating && (!__atomic_load_n(&pp->closed, __ATOMIC_ACQUIRE) || mt_queue_size(pp->tasks)))
-        spawn(pp, i);                               /* (re)start; retried next round on failure */
+      if (!w->alive && !terminating && (!closed || backlog(pp))) spawn(pp, i);
       if (!w->alive) continue;
       alive++;
-      if (w->task) { busy++; continue; }
-      /* A worker at maxtasksperchild is about to exit: give it nothing more
-       * (its end of stream will come, and a replacement with it). */
-      if (pp->opts.maxtasksperchild && w->sent >= pp->opts.maxtasksperchild) continue;
-      void *item;
-      if (terminating || mt_queue_get(pp->tasks, &item, 0) != 0) continue;
-      ptask_t *t = item;
-      if (!mt__future_start(t->f)) {                /* cancelled while queued */
-        mt_future_release(t->f);
-        free(t);
-        i--;                                        /* this worker is still idle */
-        continue;
-      }
-      if (mt_pipe_send(w->pipe, t->msg, t->len, MT_FOREVER) != 0) {
-        w->task = t;                                /* it died: bury fails the task */
-        bury(pp, i);
-        continue;
-      }
-      w->task = t;
-      w->sent++;
-      busy++;
+      if (!terminating) feed(pp, i);
+      busy += w->n;
     }
-    bool drained = mt_queue_size(pp->tasks) == 0 && mt_queue_closed(pp->tasks);
-    if (terminating || (drained && busy == 0)) break;
+    if (terminating || (closed && backlog(pp) == 0 && busy == 0)) break;
+    /* Say we are going to sleep, then look once more (pairs with kick). */
+    __atomic_store_n(&pp->sleeping, 1, __ATOMIC_SEQ_CST);
+    bool more = false;                              /* work arrived that a worker can take */
+    for (size_t i = 0; backlog(pp) && !more && i < pp->nworkers; i++) more = has_room(pp, i);
+    /* anything kick() would have told us about since the top of the loop */
+    bool news = __atomic_load_n(&pp->closed, __ATOMIC_SEQ_CST) != closed ||
+                __atomic_load_n(&pp->terminating, __ATOMIC_SEQ_CST) != terminating;
     struct epoll_event ev[16];
     /* a worker that could not be restarted is retried every 100 ms */
-    int n = epoll_wait(pp->epfd, ev, 16, alive < pp->nworkers ? 100 : -1);
+    int n = epoll_wait(pp->epfd, ev, 16, more || news ? 0 : alive < pp->nworkers ? 100 : -1);
+    __atomic_store_n(&pp->sleeping, 0, __ATOMIC_SEQ_CST);
     for (int k = 0; k < n; k++) {
       if (ev[k].data.u64 == UINT64_MAX) {
         uint64_t v;
         ssize_t rd = read(pp->evfd, &v, sizeof v);
         (void)rd;
-      } else {
-        read_result(pp, (size_t)ev[k].data.u64);
+      } else if (pp->w[ev[k].data.u64].alive) {
+        read_results(pp, (size_t)ev[k].data.u64);
       }
     }
   }
@@ -230,21 +304,23 @@ static void *manager_main(void *arg) {
     epoll_ctl(pp->epfd, EPOLL_CTL_DEL, mt_pipe_fileno(w->pipe), NULL);
     mt_pipe_close(w->pipe);
     w->pipe = NULL;
-    if (w->task) {
-      fail_task(w->task, MT_EBROKEN);
-      w->task = NULL;
+    for (unsigned k = 0; k < w->n; k++) {
+      ptask_t *t = w->fly[(w->head + k) % DEPTH];
+      fail_task(t, k == 0 ? MT_EBROKEN : MT_ECANCELED);
     }
+    w->n = 0;
     mt_proc_join(w->proc, MT_FOREVER);
     mt_proc_free(w->proc);
     w->proc = NULL;
     w->alive = false;
   }
-  void *item;
-  while (mt_queue_get(pp->tasks, &item, 0) == 0) fail_task(item, MT_ECANCELED);
+  ptask_t *t;
+  while ((t = next_task(pp))) fail_task(t, MT_ECANCELED);
   return NULL;
 }
 
 static void kick(mt_procpool_t *pp) {
+  if (!__atomic_load_n(&pp->sleeping, __ATOMIC_SEQ_CST)) return;   /* it will look anyway */
   uint64_t one = 1;
   ssize_t w = write(pp->evfd, &one, sizeof one);
   (void)w;
@@ -318,6 +394,7 @@ MT_API mt_future_t *mt_procpool_submit(mt_procpool_t *pp, mt_ptask_fn fn, const 
   }
   t->fn = fn;
   t->f = f;
+  t->started = false;
   t->len = sizeof fn + inlen;
   memcpy(t->msg, &fn, sizeof fn);
   if (inlen) memcpy(t->msg + sizeof fn, in, inlen);
@@ -370,6 +447,7 @@ MT_API void mt_procpool_free(mt_procpool_t *pp) {
   close(pp->evfd);
   close(pp->epfd);
   mt_queue_free(pp->tasks);
+  free(pp->retry);
   mt__free(pp->w);
   mt__free(pp);
 }
