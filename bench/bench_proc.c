@@ -31,6 +31,17 @@ static double starts(long n) {
   return (double)n / (mt_now() - t0);
 }
 
+/* The ceiling: a bare fork() + _exit + waitpid loop, no library at all. */
+static double raw_forks(long n) {
+  double t0 = mt_now();
+  for (long i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+  }
+  return (double)n / (mt_now() - t0);
+}
+
 static int tiny(const void *in, size_t inlen, void **out, size_t *outlen) {
   long v;
   memcpy(&v, in, sizeof v);
@@ -120,8 +131,13 @@ int main(int argc, char **argv) {
   long nstart = (long)(2000 * scale), nmap = (long)(100000 * scale), nq = (long)(1000000 * scale);
   double a[RUNS], b[RUNS];
 
-  for (int i = 0; i < RUNS; i++) a[i] = starts(nstart);
-  printf("process start+join                        libmt %12.0f/s\n", bench_median(a, RUNS));
+  for (int i = 0; i < RUNS; i++) {
+    a[i] = starts(nstart);
+    b[i] = raw_forks(nstart);
+  }
+  double ma = bench_median(a, RUNS), mb = bench_median(b, RUNS);
+  printf("process start+join                        libmt %12.0f/s   (bare fork+waitpid %.0f/s: %.0f%% of it)\n",
+         ma, mb, 100 * ma / mb);
 
   mt_procpool_t *pp = mt_procpool_new(0, NULL);
   for (int i = 0; i < RUNS; i++) a[i] = pool_map(pp, nmap);
