@@ -18,5 +18,6 @@
 #include "mt/proc.h"
 #include "mt/signal.h"
 #include "mt/ipc.h"
+#include "mt/co.h"
 
 #endif

@@ -82,14 +82,17 @@ int mt__park(mt__waiter_t *w, int64_t deadline) {
 }
 
 mt__wake_t mt__wake_mark(mt__waiter_t *w) {
-  mt__wake_t k = { &w->flag, w->co };
-  mt__store(&w->flag, 1);
+  mt__wake_t k = { &w->flag, w->co, 0 };
+  const mt__park_ops_t *ops = __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE);
+  if (k.co) ops->hold(k.co);
+  __atomic_store_n(&w->flag, 1, __ATOMIC_SEQ_CST);
+  if (k.co) k.seq = ops->seq(k.co);
   return k;
 }
 
 void mt__wake(mt__wake_t k) {
   if (k.co)
-    __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->wake(k.co);
+    __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->wake(k.co, k.seq);
   else
     mt__futex_wake(k.futex, 1, false);
 }

@@ -33,12 +33,20 @@ typedef struct mt__waiter {
   void *co;           /* the coroutine parked here, NULL for a thread */
 } mt__waiter_t;
 
-typedef struct { uint32_t *futex; void *co; } mt__wake_t;
+typedef struct { uint32_t *futex; void *co; uint32_t seq; } mt__wake_t;
 
 typedef struct mt__park_ops {
   void *(*current)(void);                         /* running coroutine or NULL */
   int  (*park)(mt__waiter_t *w, int64_t deadline); /* until w->flag or deadline */
-  void (*wake)(void *co);                          /* make co runnable; any thread */
+  /* Called by mt__wake_mark under the queue lock while co waits on w:
+   * hold keeps co alive until the matching wake (before w is marked), seq
+   * says which park of co's the wake is for (read after marking, so a
+   * coroutine still on its way into park is seen with its new number). */
+  void (*hold)(void *co);
+  uint32_t (*seq)(void *co);
+  /* Makes co runnable if it is still in park number `seq`; drops the hold.
+   * Any thread. */
+  void (*wake)(void *co, uint32_t seq);
 } mt__park_ops_t;
 
 /* Installed once by the coroutine layer. */

@@ -1,0 +1,258 @@
+/* test_co.c — coroutines: round-robin order, join/detach, thousands of
+ * concurrent sleeps, libmt primitives parking coroutines (lock, event,
+ * queue, thread-pool future) with wake-ups from other threads, threads and
+ * coroutines sharing a queue, cancellation of each kind of blocking call,
+ * timeouts, and the guard page naming the coroutine that overflowed. */
+#include <pthread.h>
+
+#include "testutil.h"
+
+/* ---- order ------------------------------------------------------------------------- */
+static char order_log[64];
+static int order_n;
+static void *stepper(void *arg) {
+  for (int i = 0; i < 3; i++) {
+    order_log[order_n++] = *(char *)arg;
+    mt_co_yield();
+  }
+  return arg;
+}
+static void *order_main(void *arg) {
+  static char a = 'a', b = 'b', c = 'c';
+  mt_co_t *x = mt_co_spawn(stepper, &a), *y = mt_co_spawn(stepper, &b), *z = mt_co_spawn(stepper, &c);
+  void *r;
+  if (mt_co_join(x, 5, &r) || r != &a) return (void *)1;
+  if (mt_co_joinall((mt_co_t *[]){ y, z }, 2, 5)) return (void *)2;
+  return NULL;
+}
+static void round_robin_and_join(void **s) {
+  order_n = 0;
+  assert_int_equal(mt_co_main(order_main, NULL), 0);
+  order_log[order_n] = 0;
+  assert_string_equal(order_log, "abcabcabc");
+}
+
+/* ---- thousands of sleepers ------------------------------------------------------------- */
+static long woke;
+static void *sleeper(void *arg) {
+  if (mt_sleep(0.2) == 0) woke++;
+  return NULL;
+}
+static void *many_main(void *arg) {
+  for (int i = 0; i < 5000; i++) {
+    mt_co_t *c = mt_co_spawn_opts(sleeper, NULL, &(mt_co_opts_t){ .stack_size = 16384 });
+    if (!c) return (void *)1;
+    mt_co_detach(c);
+  }
+  return NULL;
+}
+static void thousands_sleep_together(void **s) {
+  woke = 0;
+  double t0 = mt_now();
+  assert_int_equal(mt_co_main(many_main, NULL), 0);
+  double dt = mt_now() - t0;
+  assert_int_equal(woke, 5000);
+#if defined(__SANITIZE_ADDRESS__) || defined(MT_TSAN)
+  assert_true(dt >= 0.2 && dt < 20.0);      /* (sanitizers slow the 5000 switches down) */
+#else
+  assert_true(dt >= 0.2 && dt < 2.0);       /* together, not one after another */
+#endif
+}
+
+/* ---- a lock held across a yield ----------------------------------------------------------- */
+static mt_lock_t clock_ = MT_LOCK_INIT;
+static long ccount;
+static int cinside;
+static void *locker(void *arg) {
+  for (int i = 0; i < 200; i++) {
+    mt_lock_acquire(&clock_, MT_FOREVER);
+    if (++cinside != 1) ccount = -1000000;
+    mt_co_yield();                           /* others run, and park on the lock */
+    ccount++;
+    cinside--;
+    mt_lock_release(&clock_);
+  }
+  return NULL;
+}
+static void *lock_main(void *arg) {
+  mt_co_t *c[10];
+  for (int i = 0; i < 10; i++) c[i] = mt_co_spawn(locker, NULL);
+  return (void *)(intptr_t)mt_co_joinall(c, 10, 30);
+}
+static void lock_parks_coroutines(void **s) {
+  ccount = 0;
+  assert_int_equal(mt_co_main(lock_main, NULL), 0);
+  assert_int_equal(ccount, 2000);
+}
+
+/* ---- a thread-pool future while others run ------------------------------------------------- */
+static long ticks;
+static int stop_ticker;
+static void *ticker(void *arg) {
+  while (!stop_ticker) {
+    ticks++;
+    mt_sleep(0.005);
+  }
+  return NULL;
+}
+static int slow_task(void *arg, void **res) {
+  mt_sleep(0.2);                              /* a plain pool thread */
+  *res = (void *)0x77;
+  return 0;
+}
+static void *future_main(void *arg) {
+  mt_pool_t *p = mt_pool_new(1);
+  mt_co_t *t = mt_co_spawn(ticker, NULL);
+  mt_future_t *f = mt_pool_submit(p, slow_task, NULL);
+  void *r = NULL;
+  int code = mt_future_result(f, 5, &r);      /* parks this coroutine only */
+  stop_ticker = 1;
+  mt_co_join(t, 5, NULL);
+  mt_future_release(f);
+  mt_pool_free(p);
+  return (void *)(intptr_t)(code == 0 && r == (void *)0x77 ? 0 : 1);
+}
+static void waits_on_a_pool_future(void **s) {
+  ticks = 0;
+  stop_ticker = 0;
+  assert_int_equal(mt_co_main(future_main, NULL), 0);
+  assert_true(ticks >= 10);                  /* the ticker kept running meanwhile */
+}
+
+/* ---- threads and coroutines through one queue ----------------------------------------------- */
+enum { NPROD = 3, PER = 3000 };
+static mt_queue_t *to_co, *from_co;
+static void *thread_producer(void *arg) {
+  for (intptr_t i = 1; i <= PER; i++) mt_queue_put(to_co, (void *)i, MT_FOREVER);
+  return NULL;
+}
+static void *co_worker(void *arg) {
+  void *it;
+  while (mt_queue_get(to_co, &it, MT_FOREVER) == 0) mt_queue_put(from_co, it, MT_FOREVER);
+  return NULL;
+}
+static void *queue_main(void *arg) {
+  mt_co_t *w[4];
+  for (int i = 0; i < 4; i++) w[i] = mt_co_spawn(co_worker, NULL);
+  return (void *)(intptr_t)mt_co_joinall(w, 4, 60);
+}
+static void *run_sched_thread(void *arg) { return (void *)(intptr_t)mt_co_main(queue_main, NULL); }
+static void threads_and_coroutines_share_a_queue(void **s) {
+  to_co = mt_queue_new(MT_FIFO, 16);
+  from_co = mt_queue_new(MT_FIFO, 0);
+  mt_thread_t *sched, *prod[NPROD];
+  mt_thread_start(&sched, run_sched_thread, NULL, NULL);
+  for (int i = 0; i < NPROD; i++) mt_thread_start(&prod[i], thread_producer, NULL, NULL);
+  long sum = 0;
+  for (int i = 0; i < NPROD * PER; i++) {
+    void *it;
+    assert_int_equal(mt_queue_get(from_co, &it, 30), 0);
+    sum += (intptr_t)it;
+  }
+  tu_join_n(prod, NPROD);
+  mt_queue_close(to_co);
+  void *r;
+  mt_thread_join(sched, MT_FOREVER, &r);
+  mt_thread_free(sched);
+  assert_int_equal((intptr_t)r, 0);
+  assert_int_equal(sum, (long)NPROD * PER * (PER + 1) / 2);
+  mt_queue_free(to_co);
+  mt_queue_free(from_co);
+}
+
+/* ---- cancellation --------------------------------------------------------------------------- */
+static mt_event_t never;
+static mt_lock_t held = MT_LOCK_INIT;
+static int got_event, got_sleep, got_lock, got_queue, got_after;
+static void *block_event(void *a) { got_event = mt_event_wait(&never, 30); return NULL; }
+static void *block_sleep(void *a) { got_sleep = mt_sleep(30); return NULL; }
+static void *block_lock(void *a) { got_lock = mt_lock_acquire(&held, 30); return NULL; }
+static void *block_queue(void *a) {
+  void *it;
+  got_queue = mt_queue_get(a, &it, 30);
+  got_after = mt_event_wait(&never, 0.01);   /* one-shot: the next call blocks normally */
+  return NULL;
+}
+static void *cancel_main(void *arg) {
+  mt_queue_t *q = mt_queue_new(MT_LIFO, 0);
+  mt_lock_acquire(&held, 0);
+  mt_co_t *c[4] = { mt_co_spawn(block_event, NULL), mt_co_spawn(block_sleep, NULL),
+                    mt_co_spawn(block_lock, NULL), mt_co_spawn(block_queue, q) };
+  mt_sleep(0.02);                             /* let them all park */
+  double t0 = mt_now();
+  for (int i = 0; i < 4; i++) mt_co_cancel(c[i]);
+  int r = mt_co_joinall(c, 4, 5);
+  mt_lock_release(&held);
+  mt_queue_free(q);
+  return (void *)(intptr_t)(r == 0 && mt_now() - t0 < 1 ? 0 : 1);
+}
+static void cancel_every_kind_of_blocking_call(void **s) {
+  mt_event_init(&never, 0);
+  assert_int_equal(mt_co_main(cancel_main, NULL), 0);
+  assert_int_equal(got_event, MT_ECANCELED);
+  assert_int_equal(got_sleep, MT_ECANCELED);
+  assert_int_equal(got_lock, MT_ECANCELED);
+  assert_int_equal(got_queue, MT_ECANCELED);
+  assert_int_equal(got_after, MT_ETIMEDOUT);
+  mt_event_destroy(&never);
+}
+
+/* ---- timeouts, misuse ------------------------------------------------------------------------ */
+static void *timeout_main(void *arg) {
+  mt_event_t e;
+  mt_event_init(&e, 0);
+  double t0 = mt_now();
+  int r = mt_event_wait(&e, 0.05);
+  double dt = mt_now() - t0;
+  mt_event_destroy(&e);
+  if (r != MT_ETIMEDOUT || dt < 0.05 || dt > 2) return (void *)1;
+  if (mt_co_main(timeout_main, NULL) != MT_EBUSY) return (void *)2;
+  if (mt_co_join(mt_co_current(), 0, NULL) != MT_EDEADLK) return (void *)3;
+  mt_co_t *x = mt_co_spawn_opts(timeout_main, NULL, &(mt_co_opts_t){ .shared_stack = true });
+  if (x || mt_last_error() != MT_ENOSYS) return (void *)4;
+  return NULL;
+}
+static void timeouts_and_misuse(void **s) {
+  assert_int_equal(mt_co_main(timeout_main, NULL), 0);
+  assert_null(mt_co_spawn(timeout_main, NULL));
+  assert_int_equal(mt_last_error(), MT_EPERM);
+  assert_null(mt_co_current());
+}
+
+/* ---- the guard page --------------------------------------------------------------------------- */
+static int deep(int n) {
+  volatile char pad[512];
+  pad[0] = (char)n;
+  return n ? deep(n - 1) + pad[0] : 0;
+}
+static void *overflow(void *arg) { return (void *)(intptr_t)deep(1 << 20); }
+static void *overflow_main(void *arg) {
+  mt_co_t *c = mt_co_spawn_opts(overflow, NULL, &(mt_co_opts_t){ .name = "greedy", .stack_size = 32768 });
+  mt_co_join(c, MT_FOREVER, NULL);
+  return NULL;
+}
+static void overflow_child(void *a) {
+  signal(SIGSEGV, SIG_DFL);     /* as in a plain program (not under cmocka's handler) */
+  mt_co_main(overflow_main, NULL);
+}
+static void stack_overflow_names_the_coroutine(void **s) {
+  char err[2048];
+  int st = tu_run_child(overflow_child, NULL, err, sizeof err);
+  assert_true(WIFSIGNALED(st));
+  assert_int_equal(WTERMSIG(st), SIGSEGV);
+  assert_non_null(strstr(err, "coroutine \"greedy\" overflowed"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(round_robin_and_join),
+    cmocka_unit_test(thousands_sleep_together),
+    cmocka_unit_test(lock_parks_coroutines),
+    cmocka_unit_test(waits_on_a_pool_future),
+    cmocka_unit_test(threads_and_coroutines_share_a_queue),
+    cmocka_unit_test(cancel_every_kind_of_blocking_call),
+    cmocka_unit_test(timeouts_and_misuse),
+    cmocka_unit_test(stack_overflow_names_the_coroutine),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
