@@ -19,5 +19,7 @@
 #include "mt/signal.h"
 #include "mt/ipc.h"
 #include "mt/co.h"
+#include "mt/io.h"
+#include "mt/net.h"
 
 #endif

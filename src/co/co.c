@@ -14,6 +14,11 @@
  * made ready only if it is still parked in that same park, so a late wake
  * (the park timed out meanwhile) is dropped, never delivered to a later one.
  *
+ * File descriptors: a coroutine waiting for an fd registers in the fd table
+ * (one waiter per direction per fd) and the fd in the scheduler's epoll set
+ * with EPOLLONESHOT; the loop delivers readiness when it has nothing ready
+ * to run, and every 32 runs otherwise, so busy coroutines cannot starve IO.
+ *
  * Lifetime: the struct has a reference for being alive (dropped when it
  * finishes), one for the handle (dropped by join or detach), and one per
  * pending wake. Its stack goes back to the cache as soon as it finishes.
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -74,8 +80,20 @@ struct mt_co {
 #endif
 };
 
+/* Who waits on an fd, per direction (at most one coroutine each). */
+typedef struct {
+  mt__waiter_t *rw, *ww;
+  mt_co_t *rco, *wco;
+  bool registered;             /* in the epoll set (possibly disarmed) */
+} fdslot_t;
+
 struct sched {
   mt__ctx_t main;              /* the scheduler loop, on the thread's stack */
+  int epfd;                    /* fd waits, and efd */
+  fdslot_t *fds;
+  size_t nfds;
+  size_t fdwaiters;
+  unsigned runs;
   mt_co_t *current;
   mt_co_t *rhead, *rtail;
   mt_co_t **heap;
@@ -357,7 +375,92 @@ static void hook_wake(void *p, uint32_t seq) {
   (void)w;
 }
 
-static const mt__park_ops_t g_ops = { hook_current, hook_park, hook_hold, hook_seq, hook_wake };
+/* ---- fd waits on the scheduler's epoll (EPOLLONESHOT, re-armed per wait) ------ */
+static void fd_arm(sched_t *s, int fd) {
+  fdslot_t *f = &s->fds[fd];
+  struct epoll_event ev = { .events = EPOLLONESHOT, .data.u64 = (uint64_t)fd };
+  if (f->rw) ev.events |= EPOLLIN | EPOLLRDHUP;
+  if (f->ww) ev.events |= EPOLLOUT;
+  if (f->registered && epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) return;
+  /* not there (new, or closed and reused since): add it */
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
+    if (errno == EEXIST) epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+    f->registered = true;
+  }
+}
+
+static int hook_wait_fd(int fd, short events, int64_t deadline) {
+  sched_t *s = t_sched;
+  mt_co_t *co = s->current;
+  if (fd < 0) return MT_EBADF;
+  if ((size_t)fd >= s->nfds) {
+    size_t n = s->nfds ? s->nfds : 64;
+    while (n <= (size_t)fd) n *= 2;
+    fdslot_t *t = mt__realloc(s->fds, n * sizeof *t);
+    if (!t) return MT_ENOMEM;
+    memset(t + s->nfds, 0, (n - s->nfds) * sizeof *t);
+    s->fds = t;
+    s->nfds = n;
+  }
+  bool rd = events & POLLIN, wr = events & POLLOUT;
+  fdslot_t *f = &s->fds[fd];
+  if ((rd && f->rw) || (wr && f->ww)) return MT_EBUSY;
+  mt__waiter_t w;
+  mt__waiter_init(&w);
+  if (rd) { f->rw = &w; f->rco = co; }
+  if (wr) { f->ww = &w; f->wco = co; }
+  fd_arm(s, fd);
+  if (!f->registered) {            /* epoll refuses it (a regular file): always ready */
+    if (rd) f->rw = NULL;
+    if (wr) f->ww = NULL;
+    return 0;
+  }
+  s->fdwaiters++;
+  int r = hook_park(&w, deadline);
+  s->fdwaiters--;
+  f = &s->fds[fd];                 /* the table may have grown meanwhile */
+  bool left = false;
+  if (f->rw == &w) { f->rw = NULL; left = true; }
+  if (f->ww == &w) { f->ww = NULL; left = true; }
+  if (left && f->registered) {      /* timed out or cancelled: re-arm for the others */
+    if (f->rw || f->ww) fd_arm(s, fd);
+    else {
+      struct epoll_event ev = { .events = 0, .data.u64 = (uint64_t)fd };
+      epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+    }
+  }
+  return r;
+}
+
+static void fd_ready(sched_t *s, mt__waiter_t **wp, mt_co_t *co) {
+  mt__waiter_t *w = *wp;
+  *wp = NULL;
+  __atomic_store_n(&w->flag, 1, __ATOMIC_SEQ_CST);
+  wake_local(s, co, __atomic_load_n(&co->park_seq, __ATOMIC_ACQUIRE));
+}
+
+/* Delivers fd readiness (and eventfd kicks). timeout_ms as for epoll_wait. */
+static void poll_events(sched_t *s, int timeout_ms) {
+  struct epoll_event ev[64];
+  int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
+  for (int i = 0; i < n; i++) {
+    if (ev[i].data.u64 == UINT64_MAX) {
+      uint64_t v;
+      ssize_t r = read(s->efd, &v, sizeof v);
+      (void)r;
+      continue;
+    }
+    int fd = (int)ev[i].data.u64;
+    if ((size_t)fd >= s->nfds) continue;
+    fdslot_t *f = &s->fds[fd];
+    uint32_t e = ev[i].events;
+    if (f->rw && (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) fd_ready(s, &f->rw, f->rco);
+    if (f->ww && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) fd_ready(s, &f->ww, f->wco);
+    if (f->rw || f->ww) fd_arm(s, fd);      /* one-shot: re-arm for who still waits */
+  }
+}
+
+static const mt__park_ops_t g_ops = { hook_current, hook_park, hook_hold, hook_seq, hook_wake, hook_wait_fd };
 
 /* ---- coroutines ---------------------------------------------------------------------------- */
 void mt__co_entry(void *p) {
@@ -495,12 +598,7 @@ static void idle_wait(sched_t *s) {
     int64_t left = s->heap[0]->deadline - mt__now_ns();
     ms = left <= 0 ? 0 : left / 1000000 > 60000 ? 60000 : (int)((left + 999999) / 1000000);
   }
-  struct pollfd p = { .fd = s->efd, .events = POLLIN };
-  if (poll(&p, 1, ms) > 0) {
-    uint64_t v;
-    ssize_t r = read(s->efd, &v, sizeof v);
-    (void)r;
-  }
+  poll_events(s, ms);
 }
 
 static void run(sched_t *s, mt_co_t *co) {
@@ -528,8 +626,12 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   sched_t *s = mt__calloc(1, sizeof *s);
   if (!s) return MT_ENOMEM;
   s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (s->efd < 0) {
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event kick = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+  if (s->efd < 0 || s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &kick) != 0) {
     int e = -errno;
+    if (s->efd >= 0) close(s->efd);
+    if (s->epfd >= 0) close(s->epfd);
     mt__free(s);
     return e;
   }
@@ -544,6 +646,7 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
     int e = mt_last_error();
     t_sched = NULL;
     close(s->efd);
+    close(s->epfd);
     mt__free(s);
     return e;
   }
@@ -551,6 +654,8 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   while (s->alive) {
     take_remote(s);
     fire_timers(s);
+    /* with coroutines ready, still look at the fds now and then */
+    if (s->fdwaiters && s->rhead && (++s->runs & 31) == 0) poll_events(s, 0);
     mt_co_t *co = ready_pop(s);
     if (co) run(s, co);
     else idle_wait(s);
@@ -558,6 +663,8 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   t_sched = NULL;
   for (size_t i = 0; i < s->ncache; i++) munmap(s->cache[i].base, s->cache[i].size);
   close(s->efd);
+  close(s->epfd);
+  mt__free(s->fds);
   mt__free(s->heap);
   mt__free(s);
   return 0;

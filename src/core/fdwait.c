@@ -1,12 +1,14 @@
 /* fdwait.c — waiting for a file descriptor with a deadline. Every libmt
- * call that blocks on an fd goes through here, so the coroutine layer can
- * later park the caller on its poller instead of blocking the thread. */
+ * call that blocks on an fd goes through here: a coroutine parks on its
+ * scheduler's epoll (through the park hook); a plain thread uses poll(2). */
 #include <errno.h>
 #include <poll.h>
 
 #include "core/internal.h"
+#include "core/park.h"
 
 int mt__fd_wait(int fd, short events, int64_t deadline) {
+  if (mt__park_in_coroutine()) return mt__park_ops()->wait_fd(fd, events, deadline);
   for (;;) {
     int ms = -1;
     if (deadline != MT__NEVER) {

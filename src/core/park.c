@@ -22,6 +22,8 @@ static const mt__park_ops_t *g_ops;
 
 void mt__park_set_ops(const mt__park_ops_t *ops) { __atomic_store_n(&g_ops, ops, __ATOMIC_RELEASE); }
 
+const mt__park_ops_t *mt__park_ops(void) { return __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE); }
+
 static inline void *current_co(void) {
   const mt__park_ops_t *ops = __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE);
   return ops ? ops->current() : NULL;

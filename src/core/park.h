@@ -47,10 +47,15 @@ typedef struct mt__park_ops {
   /* Makes co runnable if it is still in park number `seq`; drops the hold.
    * Any thread. */
   void (*wake)(void *co, uint32_t seq);
+  /* Parks the running coroutine until fd is ready (POLLIN/POLLOUT) or the
+   * deadline: 0, MT_ETIMEDOUT, MT_ECANCELED, MT_EBUSY (another coroutine of
+   * this scheduler already waits on fd in that direction). */
+  int (*wait_fd)(int fd, short events, int64_t deadline);
 } mt__park_ops_t;
 
 /* Installed once by the coroutine layer. */
 void mt__park_set_ops(const mt__park_ops_t *ops);
+const mt__park_ops_t *mt__park_ops(void);
 bool mt__park_in_coroutine(void);
 
 void mt__waiter_init(mt__waiter_t *w);
