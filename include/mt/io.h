@@ -8,6 +8,12 @@
  * MT_ECANCELED, MT_EBUSY (another coroutine of this scheduler already waits
  * on this fd in that direction), or -errno.
  *
+ * Close fds that coroutines waited on with mt_close(): a scheduler keeps
+ * each such fd registered (so a wait costs no system call) and must forget
+ * it before its number is reused. (Fds that libmt creates — mt_accept,
+ * mt_tcp_listen, mt_tcp_connect — and mt_connect forget stale state by
+ * themselves, so a plain close() is safe when every fd comes from them.)
+ *
  * mt_recv, mt_send, mt_accept and mt_sendfile try the call first and wait
  * only if it would block, so they suit non-blocking sockets; mt_accept
  * returns non-blocking, close-on-exec sockets; mt_connect makes its socket
@@ -38,6 +44,8 @@ ssize_t mt_send_all(int fd, const void *buf, size_t n, double timeout);
 int     mt_accept(int fd, struct sockaddr *sa, socklen_t *len, double timeout);
 int     mt_connect(int fd, const struct sockaddr *sa, socklen_t len, double timeout);
 ssize_t mt_sendfile(int out, int in, off_t *off, size_t n, double timeout);
+/* close(2), after the calling scheduler forgets fd. 0 or -errno. */
+int     mt_close(int fd);
 
 #ifdef __cplusplus
 }

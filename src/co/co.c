@@ -15,9 +15,10 @@
  * (the park timed out meanwhile) is dropped, never delivered to a later one.
  *
  * File descriptors: a coroutine waiting for an fd registers in the fd table
- * (one waiter per direction per fd) and the fd in the scheduler's epoll set
- * with EPOLLONESHOT; the loop delivers readiness when it has nothing ready
- * to run, and every 32 runs otherwise, so busy coroutines cannot starve IO.
+ * (one waiter per direction per fd); the fd joins the scheduler's epoll set
+ * once, edge-triggered. The loop delivers readiness when it has nothing
+ * ready to run, and every 32 runs otherwise, so busy coroutines cannot
+ * starve IO.
  *
  * Lifetime: the struct has a reference for being alive (dropped when it
  * finishes), one for the handle (dropped by join or detach), and one per
@@ -80,12 +81,16 @@ struct mt_co {
 #endif
 };
 
-/* Who waits on an fd, per direction (at most one coroutine each). */
+/* Who waits on an fd, per direction (at most one coroutine each), and
+ * readiness seen while nobody waited (edge-triggered: it would not come
+ * again). */
 typedef struct {
   mt__waiter_t *rw, *ww;
   mt_co_t *rco, *wco;
-  bool registered;             /* in the epoll set (possibly disarmed) */
+  bool registered;             /* in the epoll set, edge-triggered */
+  uint8_t ready;               /* FD_R | FD_W seen with no waiter */
 } fdslot_t;
+enum { FD_R = 1, FD_W = 2 };
 
 struct sched {
   mt__ctx_t main;              /* the scheduler loop, on the thread's stack */
@@ -367,7 +372,7 @@ static void hook_wake(void *p, uint32_t seq) {
     co->rqueued = true;
     co->rseq = seq;
     co->rnext = s->remote;
-    s->remote = co;
+    __atomic_store_n(&s->remote, co, __ATOMIC_RELEASE);
     mt__iunlock(&s->rlock);
   }
   uint64_t one = 1;
@@ -375,60 +380,64 @@ static void hook_wake(void *p, uint32_t seq) {
   (void)w;
 }
 
-/* ---- fd waits on the scheduler's epoll (EPOLLONESHOT, re-armed per wait) ------ */
-static void fd_arm(sched_t *s, int fd) {
+/* ---- fd waits on the scheduler's epoll ----------------------------------------------
+ * An fd is added once, edge-triggered for both directions; afterwards a
+ * wait costs no system call: it parks until the next edge, or returns at
+ * once if an edge came while nobody waited. A closed fd leaves the epoll set
+ * by itself, so before its number is reused the slot must be forgotten:
+ * libmt's calls that create fds (mt_accept, mt_tcp_*) and mt_close do it. */
+static bool fd_table(sched_t *s, int fd) {
+  if ((size_t)fd < s->nfds) return true;
+  size_t n = s->nfds ? s->nfds : 64;
+  while (n <= (size_t)fd) n *= 2;
+  fdslot_t *t = mt__realloc(s->fds, n * sizeof *t);
+  if (!t) return false;
+  memset(t + s->nfds, 0, (n - s->nfds) * sizeof *t);
+  s->fds = t;
+  s->nfds = n;
+  return true;
+}
+
+static void fd_forget(int fd) {
+  sched_t *s = t_sched;
+  if (!s || fd < 0 || (size_t)fd >= s->nfds) return;
   fdslot_t *f = &s->fds[fd];
-  struct epoll_event ev = { .events = EPOLLONESHOT, .data.u64 = (uint64_t)fd };
-  if (f->rw) ev.events |= EPOLLIN | EPOLLRDHUP;
-  if (f->ww) ev.events |= EPOLLOUT;
-  if (f->registered && epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) return;
-  /* not there (new, or closed and reused since): add it */
-  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST) {
-    if (errno == EEXIST) epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
-    f->registered = true;
-  }
+  if (f->registered) epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);   /* may be gone already */
+  f->registered = false;
+  f->ready = 0;
 }
 
 static int hook_wait_fd(int fd, short events, int64_t deadline) {
   sched_t *s = t_sched;
   mt_co_t *co = s->current;
   if (fd < 0) return MT_EBADF;
-  if ((size_t)fd >= s->nfds) {
-    size_t n = s->nfds ? s->nfds : 64;
-    while (n <= (size_t)fd) n *= 2;
-    fdslot_t *t = mt__realloc(s->fds, n * sizeof *t);
-    if (!t) return MT_ENOMEM;
-    memset(t + s->nfds, 0, (n - s->nfds) * sizeof *t);
-    s->fds = t;
-    s->nfds = n;
-  }
-  bool rd = events & POLLIN, wr = events & POLLOUT;
+  if (!fd_table(s, fd)) return MT_ENOMEM;
+  uint8_t want = (uint8_t)(((events & POLLIN) ? FD_R : 0) | ((events & POLLOUT) ? FD_W : 0));
   fdslot_t *f = &s->fds[fd];
-  if ((rd && f->rw) || (wr && f->ww)) return MT_EBUSY;
-  mt__waiter_t w;
-  mt__waiter_init(&w);
-  if (rd) { f->rw = &w; f->rco = co; }
-  if (wr) { f->ww = &w; f->wco = co; }
-  fd_arm(s, fd);
-  if (!f->registered) {            /* epoll refuses it (a regular file): always ready */
-    if (rd) f->rw = NULL;
-    if (wr) f->ww = NULL;
+  if (((want & FD_R) && f->rw) || ((want & FD_W) && f->ww)) return MT_EBUSY;
+  if (!f->registered) {
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)fd };
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      if (errno == EPERM) return 0;           /* a regular file: always ready */
+      if (errno != EEXIST) return -errno;
+    }
+    f->registered = true;
+    f->ready = 0;                             /* the add reports what is ready now */
+  }
+  if (f->ready & want) {                      /* an edge came while nobody waited */
+    f->ready &= (uint8_t)~want;
     return 0;
   }
+  mt__waiter_t w;
+  mt__waiter_init(&w);
+  if (want & FD_R) { f->rw = &w; f->rco = co; }
+  if (want & FD_W) { f->ww = &w; f->wco = co; }
   s->fdwaiters++;
   int r = hook_park(&w, deadline);
   s->fdwaiters--;
-  f = &s->fds[fd];                 /* the table may have grown meanwhile */
-  bool left = false;
-  if (f->rw == &w) { f->rw = NULL; left = true; }
-  if (f->ww == &w) { f->ww = NULL; left = true; }
-  if (left && f->registered) {      /* timed out or cancelled: re-arm for the others */
-    if (f->rw || f->ww) fd_arm(s, fd);
-    else {
-      struct epoll_event ev = { .events = 0, .data.u64 = (uint64_t)fd };
-      epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
-    }
-  }
+  f = &s->fds[fd];                            /* the table may have grown meanwhile */
+  if (f->rw == &w) f->rw = NULL;
+  if (f->ww == &w) f->ww = NULL;
   return r;
 }
 
@@ -454,13 +463,19 @@ static void poll_events(sched_t *s, int timeout_ms) {
     if ((size_t)fd >= s->nfds) continue;
     fdslot_t *f = &s->fds[fd];
     uint32_t e = ev[i].events;
-    if (f->rw && (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) fd_ready(s, &f->rw, f->rco);
-    if (f->ww && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) fd_ready(s, &f->ww, f->wco);
-    if (f->rw || f->ww) fd_arm(s, fd);      /* one-shot: re-arm for who still waits */
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+      if (f->rw) fd_ready(s, &f->rw, f->rco);
+      else f->ready |= FD_R;
+    }
+    if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+      if (f->ww) fd_ready(s, &f->ww, f->wco);
+      else f->ready |= FD_W;
+    }
   }
 }
 
-static const mt__park_ops_t g_ops = { hook_current, hook_park, hook_hold, hook_seq, hook_wake, hook_wait_fd };
+static const mt__park_ops_t g_ops = { hook_current, hook_park, hook_hold, hook_seq, hook_wake, hook_wait_fd,
+                                       fd_forget };
 
 /* ---- coroutines ---------------------------------------------------------------------------- */
 void mt__co_entry(void *p) {
@@ -543,6 +558,14 @@ MT_API void mt_co_detach(mt_co_t *co) {
   if (co) co_unref(co);
 }
 
+static void take_remote(sched_t *s);
+static void fire_timers(sched_t *s);
+static void poll_events(sched_t *s, int timeout_ms);
+
+/* Yield hands the CPU straight to the next ready coroutine, without a trip
+ * through the scheduler loop; every 32 yields — or when nothing else is
+ * ready — it first does the loop's housekeeping (wake-ups from other
+ * threads, expired timers, ready fds). */
 MT_API void mt_co_yield(void) {
   sched_t *s = t_sched;
   if (!s || !s->current) {
@@ -550,8 +573,18 @@ MT_API void mt_co_yield(void) {
     return;
   }
   mt_co_t *co = s->current;
+  if (!s->rhead || (++s->runs & 31) == 0) {
+    take_remote(s);
+    fire_timers(s);
+    if (s->fdwaiters) poll_events(s, 0);
+    if (!s->rhead) return;                    /* nobody else to run */
+  }
+  mt_co_t *next = ready_pop(s);
   ready_push(s, co);
-  switch_to(s, &co->ctx, &s->main, NULL, false);
+  s->current = next;
+  t_running = next;
+  __atomic_store_n(&next->state, RUNNING, __ATOMIC_RELEASE);
+  switch_to(s, &co->ctx, &next->ctx, next, false);
 }
 
 MT_API int mt_co_cancel(mt_co_t *co) {
@@ -570,9 +603,10 @@ MT_API const char *mt_co_name(const mt_co_t *co) { return co->name; }
 
 /* ---- the scheduler loop --------------------------------------------------------------------- */
 static void take_remote(sched_t *s) {
+  if (!__atomic_load_n(&s->remote, __ATOMIC_ACQUIRE)) return;   /* the common case: no lock */
   mt__ilock(&s->rlock);
   mt_co_t *list = s->remote;
-  s->remote = NULL;
+  __atomic_store_n(&s->remote, NULL, __ATOMIC_RELAXED);
   for (mt_co_t *c = list; c; c = c->rnext) c->rqueued = false;
   mt__iunlock(&s->rlock);
   while (list) {
@@ -606,6 +640,7 @@ static void run(sched_t *s, mt_co_t *co) {
   t_running = co;
   __atomic_store_n(&co->state, RUNNING, __ATOMIC_RELEASE);
   switch_to(s, &s->main, &co->ctx, co, false);
+  co = s->current;               /* yields hand over directly: it may be another one */
   s->current = NULL;
   t_running = NULL;
   if (co->state == DONE) {

@@ -26,3 +26,7 @@ int mt__fd_wait(int fd, short events, int64_t deadline) {
     if (errno != EINTR) return -errno;
   }
 }
+
+void mt__fd_forget(int fd) {
+  if (mt__park_in_coroutine()) mt__park_ops()->fd_forget(fd);
+}

@@ -68,6 +68,8 @@ static inline void mt__cpu_relax(void) {
 /* Waits until fd is ready for `events` (POLLIN/POLLOUT) or the deadline:
  * 0 (ready, or an error the next call will report) or MT_ETIMEDOUT (fdwait.c). */
 int mt__fd_wait(int fd, short events, int64_t deadline);
+/* A new or closing fd: the coroutine scheduler forgets its registration. */
+void mt__fd_forget(int fd);
 
 /* Sets what mt_last_error() reports (error.c). */
 void mt__set_last_error(int code);

@@ -51,6 +51,8 @@ typedef struct mt__park_ops {
    * deadline: 0, MT_ETIMEDOUT, MT_ECANCELED, MT_EBUSY (another coroutine of
    * this scheduler already waits on fd in that direction). */
   int (*wait_fd)(int fd, short events, int64_t deadline);
+  /* fd is closed, or new: drop what the scheduler remembers about it. */
+  void (*fd_forget)(int fd);
 } mt__park_ops_t;
 
 /* Installed once by the coroutine layer. */

@@ -84,7 +84,10 @@ MT_API int mt_accept(int fd, struct sockaddr *sa, socklen_t *len, double timeout
   bool have = false;
   for (;;) {
     int c = accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (c >= 0) return c;
+    if (c >= 0) {
+      mt__fd_forget(c);                       /* the number may be an old fd's */
+      return c;
+    }
     if (errno == EINTR || errno == ECONNABORTED) continue;
     if (!would_block(errno)) return -errno;
     if (!have) { deadline = mt__deadline(timeout); have = true; }
@@ -93,7 +96,13 @@ MT_API int mt_accept(int fd, struct sockaddr *sa, socklen_t *len, double timeout
   }
 }
 
+MT_API int mt_close(int fd) {
+  mt__fd_forget(fd);
+  return close(fd) == 0 ? 0 : -errno;
+}
+
 MT_API int mt_connect(int fd, const struct sockaddr *sa, socklen_t len, double timeout) {
+  mt__fd_forget(fd);
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) return -errno;
   if (connect(fd, sa, len) == 0) return 0;

@@ -63,6 +63,8 @@ MT_API int mt_pipe_new(mt_pipe_t **a, mt_pipe_t **b, bool duplex) {
     close(sv[1]);
     return MT_ENOMEM;
   }
+  mt__fd_forget(sv[0]);                 /* numbers an old fd of a scheduler's may have had */
+  mt__fd_forget(sv[1]);
   *a = x;
   *b = y;
   return 0;
@@ -193,6 +195,7 @@ MT_API int mt_pipe_fileno(const mt_pipe_t *p) { return p->fd; }
 
 MT_API void mt_pipe_close(mt_pipe_t *p) {
   if (!p) return;
+  mt__fd_forget(p->fd);
   close(p->fd);
   mt__free(p->rbuf);
   mt_lock_destroy(&p->slock);

@@ -99,6 +99,7 @@ MT_API int mt_tcp_listen(const char *host, int port, int backlog, int flags) {
     fd = -1;
   }
   freeaddrinfo(res);
+  if (!e) mt__fd_forget(fd);
   return e ? e : fd;
 }
 

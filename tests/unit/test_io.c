@@ -19,7 +19,7 @@ static void *handler(void *arg) {
     if (mt_send_all(fd, buf, (size_t)n, 5) != n) break;
     echoed += n;
   }
-  close(fd);
+  mt_close(fd);
   return NULL;
 }
 static void *acceptor(void *arg) {
@@ -115,6 +115,27 @@ static void fd_timeouts_cancel_and_busy(void **s) {
   assert_int_equal(c_res, MT_ECANCELED);
   close(sv[0]);
   close(sv[1]);
+}
+
+/* ---- fd numbers reused after mt_close ------------------------------------------------------ */
+static int reuse_ok;
+static void *reuse_main(void *arg) {
+  for (int round = 0; round < 20; round++) {
+    int p[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p) != 0) return NULL;
+    char b[4];
+    if (mt_recv(p[0], b, sizeof b, 0, 0.001) != MT_ETIMEDOUT) return NULL;   /* registers p[0] */
+    if (send(p[1], "hi", 2, 0) != 2) return NULL;
+    if (mt_recv(p[0], b, sizeof b, 0, 1) != 2) return NULL;                  /* an edge arrives */
+    mt_close(p[0]);                           /* the next pair gets the same numbers */
+    mt_close(p[1]);
+  }
+  reuse_ok = 1;
+  return NULL;
+}
+static void fd_numbers_reused_after_close(void **s) {
+  assert_int_equal(mt_co_main(reuse_main, NULL), 0);
+  assert_int_equal(reuse_ok, 1);
 }
 
 /* ---- sendfile, and plain threads ----------------------------------------------------------- */
@@ -223,6 +244,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(echo_server_with_many_clients),
     cmocka_unit_test(fd_timeouts_cancel_and_busy),
+    cmocka_unit_test(fd_numbers_reused_after_close),
     cmocka_unit_test(sendfile_and_threads),
     cmocka_unit_test(resolution_and_errors),
     cmocka_unit_test(line_reader_limits),
