@@ -11,7 +11,11 @@
  *
  * Each coroutine runs on its own stack from mmap, with a guard page below
  * it: an overflow kills the process with a message naming the coroutine.
- * Stacks are recycled through a per-thread cache.
+ * Stacks are recycled through a per-thread cache. A coroutine spawned with
+ * shared_stack instead runs on one stack per scheduler, and only its live
+ * frames are kept aside while it is parked (as greenlet does): the choice
+ * for servers holding very many mostly idle sessions. Pointers into a
+ * shared-stack coroutine's stack are valid only while it runs.
  *
  * Cancellation: mt_co_cancel(co) makes the target's pending blocking call —
  * or its next one — return MT_ECANCELED. It is one-shot: the call after
@@ -32,7 +36,9 @@ typedef struct mt_co mt_co_t;
 typedef struct {
   const char *name;      /* NULL: "co-N"; copied */
   size_t stack_size;     /* 0: 64 KiB; rounded up to pages */
-  bool shared_stack;     /* reserved: not implemented yet (MT_ENOSYS) */
+  bool shared_stack;     /* run on the scheduler's shared 256 KiB stack: a parked
+                            coroutine costs only its live frames, switches cost
+                            copies (x86_64; elsewhere MT_ENOSYS) */
 } mt_co_opts_t;
 
 /* Runs fn(arg) as the first coroutine of a new scheduler on this thread and

@@ -20,6 +20,13 @@
  * ready to run, and every 32 runs otherwise, so busy coroutines cannot
  * starve IO.
  *
+ * Shared stacks: a coroutine spawned with shared_stack runs on its
+ * scheduler's one shared stack. Switches to and from such a coroutine go
+ * through the scheduler loop, which copies the live part of the occupant's
+ * stack out to the heap and the next one's back in — lazily, only when the
+ * occupant changes. A parked coroutine then costs its struct plus its live
+ * frames, at the price of the copies.
+ *
  * Lifetime: the struct has a reference for being alive (dropped when it
  * finishes), one for the handle (dropped by join or detach), and one per
  * pending wake. Its stack goes back to the cache as soon as it finishes.
@@ -49,6 +56,7 @@
 #endif
 
 #define DEFAULT_STACK (64 * 1024)
+#define SHARED_STACK (256 * 1024)   /* per scheduler, guard page included */
 #define STACK_CACHE 64
 
 enum { READY, RUNNING, PARKED, DONE };
@@ -71,10 +79,16 @@ struct mt_co {
   int64_t deadline;
   size_t heap_idx;             /* in the timer heap, or SIZE_MAX */
   mt_co_t *next;               /* ready FIFO */
-  mt_co_t *rnext;              /* remote list */
+  mt_co_t *rnext;              /* remote list (under the scheduler's rlock) */
   bool rqueued;
   uint32_t rseq;
+  mt_co_t *tnext;              /* the scheduler's private copy of that list */
+  uint32_t tseq;
   mt_event_t done;
+  mt__waiter_t wnode;          /* shared: its waiter node (its stack moves) */
+  bool shared;                 /* runs on the scheduler's shared stack */
+  unsigned char *saved;        /* shared: its live stack while another runs */
+  size_t saved_len, saved_cap;
   char name[32];
 #ifdef MT_TSAN
   void *fiber;
@@ -109,6 +123,8 @@ struct sched {
   size_t alive;
   struct { char *base; size_t size; } cache[STACK_CACHE];
   size_t ncache;
+  char *sstack;                /* the shared stack (guard page first), on first need */
+  mt_co_t *sowner;             /* whose live frames are on it now */
 #ifdef MT_TSAN
   void *fiber;
 #endif
@@ -129,8 +145,8 @@ static void switch_to(sched_t *s, mt__ctx_t *from, mt__ctx_t *to, mt_co_t *to_co
 #endif
 #ifdef MT_ASAN
   void *fake = NULL;
-  const void *bottom = to_co ? to_co->stack + g_page : s->main_bottom;
-  size_t size = to_co ? to_co->map_size - g_page : s->main_size;
+  const void *bottom = to_co ? (to_co->shared ? s->sstack : to_co->stack) + g_page : s->main_bottom;
+  size_t size = to_co ? (to_co->shared ? SHARED_STACK : to_co->map_size) - g_page : s->main_size;
   __sanitizer_start_switch_fiber(from_done ? NULL : &fake, bottom, size);
   mt__ctx_jump(from, to);
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
@@ -179,10 +195,11 @@ static struct sigaction g_old_segv;
 static void on_segv(int sig, siginfo_t *si, void *uc) {
   mt_co_t *co = t_running;
   char *a = si->si_addr;
-  if (co && a >= co->stack && a < co->stack + g_page) {
+  char *base = co ? (co->shared ? co->s->sstack : co->stack) : NULL;
+  if (co && a >= base && a < base + g_page) {
     char msg[160];
     int n = snprintf(msg, sizeof msg, "multitask: coroutine \"%s\" overflowed its %zu-byte stack\n", co->name,
-                     co->map_size - g_page);
+                     (co->shared ? SHARED_STACK : co->map_size) - g_page);
     ssize_t w = write(2, msg, (size_t)n);
     (void)w;
   }
@@ -428,16 +445,15 @@ static int hook_wait_fd(int fd, short events, int64_t deadline) {
     f->ready &= (uint8_t)~want;
     return 0;
   }
-  mt__waiter_t w;
-  mt__waiter_init(&w);
-  if (want & FD_R) { f->rw = &w; f->rco = co; }
-  if (want & FD_W) { f->ww = &w; f->wco = co; }
+  MT__WAITER(w);
+  if (want & FD_R) { f->rw = w; f->rco = co; }
+  if (want & FD_W) { f->ww = w; f->wco = co; }
   s->fdwaiters++;
-  int r = hook_park(&w, deadline);
+  int r = hook_park(w, deadline);
   s->fdwaiters--;
   f = &s->fds[fd];                            /* the table may have grown meanwhile */
-  if (f->rw == &w) f->rw = NULL;
-  if (f->ww == &w) f->ww = NULL;
+  if (f->rw == w) f->rw = NULL;
+  if (f->ww == w) f->ww = NULL;
   return r;
 }
 
@@ -474,8 +490,13 @@ static void poll_events(sched_t *s, int timeout_ms) {
   }
 }
 
+static mt__waiter_t *hook_node(void *p) {
+  mt_co_t *co = p;
+  return co->shared ? &co->wnode : NULL;
+}
+
 static const mt__park_ops_t g_ops = { hook_current, hook_park, hook_hold, hook_seq, hook_wake, hook_wait_fd,
-                                       fd_forget };
+                                       fd_forget, hook_node };
 
 /* ---- coroutines ---------------------------------------------------------------------------- */
 void mt__co_entry(void *p) {
@@ -496,26 +517,39 @@ MT_API mt_co_t *mt_co_spawn_opts(void *(*fn)(void *), void *arg, const mt_co_opt
   int e = 0;
   if (!s) e = MT_EPERM;
   else if (!fn) e = MT_EINVAL;
-  else if (opts && opts->shared_stack) e = MT_ENOSYS;
+#ifndef MT_CTX_ASM
+  else if (opts && opts->shared_stack) e = MT_ENOSYS;     /* needs the assembly switch */
+#endif
+  else if (opts && opts->shared_stack && opts->stack_size > SHARED_STACK - g_page) e = MT_EINVAL;
   mt_co_t *co = e ? NULL : mt__calloc(1, sizeof *co);
   if (!e && !co) e = MT_ENOMEM;
   if (e) {
     mt__set_last_error(e);
     return NULL;
   }
-  size_t size = opts && opts->stack_size ? opts->stack_size : DEFAULT_STACK;
-  size = (size + g_page - 1) / g_page * g_page + g_page;       /* + the guard page */
-  co->stack = stack_get(s, size);
-  if (!co->stack) {
-    mt__free(co);
-    mt__set_last_error(MT_ENOMEM);
-    return NULL;
-  }
-  co->map_size = size;
+  if (opts && opts->shared_stack) {
+    if (!s->sstack) s->sstack = stack_get(s, SHARED_STACK);
+    if (!s->sstack) {
+      mt__free(co);
+      mt__set_last_error(MT_ENOMEM);
+      return NULL;
+    }
+    co->shared = true;
+  } else {
+    size_t size = opts && opts->stack_size ? opts->stack_size : DEFAULT_STACK;
+    size = (size + g_page - 1) / g_page * g_page + g_page;       /* + the guard page */
+    co->stack = stack_get(s, size);
+    if (!co->stack) {
+      mt__free(co);
+      mt__set_last_error(MT_ENOMEM);
+      return NULL;
+    }
+    co->map_size = size;
 #ifdef MT_ASAN
-  /* a recycled stack keeps the shadow of frames that never returned */
-  ASAN_UNPOISON_MEMORY_REGION(co->stack + g_page, size - g_page);
+    /* a recycled stack keeps the shadow of frames that never returned */
+    ASAN_UNPOISON_MEMORY_REGION(co->stack + g_page, size - g_page);
 #endif
+  }
   co->s = s;
   co->fn = fn;
   co->arg = arg;
@@ -527,7 +561,28 @@ MT_API mt_co_t *mt_co_spawn_opts(void *(*fn)(void *), void *arg, const mt_co_opt
 #ifdef MT_TSAN
   co->fiber = __tsan_create_fiber(0);
 #endif
-  mt__ctx_make(&co->ctx, co->stack + g_page, size - g_page, co);
+  if (co->shared) {
+#ifdef MT_CTX_ASM
+    /* Its first frame is built aside and is its saved image: it lands on the
+     * shared stack (at the same offset from the top) when it first runs. */
+    _Alignas(16) unsigned char frame[128];
+    mt__ctx_t tmp;
+    mt__ctx_make(&tmp, frame, sizeof frame, co);
+    size_t live = (size_t)(frame + sizeof frame - (unsigned char *)tmp.sp);
+    co->saved = mt__malloc(live);
+    if (!co->saved) {
+      mt_event_destroy(&co->done);
+      mt__free(co);
+      mt__set_last_error(MT_ENOMEM);
+      return NULL;
+    }
+    memcpy(co->saved, tmp.sp, live);
+    co->saved_len = co->saved_cap = live;
+    co->ctx.sp = s->sstack + SHARED_STACK - live;
+#endif
+  } else {
+    mt__ctx_make(&co->ctx, co->stack + g_page, co->map_size - g_page, co);
+  }
   s->alive++;
   ready_push(s, co);
   mt__set_last_error(0);
@@ -579,6 +634,11 @@ MT_API void mt_co_yield(void) {
     if (s->fdwaiters) poll_events(s, 0);
     if (!s->rhead) return;                    /* nobody else to run */
   }
+  if (co->shared || s->rhead->shared) {      /* the shared stack is swapped by the loop */
+    ready_push(s, co);
+    switch_to(s, &co->ctx, &s->main, NULL, false);
+    return;
+  }
   mt_co_t *next = ready_pop(s);
   ready_push(s, co);
   s->current = next;
@@ -604,14 +664,20 @@ MT_API const char *mt_co_name(const mt_co_t *co) { return co->name; }
 /* ---- the scheduler loop --------------------------------------------------------------------- */
 static void take_remote(sched_t *s) {
   if (!__atomic_load_n(&s->remote, __ATOMIC_ACQUIRE)) return;   /* the common case: no lock */
+  /* Copy the list under the lock: once it is released, a waker may queue
+   * one of these again and rewrite rnext/rseq. */
   mt__ilock(&s->rlock);
   mt_co_t *list = s->remote;
   __atomic_store_n(&s->remote, NULL, __ATOMIC_RELAXED);
-  for (mt_co_t *c = list; c; c = c->rnext) c->rqueued = false;
+  for (mt_co_t *c = list; c; c = c->rnext) {
+    c->tnext = c->rnext;
+    c->tseq = c->rseq;
+    c->rqueued = false;
+  }
   mt__iunlock(&s->rlock);
   while (list) {
-    mt_co_t *next = list->rnext;
-    wake_local(s, list, list->rseq);
+    mt_co_t *next = list->tnext;
+    wake_local(s, list, list->tseq);
     co_unref(list);
     list = next;
   }
@@ -635,7 +701,42 @@ static void idle_wait(sched_t *s) {
   poll_events(s, ms);
 }
 
+#ifdef MT_CTX_ASM
+/* Puts co's frames on the shared stack, saving those of its occupant. */
+static bool shared_swap_in(sched_t *s, mt_co_t *co) {
+  char *top = s->sstack + SHARED_STACK;
+  mt_co_t *o = s->sowner;
+  if (o == co) return true;
+  if (o) {
+    size_t live = (size_t)(top - (char *)o->ctx.sp);
+    if (live > o->saved_cap) {
+      unsigned char *b = mt__realloc(o->saved, live);
+      if (!b) return false;                     /* retried on a later round */
+      o->saved = b;
+      o->saved_cap = live;
+    }
+#ifdef MT_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(o->ctx.sp, live);
+#endif
+    memcpy(o->saved, o->ctx.sp, live);
+    o->saved_len = live;
+  }
+#ifdef MT_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(s->sstack + g_page, SHARED_STACK - g_page);
+#endif
+  memcpy(top - co->saved_len, co->saved, co->saved_len);
+  s->sowner = co;
+  return true;
+}
+#endif
+
 static void run(sched_t *s, mt_co_t *co) {
+#ifdef MT_CTX_ASM
+  if (co->shared && !shared_swap_in(s, co)) {
+    ready_push(s, co);
+    return;
+  }
+#endif
   s->current = co;
   t_running = co;
   __atomic_store_n(&co->state, RUNNING, __ATOMIC_RELEASE);
@@ -644,7 +745,13 @@ static void run(sched_t *s, mt_co_t *co) {
   s->current = NULL;
   t_running = NULL;
   if (co->state == DONE) {
-    stack_put(s, co->stack, co->map_size);
+    if (co->shared) {
+      if (s->sowner == co) s->sowner = NULL;
+      mt__free(co->saved);
+      co->saved = NULL;
+    } else {
+      stack_put(s, co->stack, co->map_size);
+    }
     co->stack = NULL;
     s->alive--;
     co_unref(co);                             /* the "alive" reference */
@@ -697,6 +804,7 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   }
   t_sched = NULL;
   for (size_t i = 0; i < s->ncache; i++) munmap(s->cache[i].base, s->cache[i].size);
+  if (s->sstack) munmap(s->sstack, SHARED_STACK);
   close(s->efd);
   close(s->epfd);
   mt__free(s->fds);

@@ -63,6 +63,14 @@ __attribute__((constructor)) static void spin_init(void) {
   g_max_spinners = n > 2 ? (uint32_t)(n / 2) : 1;
 }
 
+mt__waiter_t *mt__waiter_begin(mt__waiter_t *local) {
+  void *co = current_co();
+  mt__waiter_t *w = co ? __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->node(co) : NULL;
+  if (!w) w = local;
+  mt__waiter_init(w);
+  return w;
+}
+
 int mt__park(mt__waiter_t *w, int64_t deadline) {
   if (w->co) return __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->park(w, deadline);
   if (!w->nospin && (deadline == MT__NEVER || deadline > mt__now_ns()) &&

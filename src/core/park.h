@@ -53,6 +53,10 @@ typedef struct mt__park_ops {
   int (*wait_fd)(int fd, short events, int64_t deadline);
   /* fd is closed, or new: drop what the scheduler remembers about it. */
   void (*fd_forget)(int fd);
+  /* The waiter node a coroutine must use instead of one on its stack (a
+   * shared-stack coroutine's frames are elsewhere while it is parked), or
+   * NULL when its stack is fine. */
+  mt__waiter_t *(*node)(void *co);
 } mt__park_ops_t;
 
 /* Installed once by the coroutine layer. */
@@ -61,6 +65,10 @@ const mt__park_ops_t *mt__park_ops(void);
 bool mt__park_in_coroutine(void);
 
 void mt__waiter_init(mt__waiter_t *w);
+/* Returns an initialised waiter node: `local` (on the caller's stack), or
+ * the node a shared-stack coroutine keeps in its struct. */
+mt__waiter_t *mt__waiter_begin(mt__waiter_t *local);
+#define MT__WAITER(w) mt__waiter_t w##_local_, *w = mt__waiter_begin(&w##_local_)
 int  mt__park(mt__waiter_t *w, int64_t deadline);
 mt__wake_t mt__wake_mark(mt__waiter_t *w);        /* under the queue lock */
 void mt__wake(mt__wake_t token);                  /* after dropping it */

@@ -33,9 +33,8 @@ MT_API int mt_sleep(double seconds) {
   int64_t deadline = mt__deadline(seconds);
   if (mt__park_in_coroutine()) {
     /* Nobody unparks this waiter: the deadline ends the park. */
-    mt__waiter_t w;
-    mt__waiter_init(&w);
-    int r = mt__park(&w, deadline);
+    MT__WAITER(w);
+    int r = mt__park(w, deadline);
     return r == MT_ETIMEDOUT ? 0 : r;
   }
   struct timespec ts = mt__ts(deadline == MT__NEVER ? INT64_MAX / 2 : deadline);

@@ -44,34 +44,41 @@ static int gai_code(int e) {
   }
 }
 
-/* Resolves without blocking a scheduler: numeric first, then the helper pool. */
+/* Resolves without blocking a scheduler: numeric first, then the helper
+ * pool. The request lives on the heap: the helper thread uses it while the
+ * caller is parked. */
 static int resolve(const char *host, int port, int flags, struct addrinfo **res, double timeout) {
-  char ps[16];
-  snprintf(ps, sizeof ps, "%d", port);
-  resolve_t r = { host, ps, { .ai_socktype = SOCK_STREAM, .ai_flags = flags | AI_NUMERICHOST }, NULL, 0 };
-  r.hints.ai_family = AF_UNSPEC;
-  r.err = getaddrinfo(host, ps, &r.hints, &r.res);
-  if (r.err == EAI_NONAME && host) {
-    r.hints.ai_flags = flags;
+  resolve_t *r = mt__calloc(1, sizeof *r + 16);
+  if (!r) return MT_ENOMEM;
+  char *ps = (char *)(r + 1);
+  snprintf(ps, 16, "%d", port);
+  r->host = host;
+  r->port = ps;
+  r->hints.ai_socktype = SOCK_STREAM;
+  r->hints.ai_family = AF_UNSPEC;
+  r->hints.ai_flags = flags | AI_NUMERICHOST;
+  r->err = getaddrinfo(host, ps, &r->hints, &r->res);
+  if (r->err == EAI_NONAME && host) {
+    r->hints.ai_flags = flags;
     if (!mt__park_in_coroutine()) {
-      r.err = getaddrinfo(host, ps, &r.hints, &r.res);
+      r->err = getaddrinfo(host, ps, &r->hints, &r->res);
     } else {
       pthread_once(&g_once, resolver_init);
-      mt_future_t *f = g_resolver ? mt_pool_submit(g_resolver, resolve_task, &r) : NULL;
-      if (!f) return mt_last_error() ? mt_last_error() : MT_ENOMEM;
-      int w = mt_future_wait(f, timeout);
+      mt_future_t *f = g_resolver ? mt_pool_submit(g_resolver, resolve_task, r) : NULL;
+      int w = f ? mt_future_wait(f, timeout) : (mt_last_error() ? mt_last_error() : MT_ENOMEM);
+      if (f && w) mt_future_wait(f, MT_FOREVER);   /* the helper still uses r: let it finish */
+      mt_future_release(f);
       if (w) {
-        /* the helper still uses r: let it finish before r goes away */
-        mt_future_wait(f, MT_FOREVER);
-        if (r.res) freeaddrinfo(r.res);
-        mt_future_release(f);
+        if (r->res) freeaddrinfo(r->res);
+        mt__free(r);
         return w;
       }
-      mt_future_release(f);
     }
   }
-  *res = r.res;
-  return gai_code(r.err);
+  *res = r->res;
+  int e = gai_code(r->err);
+  mt__free(r);
+  return e;
 }
 
 MT_API int mt_tcp_listen(const char *host, int port, int backlog, int flags) {

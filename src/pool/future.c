@@ -144,8 +144,7 @@ MT_API int mt_future_wait(mt_future_t *f, double timeout) {
   if (mt_future_done(f)) return 0;
   int64_t deadline = mt__deadline(timeout);
   for (;;) {
-    mt__waiter_t w;
-    mt__waiter_init(&w);
+    MT__WAITER(w);
     mt__ilock(&f->wq.lk);
     if (!register_slow(f)) {
       mt__iunlock(&f->wq.lk);
@@ -155,12 +154,12 @@ MT_API int mt_future_wait(mt_future_t *f, double timeout) {
       mt__iunlock(&f->wq.lk);
       return MT_ETIMEDOUT;
     }
-    mt__wq_push(&f->wq, &w);
+    mt__wq_push(&f->wq, w);
     mt__iunlock(&f->wq.lk);
-    int r = mt__park(&w, deadline);
+    int r = mt__park(w, deadline);
     if (r != 0) {
       mt__ilock(&f->wq.lk);
-      if (w.queued) mt__wq_remove(&f->wq, &w);
+      if (w->queued) mt__wq_remove(&f->wq, w);
       mt__iunlock(&f->wq.lk);
       if (r == MT_ECANCELED) return r;
     }
@@ -222,18 +221,26 @@ static void wait_cb(mt_future_t *f, void *ud) {
 
 MT_API int mt_wait(mt_future_t **fs, size_t n, mt_wait_mode_t mode, double timeout) {
   if (n == 0) return 0;
-  mt__fwatch_t *nodes = mt__calloc(n, sizeof *nodes);
-  if (!nodes) return MT_ENOMEM;
-  wait_ctx_t c = { .n = n, .done = 0, .mode = mode };
-  mt_event_init(&c.ev, 0);
+  /* On the heap, not the stack: other threads touch it while we wait, and a
+   * shared-stack coroutine's frames are elsewhere while it is parked. */
+  wait_ctx_t *c = mt__calloc(1, sizeof *c);
+  mt__fwatch_t *nodes = c ? mt__calloc(n, sizeof *nodes) : NULL;
+  if (!nodes) {
+    mt__free(c);
+    return MT_ENOMEM;
+  }
+  c->n = n;
+  c->mode = mode;
+  mt_event_init(&c->ev, 0);
   for (size_t i = 0; i < n; i++) {
     nodes[i].fn = wait_cb;
-    nodes[i].ud = &c;
-    if (!mt__future_watch(fs[i], &nodes[i])) wait_cb(fs[i], &c);
+    nodes[i].ud = c;
+    if (!mt__future_watch(fs[i], &nodes[i])) wait_cb(fs[i], c);
   }
-  int r = mt_event_wait(&c.ev, timeout);
+  int r = mt_event_wait(&c->ev, timeout);
   for (size_t i = 0; i < n; i++) mt__future_unwatch(fs[i], &nodes[i]);
-  mt_event_destroy(&c.ev);
+  mt_event_destroy(&c->ev);
+  mt__free(c);
   mt__free(nodes);
   if (r) return r;
   int done = 0;

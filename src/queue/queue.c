@@ -102,9 +102,8 @@ static inline void lf_wake_one(mt__wq_t *wq, uint32_t *nwait) {
 static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other, uint32_t *nother,
                    int64_t deadline, int timeout_code, int (*attempt)(mt_queue_t *q, void *ctx), void *ctx) {
   for (;;) {
-    mt__waiter_t w;
-    mt__waiter_init(&w);
-    w.nospin = true;           /* lf_put/lf_get already gave the other side a turn */
+    MT__WAITER(w);
+    w->nospin = true;           /* lf_put/lf_get already gave the other side a turn */
     mt__ilock(&wq->lk);
     __atomic_fetch_add(nwait, 1, __ATOMIC_SEQ_CST);
     int r = attempt(q, ctx);
@@ -115,12 +114,12 @@ static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other
       if (r == 0) lf_wake_one(other, nother);
       return r;
     }
-    mt__wq_push(wq, &w);
+    mt__wq_push(wq, w);
     mt__iunlock(&wq->lk);
-    int p = mt__park(&w, deadline);
+    int p = mt__park(w, deadline);
     mt__ilock(&wq->lk);
-    bool woken = !w.queued;
-    if (!woken) mt__wq_remove(wq, &w);
+    bool woken = !w->queued;
+    if (!woken) mt__wq_remove(wq, w);
     __atomic_fetch_sub(nwait, 1, __ATOMIC_SEQ_CST);
     mt__iunlock(&wq->lk);
     if (p == MT_ECANCELED) {

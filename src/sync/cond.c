@@ -62,16 +62,15 @@ static int shared_wait(mt_cond_t *c, mt_lock_t *l, int64_t deadline) {
 int mt__cond_wait_until(mt_cond_t *c, int64_t deadline) {
   mt_lock_t *l = cond_lock(c);
   if (c->flags & MT_SHARED) return shared_wait(c, l, deadline);
-  mt__waiter_t w;
-  mt__waiter_init(&w);
+  MT__WAITER(w);
   mt__ilock(&c->u.wq.lk);
-  mt__wq_push(&c->u.wq, &w);
+  mt__wq_push(&c->u.wq, w);
   mt__iunlock(&c->u.wq.lk);
   mt_lock_release(l);
-  int r = mt__park(&w, deadline);
+  int r = mt__park(w, deadline);
   if (r != 0) {
     mt__ilock(&c->u.wq.lk);
-    if (w.queued) mt__wq_remove(&c->u.wq, &w);
+    if (w->queued) mt__wq_remove(&c->u.wq, w);
     else r = 0;                /* notified while timing out: count it */
     mt__iunlock(&c->u.wq.lk);
   }

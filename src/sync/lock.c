@@ -72,20 +72,19 @@ static int private_slow(mt_lock_t *l, int64_t deadline) {
     }
   }
   for (;;) {
-    mt__waiter_t w;
-    mt__waiter_init(&w);
+    MT__WAITER(w);
     mt__ilock(&q->lk);
     if (mt__xchg(st, 2) == 0) {
       mt__iunlock(&q->lk);
       return 0;
     }
-    mt__wq_push(q, &w);
+    mt__wq_push(q, w);
     mt__iunlock(&q->lk);
-    int r = mt__park(&w, deadline);
+    int r = mt__park(w, deadline);
     if (r == 0) continue;                /* woken: compete again */
     mt__ilock(&q->lk);
-    bool was_queued = w.queued;
-    if (was_queued) mt__wq_remove(q, &w);
+    bool was_queued = w->queued;
+    if (was_queued) mt__wq_remove(q, w);
     mt__iunlock(&q->lk);
     /* Marked by a release while timing out: that wake-up is ours; use it,
      * or leave the word at 2 so the holder wakes the next waiter. */

@@ -208,8 +208,8 @@ static void *timeout_main(void *arg) {
   if (r != MT_ETIMEDOUT || dt < 0.05 || dt > 2) return (void *)1;
   if (mt_co_main(timeout_main, NULL) != MT_EBUSY) return (void *)2;
   if (mt_co_join(mt_co_current(), 0, NULL) != MT_EDEADLK) return (void *)3;
-  mt_co_t *x = mt_co_spawn_opts(timeout_main, NULL, &(mt_co_opts_t){ .shared_stack = true });
-  if (x || mt_last_error() != MT_ENOSYS) return (void *)4;
+  mt_co_t *x = mt_co_spawn_opts(timeout_main, NULL, &(mt_co_opts_t){ .shared_stack = true, .stack_size = 1 << 20 });
+  if (x || mt_last_error() != MT_EINVAL) return (void *)4;    /* larger than the shared stack */
   return NULL;
 }
 static void timeouts_and_misuse(void **s) {
@@ -217,6 +217,45 @@ static void timeouts_and_misuse(void **s) {
   assert_null(mt_co_spawn(timeout_main, NULL));
   assert_int_equal(mt_last_error(), MT_EPERM);
   assert_null(mt_co_current());
+}
+
+/* ---- shared-stack coroutines ---------------------------------------------------------------- */
+static long shared_bad, shared_done;
+static mt_event_t shared_gate;
+static void *stack_keeper(void *arg) {
+  intptr_t id = (intptr_t)arg;
+  volatile long local[64];                  /* lives on the (shared) stack across switches */
+  for (int i = 0; i < 64; i++) local[i] = id * 1000 + i;
+  for (int round = 0; round < 50; round++) {
+    if (round % 10 == 5) mt_sleep(0.001);    /* park */
+    else if (round == 25) mt_event_wait(&shared_gate, 5);
+    else mt_co_yield();
+    for (int i = 0; i < 64; i++)
+      if (local[i] != id * 1000 + i) shared_bad++;
+  }
+  shared_done++;
+  return (void *)id;
+}
+static void *shared_main(void *arg) {
+  enum { NC = 200 };
+  mt_co_t *c[NC];
+  for (intptr_t i = 0; i < NC; i++)         /* shared and own stacks, interleaved */
+    c[i] = mt_co_spawn_opts(stack_keeper, (void *)i, &(mt_co_opts_t){ .shared_stack = i % 3 != 0 });
+  mt_sleep(0.02);
+  mt_event_set(&shared_gate);
+  for (intptr_t i = 0; i < NC; i++) {
+    void *r;
+    if (mt_co_join(c[i], 30, &r) || r != (void *)i) shared_bad += 1000;
+  }
+  return NULL;
+}
+static void shared_stack_keeps_each_coroutines_frames(void **s) {
+  mt_event_init(&shared_gate, 0);
+  shared_bad = shared_done = 0;
+  assert_int_equal(mt_co_main(shared_main, NULL), 0);
+  assert_int_equal(shared_bad, 0);
+  assert_int_equal(shared_done, 200);
+  mt_event_destroy(&shared_gate);
 }
 
 /* ---- the guard page --------------------------------------------------------------------------- */
@@ -252,6 +291,7 @@ int main(void) {
     cmocka_unit_test(threads_and_coroutines_share_a_queue),
     cmocka_unit_test(cancel_every_kind_of_blocking_call),
     cmocka_unit_test(timeouts_and_misuse),
+    cmocka_unit_test(shared_stack_keeps_each_coroutines_frames),
     cmocka_unit_test(stack_overflow_names_the_coroutine),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
