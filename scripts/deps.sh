@@ -11,6 +11,7 @@ PKGS=(
   libcrypt-dev             # password hashes for mtftpd
   python3 python3-pytest   # server tests
   curl lftp                # real FTP clients for the server tests
+  gcc-aarch64-linux-gnu qemu-user   # the aarch64 context switch, tested under emulation
 )
 
 missing=()

@@ -565,7 +565,7 @@ MT_API mt_co_t *mt_co_spawn_opts(void *(*fn)(void *), void *arg, const mt_co_opt
 #ifdef MT_CTX_ASM
     /* Its first frame is built aside and is its saved image: it lands on the
      * shared stack (at the same offset from the top) when it first runs. */
-    _Alignas(16) unsigned char frame[128];
+    _Alignas(16) unsigned char frame[256];        /* > any first frame (aarch64: 176) */
     mt__ctx_t tmp;
     mt__ctx_make(&tmp, frame, sizeof frame, co);
     size_t live = (size_t)(frame + sizeof frame - (unsigned char *)tmp.sp);

@@ -1,5 +1,6 @@
-/* ctx.h — switching between stacks. x86_64 uses switch_x86_64.S; other
- * targets the portable ucontext fallback (switch_ucontext.c). */
+/* ctx.h — switching between stacks. x86_64 and aarch64 use hand-written
+ * assembly (switch_x86_64.S, switch_aarch64.S); other targets the portable
+ * ucontext fallback (switch_ucontext.c). */
 #ifndef MT_CO_CTX_H
 #define MT_CO_CTX_H
 

@@ -5,7 +5,23 @@
 
 #include "co/ctx.h"
 
-#ifdef MT_CTX_ASM
+#if defined(MT_CTX_ASM) && defined(__aarch64__)
+void mt__ctx_start(void);
+
+void mt__ctx_make(mt__ctx_t *ctx, void *stack, size_t size, void *co) {
+  /* The 176-byte frame mt__ctx_switch restores: x19..x28, x29, x30, d8..d15,
+   * FPCR. x19 carries co to mt__ctx_start, x30 "returns" there. */
+  uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+  uint64_t *f = (uint64_t *)(top - 176);
+  memset(f, 0, 176);
+  f[0] = (uint64_t)(uintptr_t)co;                 /* x19 */
+  f[11] = (uint64_t)(uintptr_t)mt__ctx_start;     /* x30 */
+  uint64_t fpcr;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+  f[20] = fpcr;
+  ctx->sp = f;
+}
+#elif defined(MT_CTX_ASM)
 void mt__ctx_start(void);
 
 void mt__ctx_make(mt__ctx_t *ctx, void *stack, size_t size, void *co) {

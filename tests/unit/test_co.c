@@ -163,7 +163,20 @@ static void threads_and_coroutines_share_a_queue(void **s) {
 /* ---- cancellation --------------------------------------------------------------------------- */
 static mt_event_t never;
 static mt_lock_t held = MT_LOCK_INIT;
-static int got_event, got_sleep, got_lock, got_queue, got_after;
+static mt_cond_t cnd;
+static mt_sem_t empty_sem;
+static mt_future_t *pending_future;
+static int got_event, got_sleep, got_lock, got_queue, got_after, got_cond, got_sem, got_future;
+static void *block_cond(void *a) {
+  mt_cond_acquire(&cnd, MT_FOREVER);
+  got_cond = mt_cond_wait(&cnd, 30);
+  got_cond = got_cond * 10 + (mt_lock_locked(mt_cond_lock(&cnd)) ? 1 : 0);   /* lock held again */
+  mt_cond_release(&cnd);
+  return NULL;
+}
+static void *block_sem(void *a) { got_sem = mt_sem_acquire(&empty_sem, 30); return NULL; }
+static void *block_future(void *a) { got_future = mt_future_wait(pending_future, 30); return NULL; }
+static int long_task(void *arg, void **res) { mt_event_wait(arg, 30); return 0; }
 static void *block_event(void *a) { got_event = mt_event_wait(&never, 30); return NULL; }
 static void *block_sleep(void *a) { got_sleep = mt_sleep(30); return NULL; }
 static void *block_lock(void *a) { got_lock = mt_lock_acquire(&held, 30); return NULL; }
@@ -175,14 +188,28 @@ static void *block_queue(void *a) {
 }
 static void *cancel_main(void *arg) {
   mt_queue_t *q = mt_queue_new(MT_LIFO, 0);
+  mt_cond_init(&cnd, NULL);
+  mt_sem_init(&empty_sem, 0, 0, 0);
+  mt_pool_t *p = mt_pool_new(1);
+  mt_event_t release_task;
+  mt_event_init(&release_task, 0);
+  pending_future = mt_pool_submit(p, long_task, &release_task);
   mt_lock_acquire(&held, 0);
-  mt_co_t *c[4] = { mt_co_spawn(block_event, NULL), mt_co_spawn(block_sleep, NULL),
-                    mt_co_spawn(block_lock, NULL), mt_co_spawn(block_queue, q) };
+  mt_co_t *c[7] = { mt_co_spawn(block_event, NULL), mt_co_spawn(block_sleep, NULL),
+                    mt_co_spawn(block_lock, NULL), mt_co_spawn(block_queue, q),
+                    mt_co_spawn(block_cond, NULL), mt_co_spawn(block_sem, NULL),
+                    mt_co_spawn(block_future, NULL) };
   mt_sleep(0.02);                             /* let them all park */
   double t0 = mt_now();
-  for (int i = 0; i < 4; i++) mt_co_cancel(c[i]);
-  int r = mt_co_joinall(c, 4, 5);
+  for (int i = 0; i < 7; i++) mt_co_cancel(c[i]);
+  int r = mt_co_joinall(c, 7, 5);
   mt_lock_release(&held);
+  mt_event_set(&release_task);
+  mt_future_release(pending_future);
+  mt_pool_free(p);
+  mt_event_destroy(&release_task);
+  mt_sem_destroy(&empty_sem);
+  mt_cond_destroy(&cnd);
   mt_queue_free(q);
   return (void *)(intptr_t)(r == 0 && mt_now() - t0 < 1 ? 0 : 1);
 }
@@ -194,6 +221,9 @@ static void cancel_every_kind_of_blocking_call(void **s) {
   assert_int_equal(got_lock, MT_ECANCELED);
   assert_int_equal(got_queue, MT_ECANCELED);
   assert_int_equal(got_after, MT_ETIMEDOUT);
+  assert_int_equal(got_cond, MT_ECANCELED * 10 + 1);
+  assert_int_equal(got_sem, MT_ECANCELED);
+  assert_int_equal(got_future, MT_ECANCELED);
   mt_event_destroy(&never);
 }
 
