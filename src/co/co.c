@@ -15,10 +15,10 @@
  * (the park timed out meanwhile) is dropped, never delivered to a later one.
  *
  * File descriptors: a coroutine waiting for an fd registers in the fd table
- * (one waiter per direction per fd); the fd joins the scheduler's epoll set
- * once, edge-triggered. The loop delivers readiness when it has nothing
- * ready to run, and every 32 runs otherwise, so busy coroutines cannot
- * starve IO.
+ * (one waiter per direction per fd); the fd joins the scheduler's poller
+ * (poller.h; epoll in poll_epoll.c) once, edge-triggered. The loop delivers
+ * readiness when it has nothing ready to run, and every 32 runs otherwise,
+ * so busy coroutines cannot starve IO.
  *
  * Shared stacks: a coroutine spawned with shared_stack runs on its
  * scheduler's one shared stack. Switches to and from such a coroutine go
@@ -37,12 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "co/ctx.h"
+#include "co/poller.h"
 #include "core/park.h"
 #include "mt/co.h"
 #include "sync/sync_internal.h"
@@ -101,14 +101,14 @@ struct mt_co {
 typedef struct {
   mt__waiter_t *rw, *ww;
   mt_co_t *rco, *wco;
-  bool registered;             /* in the epoll set, edge-triggered */
+  bool registered;             /* watched by the poller, edge-triggered */
   uint8_t ready;               /* FD_R | FD_W seen with no waiter */
 } fdslot_t;
 enum { FD_R = 1, FD_W = 2 };
 
 struct sched {
   mt__ctx_t main;              /* the scheduler loop, on the thread's stack */
-  int epfd;                    /* fd waits, and efd */
+  mt__poller_t *poller;        /* fd readiness, and efd kicks */
   fdslot_t *fds;
   size_t nfds;
   size_t fdwaiters;
@@ -397,10 +397,10 @@ static void hook_wake(void *p, uint32_t seq) {
   (void)w;
 }
 
-/* ---- fd waits on the scheduler's epoll ----------------------------------------------
+/* ---- fd waits on the scheduler's poller ----------------------------------------------
  * An fd is added once, edge-triggered for both directions; afterwards a
  * wait costs no system call: it parks until the next edge, or returns at
- * once if an edge came while nobody waited. A closed fd leaves the epoll set
+ * once if an edge came while nobody waited. A closed fd leaves the poller
  * by itself, so before its number is reused the slot must be forgotten:
  * libmt's calls that create fds (mt_accept, mt_tcp_*) and mt_close do it. */
 static bool fd_table(sched_t *s, int fd) {
@@ -419,7 +419,7 @@ static void fd_forget(int fd) {
   sched_t *s = t_sched;
   if (!s || fd < 0 || (size_t)fd >= s->nfds) return;
   fdslot_t *f = &s->fds[fd];
-  if (f->registered) epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);   /* may be gone already */
+  if (f->registered) mt__poller_del(s->poller, fd);
   f->registered = false;
   f->ready = 0;
 }
@@ -433,11 +433,9 @@ static int hook_wait_fd(int fd, short events, int64_t deadline) {
   fdslot_t *f = &s->fds[fd];
   if (((want & FD_R) && f->rw) || ((want & FD_W) && f->ww)) return MT_EBUSY;
   if (!f->registered) {
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)fd };
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      if (errno == EPERM) return 0;           /* a regular file: always ready */
-      if (errno != EEXIST) return -errno;
-    }
+    int a = mt__poller_add(s->poller, fd);
+    if (a == 1) return 0;                     /* a regular file: always ready */
+    if (a < 0) return a;
     f->registered = true;
     f->ready = 0;                             /* the add reports what is ready now */
   }
@@ -464,31 +462,22 @@ static void fd_ready(sched_t *s, mt__waiter_t **wp, mt_co_t *co) {
   wake_local(s, co, __atomic_load_n(&co->park_seq, __ATOMIC_ACQUIRE));
 }
 
-/* Delivers fd readiness (and eventfd kicks). timeout_ms as for epoll_wait. */
-static void poll_events(sched_t *s, int timeout_ms) {
-  struct epoll_event ev[64];
-  int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
-  for (int i = 0; i < n; i++) {
-    if (ev[i].data.u64 == UINT64_MAX) {
-      uint64_t v;
-      ssize_t r = read(s->efd, &v, sizeof v);
-      (void)r;
-      continue;
-    }
-    int fd = (int)ev[i].data.u64;
-    if ((size_t)fd >= s->nfds) continue;
-    fdslot_t *f = &s->fds[fd];
-    uint32_t e = ev[i].events;
-    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
-      if (f->rw) fd_ready(s, &f->rw, f->rco);
-      else f->ready |= FD_R;
-    }
-    if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
-      if (f->ww) fd_ready(s, &f->ww, f->wco);
-      else f->ready |= FD_W;
-    }
+static void on_ready(void *ctx, int fd, unsigned what) {
+  sched_t *s = ctx;
+  if ((size_t)fd >= s->nfds) return;
+  fdslot_t *f = &s->fds[fd];
+  if (what & MT__POLL_R) {
+    if (f->rw) fd_ready(s, &f->rw, f->rco);
+    else f->ready |= FD_R;
+  }
+  if (what & MT__POLL_W) {
+    if (f->ww) fd_ready(s, &f->ww, f->wco);
+    else f->ready |= FD_W;
   }
 }
+
+/* Delivers fd readiness (and eventfd kicks); timeout_ms as for poll(2). */
+static void poll_events(sched_t *s, int timeout_ms) { mt__poller_wait(s->poller, timeout_ms, on_ready, s); }
 
 static mt__waiter_t *hook_node(void *p) {
   mt_co_t *co = p;
@@ -768,14 +757,11 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   sched_t *s = mt__calloc(1, sizeof *s);
   if (!s) return MT_ENOMEM;
   s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  s->epfd = epoll_create1(EPOLL_CLOEXEC);
-  struct epoll_event kick = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
-  if (s->efd < 0 || s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->efd, &kick) != 0) {
-    int e = -errno;
+  int pe = s->efd < 0 ? -errno : mt__poller_new(&s->poller, s->efd);
+  if (pe) {
     if (s->efd >= 0) close(s->efd);
-    if (s->epfd >= 0) close(s->epfd);
     mt__free(s);
-    return e;
+    return pe;
   }
   segv_install();
   altstack_on();
@@ -787,8 +773,8 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   if (!first) {
     int e = mt_last_error();
     t_sched = NULL;
+    mt__poller_free(s->poller);
     close(s->efd);
-    close(s->epfd);
     mt__free(s);
     return e;
   }
@@ -805,8 +791,8 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   t_sched = NULL;
   for (size_t i = 0; i < s->ncache; i++) munmap(s->cache[i].base, s->cache[i].size);
   if (s->sstack) munmap(s->sstack, SHARED_STACK);
+  mt__poller_free(s->poller);
   close(s->efd);
-  close(s->epfd);
   mt__free(s->fds);
   mt__free(s->heap);
   mt__free(s);
