@@ -107,15 +107,8 @@ static int init_hdr(pq_hdr_t *h, size_t maxitems, size_t cap, size_t map_size) {
 
 static size_t size_for(size_t cap) { return sizeof(pq_hdr_t) + cap; }
 
-MT_API mt_pqueue_t *mt_pqueue_new(size_t maxitems, size_t capacity_bytes) {
-  if (capacity_bytes < REC || capacity_bytes > ((size_t)1 << 40)) {
-    mt__set_last_error(MT_EINVAL);
-    return NULL;
-  }
-  mt_pqueue_t *q = mt__malloc(sizeof *q);
-  size_t sz = size_for(capacity_bytes);
-  pq_hdr_t *h = q ? mt_shm_alloc(sz) : NULL;
-  int e = !q || !h ? MT_ENOMEM : init_hdr(h, maxitems, capacity_bytes, sz);
+/* The common end of new/open: the handle on success, or everything undone. */
+static mt_pqueue_t *finish(mt_pqueue_t *q, pq_hdr_t *h, size_t sz, int e) {
   if (e) {
     if (h) mt_shm_free(h, sz);
     mt__free(q);
@@ -126,6 +119,17 @@ MT_API mt_pqueue_t *mt_pqueue_new(size_t maxitems, size_t capacity_bytes) {
   q->map_size = sz;
   mt__set_last_error(0);
   return q;
+}
+
+MT_API mt_pqueue_t *mt_pqueue_new(size_t maxitems, size_t capacity_bytes) {
+  if (capacity_bytes < REC || capacity_bytes > ((size_t)1 << 40)) {
+    mt__set_last_error(MT_EINVAL);
+    return NULL;
+  }
+  mt_pqueue_t *q = mt__malloc(sizeof *q);
+  size_t sz = size_for(capacity_bytes);
+  pq_hdr_t *h = q ? mt_shm_alloc(sz) : NULL;
+  return finish(q, h, sz, !q || !h ? MT_ENOMEM : init_hdr(h, maxitems, capacity_bytes, sz));
 }
 
 MT_API mt_pqueue_t *mt_pqueue_open(const char *name, size_t maxitems, size_t capacity_bytes, int flags) {
@@ -155,16 +159,7 @@ MT_API mt_pqueue_t *mt_pqueue_open(const char *name, size_t maxitems, size_t cap
   } else {
     e = mt_last_error();
   }
-  if (e) {
-    if (h) mt_shm_free(h, sz);
-    mt__free(q);
-    mt__set_last_error(e);
-    return NULL;
-  }
-  q->h = h;
-  q->map_size = sz;
-  mt__set_last_error(0);
-  return q;
+  return finish(q, h, sz, e);
 }
 
 MT_API int mt_pqueue_put(mt_pqueue_t *q, const void *buf, size_t len, double timeout) {
