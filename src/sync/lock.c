@@ -36,7 +36,17 @@ MT_API int mt_lock_init(mt_lock_t *l, int flags) {
 }
 
 static int shared_acquire(mt_lock_t *l, int64_t deadline) {
-  int e;
+  /* Critical sections under shared locks are short (libmt's own are a few
+   * stores): spin a little before the kernel's robust-futex path, whose
+   * shared-futex lookups cost far more than the wait. */
+  int e = pthread_mutex_trylock(&l->u.m);
+  if (e == EBUSY && (deadline == MT__NEVER || deadline > mt__now_ns())) {
+    for (int i = 0; e == EBUSY && i < 200; i++) {
+      mt__cpu_relax();
+      e = pthread_mutex_trylock(&l->u.m);
+    }
+  }
+  if (e != EBUSY) goto done;
   if (deadline == MT__NEVER) {
     e = pthread_mutex_lock(&l->u.m);
   } else {
@@ -53,6 +63,7 @@ static int shared_acquire(mt_lock_t *l, int64_t deadline) {
 #endif
     }
   }
+done:
   switch (e) {
     case 0: return 0;
     case EBUSY: case ETIMEDOUT: return MT_ETIMEDOUT;
