@@ -681,11 +681,14 @@ static void fire_timers(sched_t *s) {
   }
 }
 
+/* Sleeps until an fd event, a kick, or the next deadline — at most a second:
+ * a defence in depth, so that a wake-up lost on its way (none is known)
+ * would cost a second, not a hang. */
 static void idle_wait(sched_t *s) {
-  int ms = -1;
+  int ms = 1000;
   if (s->nheap) {
     int64_t left = s->heap[0]->deadline - mt__now_ns();
-    ms = left <= 0 ? 0 : left / 1000000 > 60000 ? 60000 : (int)((left + 999999) / 1000000);
+    ms = left <= 0 ? 0 : left / 1000000 >= 1000 ? 1000 : (int)((left + 999999) / 1000000);
   }
   poll_events(s, ms);
 }

@@ -116,7 +116,11 @@ static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other
     }
     mt__wq_push(wq, w);
     mt__iunlock(&wq->lk);
-    int p = mt__park(w, deadline);
+    /* Re-check at least every second: the eventcount cannot lose a wake-up,
+     * but if it ever did, this bounds the cost (defence in depth). */
+    int64_t recheck = mt__now_ns() + 1000000000;
+    int p = mt__park(w, deadline < recheck ? deadline : recheck);
+    if (p == MT_ETIMEDOUT && deadline > recheck) p = 0;
     mt__ilock(&wq->lk);
     bool woken = !w->queued;
     if (!woken) mt__wq_remove(wq, w);
