@@ -109,6 +109,8 @@ enum { FD_R = 1, FD_W = 2 };
 struct sched {
   mt__ctx_t main;              /* the scheduler loop, on the thread's stack */
   mt__poller_t *poller;        /* fd readiness, and efd kicks */
+  uint32_t refs;               /* mt_co_main's, plus one per coroutine struct */
+  bool exited;                 /* under rlock: the loop is gone, wakes are dropped */
   fdslot_t *fds;
   size_t nfds;
   size_t fdwaiters;
@@ -249,13 +251,27 @@ static void altstack_on(void) {
 }
 
 /* ---- references ----------------------------------------------------------------------- */
+/* The scheduler struct outlives its loop while coroutine structs (held by
+ * handles or by wakers in flight on other threads) still point to it: a
+ * late waker may still write its eventfd. */
+static void sched_unref(sched_t *s) {
+  if (mt__fetch_sub(&s->refs, 1) != 1) return;
+  mt__poller_free(s->poller);
+  close(s->efd);
+  mt__free(s->fds);
+  mt__free(s->heap);
+  mt__free(s);
+}
+
 static void co_unref(mt_co_t *co) {
   if (mt__fetch_sub(&co->refs, 1) == 1) {
+    sched_t *s = co->s;
 #ifdef MT_TSAN
     if (co->fiber) __tsan_destroy_fiber(co->fiber);
 #endif
     mt_event_destroy(&co->done);
     mt__free(co);
+    sched_unref(s);
   }
 }
 
@@ -381,6 +397,11 @@ static void hook_wake(void *p, uint32_t seq) {
     return;
   }
   mt__ilock(&s->rlock);
+  if (s->exited) {                            /* nothing to wake any more */
+    mt__iunlock(&s->rlock);
+    co_unref(co);
+    return;
+  }
   if (co->rqueued) {
     co->rseq = seq;                           /* the newer park is the one that counts */
     mt__iunlock(&s->rlock);
@@ -573,6 +594,7 @@ MT_API mt_co_t *mt_co_spawn_opts(void *(*fn)(void *), void *arg, const mt_co_opt
     mt__ctx_make(&co->ctx, co->stack + g_page, co->map_size - g_page, co);
   }
   s->alive++;
+  mt__fetch_add(&s->refs, 1);                 /* co->s */
   ready_push(s, co);
   mt__set_last_error(0);
   return co;
@@ -759,6 +781,7 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
   if (t_sched) return MT_EBUSY;
   sched_t *s = mt__calloc(1, sizeof *s);
   if (!s) return MT_ENOMEM;
+  s->refs = 1;
   s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   int pe = s->efd < 0 ? -errno : mt__poller_new(&s->poller, s->efd);
   if (pe) {
@@ -791,13 +814,23 @@ MT_API int mt_co_main(void *(*fn)(void *), void *arg) {
     if (co) run(s, co);
     else idle_wait(s);
   }
+  /* Stop taking wakes, and drop those that came in too late to matter. */
+  mt__ilock(&s->rlock);
+  s->exited = true;
+  mt_co_t *late = s->remote;
+  __atomic_store_n(&s->remote, NULL, __ATOMIC_RELAXED);
+  for (mt_co_t *c = late; c; c = c->rnext) c->tnext = c->rnext;
+  mt__iunlock(&s->rlock);
+  while (late) {
+    mt_co_t *next = late->tnext;
+    co_unref(late);
+    late = next;
+  }
   t_sched = NULL;
   for (size_t i = 0; i < s->ncache; i++) munmap(s->cache[i].base, s->cache[i].size);
+  s->ncache = 0;
   if (s->sstack) munmap(s->sstack, SHARED_STACK);
-  mt__poller_free(s->poller);
-  close(s->efd);
-  mt__free(s->fds);
-  mt__free(s->heap);
-  mt__free(s);
+  s->sstack = NULL;
+  sched_unref(s);
   return 0;
 }
