@@ -402,20 +402,24 @@ static void hook_wake(void *p, uint32_t seq) {
     co_unref(co);
     return;
   }
-  if (co->rqueued) {
+  /* Our own reference on the scheduler for the kick below: once the lock is
+   * dropped, an exiting loop may drop the entry's (and so the last) one. */
+  mt__fetch_add(&s->refs, 1);
+  bool dup = co->rqueued;
+  if (dup) {
     co->rseq = seq;                           /* the newer park is the one that counts */
-    mt__iunlock(&s->rlock);
-    co_unref(co);                             /* the queued entry keeps its own hold */
   } else {
     co->rqueued = true;
     co->rseq = seq;
     co->rnext = s->remote;
     __atomic_store_n(&s->remote, co, __ATOMIC_RELEASE);
-    mt__iunlock(&s->rlock);
   }
+  mt__iunlock(&s->rlock);
+  if (dup) co_unref(co);                      /* the queued entry keeps its own hold */
   uint64_t one = 1;
   ssize_t w = write(s->efd, &one, sizeof one);
   (void)w;
+  sched_unref(s);
 }
 
 /* ---- fd waits on the scheduler's poller ----------------------------------------------
