@@ -1,0 +1,66 @@
+/* buf.c — the one growable string type the server builds replies and listings in.
+ * Every append is bounds-checked; a failed append (no memory, or past the
+ * buffer's limit) marks the buffer failed instead of truncating silently. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftpd.h"
+
+void sbuf_init(sbuf_t *b, size_t limit) { *b = (sbuf_t){.limit = limit}; }
+void sbuf_free(sbuf_t *b) { free(b->p); *b = (sbuf_t){.limit = b->limit}; }
+void sbuf_reset(sbuf_t *b) {
+  b->len = 0;
+  b->failed = false;
+  if (b->p) b->p[0] = 0;
+}
+
+static bool reserve(sbuf_t *b, size_t extra) {
+  if (b->failed) return false;
+  if (extra > SIZE_MAX / 2 - b->len || (b->limit && b->len + extra > b->limit)) {
+    b->failed = true;
+    return false;
+  }
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return true;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->failed = true;
+    return false;
+  }
+  b->p = p;
+  b->cap = cap;
+  return true;
+}
+
+void sbuf_put(sbuf_t *b, const void *data, size_t n) {
+  if (!reserve(b, n)) return;
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+  b->p[b->len] = 0;
+}
+
+void sbuf_puts(sbuf_t *b, const char *s) { sbuf_put(b, s, strlen(s)); }
+
+void sbuf_printf(sbuf_t *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char tmp[512];
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->failed = true;
+    return;
+  }
+  if ((size_t)n < sizeof tmp) {
+    sbuf_put(b, tmp, (size_t)n);
+    return;
+  }
+  if (!reserve(b, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}

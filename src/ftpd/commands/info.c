@@ -1,0 +1,151 @@
+/* commands/info.c — commands that change no file: NOOP SYST FEAT OPTS HELP
+ * STAT TYPE MODE STRU ALLO SITE. */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../session.h"
+
+void ftpd_cmd_noop(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 200, "NOOP ok."); }
+void ftpd_cmd_syst(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 215, "UNIX Type: L8"); }
+void ftpd_cmd_allo(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 202, "ALLO not needed."); }
+
+void ftpd_cmd_feat(ftpd_session_t *s, const char *arg) {
+  sbuf_reset(&s->out);
+  sbuf_puts(&s->out,
+            " EPRT\r\n EPSV\r\n MDTM\r\n MFMT\r\n"
+            " MLST type*;size*;modify*;perm*;unix.mode*;\r\n"
+            " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n");
+  ftpd_reply_multi(s, 211, "Features:", "End");
+}
+
+static const char *fact_names[] = {"type", "size", "modify", "perm", "unix.mode"};
+
+void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
+  char buf[FTPD_MAX_LINE + 1];
+  snprintf(buf, sizeof buf, "%s", arg);
+  char *sp = strchr(buf, ' ');
+  char *rest = sp ? sp + 1 : (char *)"";
+  if (sp) *sp = 0;
+  if (!strcasecmp(buf, "UTF8") || !strcasecmp(buf, "UTF-8")) {
+    if (!strcasecmp(rest, "ON") || !*rest) {
+      s->utf8 = true;
+      ftpd_reply(s, 200, "Always in UTF8 mode.");
+    } else {
+      ftpd_reply(s, 504, "UTF8 cannot be turned off.");
+    }
+    return;
+  }
+  if (!strcasecmp(buf, "MLST")) {
+    unsigned m = 0;
+    char out[128] = "";
+    char *save = NULL;
+    for (char *tok = strtok_r(rest, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+      for (int i = 0; i < 5; i++)
+        if (!strcasecmp(tok, fact_names[i]) && !(m & (1u << i))) {
+          m |= 1u << i;
+          strcat(out, fact_names[i]);
+          strcat(out, ";");
+        }
+    s->mlst_facts = m;
+    ftpd_reply(s, 200, "MLST OPTS %s", out);
+    return;
+  }
+  ftpd_reply(s, 501, "Option not understood.");
+}
+
+void ftpd_cmd_help(ftpd_session_t *s, const char *arg) {
+  if (*arg) {
+    char v[5] = {0};
+    for (int i = 0; i < 4 && arg[i]; i++) v[i] = (char)toupper((unsigned char)arg[i]);
+    const ftpd_cmd_def_t *d = ftpd_cmd_lookup(v);
+    if (d) ftpd_reply(s, 214, "Syntax: %s", d->help);
+    else ftpd_reply(s, 502, "Unknown command '%s'.", v);
+    return;
+  }
+  sbuf_reset(&s->out);
+  int col = 0;
+  for (const ftpd_cmd_def_t *d = ftpd_cmds; d->verb; d++) {
+    sbuf_printf(&s->out, "%s%-5s", col == 0 ? " " : " ", d->verb);
+    if (++col == 8) {
+      sbuf_puts(&s->out, "\r\n");
+      col = 0;
+    }
+  }
+  if (col) sbuf_puts(&s->out, "\r\n");
+  ftpd_reply_multi(s, 214, "The following commands are recognized:", "Help OK.");
+}
+
+void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
+  if (!*arg) {
+    sbuf_reset(&s->out);
+    sbuf_printf(&s->out, " Connected to %s\r\n", s->peer_ip);
+    if (s->logged_in) sbuf_printf(&s->out, " Logged in as %s\r\n", s->user);
+    else sbuf_puts(&s->out, " Not logged in\r\n");
+    sbuf_printf(&s->out, " TYPE: %s, STRUcture: File, MODE: Stream\r\n", s->ascii ? "ASCII" : "BINARY");
+    sbuf_printf(&s->out, " Idle timeout: %g seconds\r\n", s->cfg->idle_timeout);
+    sbuf_puts(&s->out, s->pasv_fd >= 0 ? " Passive data connection waiting\r\n"
+                       : s->port_set ? " Active data connection set\r\n" : " No data connection\r\n");
+    ftpd_reply_multi(s, 211, "mtftpd " FTPD_VERSION " status:", "End of status.");
+    return;
+  }
+  if (!s->logged_in) {
+    ftpd_reply(s, 530, "Please login with USER and PASS.");
+    return;
+  }
+  char vpath[FTPD_MAX_PATH + 1];
+  const char *p = arg;
+  while (*p == '-') {              /* "STAT -la dir", as some clients send */
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+  }
+  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+  sbuf_t b;
+  sbuf_init(&b, 64 << 20);
+  int r = ftpd_list(s, vpath, LIST_LONG, &b, " ");
+  if (r < 0) {
+    sbuf_free(&b);
+    ftpd_reply_err(s, 550, r, vpath);
+    return;
+  }
+  sbuf_free(&s->out);
+  s->out = b;
+  ftpd_reply_multi(s, 213, "Status follows:", "End of status.");
+}
+
+void ftpd_cmd_type(ftpd_session_t *s, const char *arg) {
+  if (!strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
+    s->ascii = true;
+    ftpd_reply(s, 200, "Switching to ASCII mode.");
+  } else if (!strcasecmp(arg, "I") || !strcasecmp(arg, "L 8") || !strcasecmp(arg, "L8")) {
+    s->ascii = false;
+    ftpd_reply(s, 200, "Switching to Binary mode.");
+  } else {
+    ftpd_reply(s, 504, "TYPE '%s' not supported.", arg);
+  }
+}
+
+void ftpd_cmd_mode(ftpd_session_t *s, const char *arg) {
+  if (!strcasecmp(arg, "S")) ftpd_reply(s, 200, "Mode set to S.");
+  else ftpd_reply(s, 504, "Only MODE S (stream) is supported.");
+}
+
+void ftpd_cmd_stru(ftpd_session_t *s, const char *arg) {
+  if (!strcasecmp(arg, "F")) ftpd_reply(s, 200, "Structure set to F.");
+  else ftpd_reply(s, 504, "Only STRU F (file) is supported.");
+}
+
+void ftpd_site_chmod(ftpd_session_t *s, const char *arg);
+
+void ftpd_cmd_site(ftpd_session_t *s, const char *arg) {
+  if (!strncasecmp(arg, "CHMOD ", 6)) {
+    if (!s->logged_in) ftpd_reply(s, 530, "Please login with USER and PASS.");
+    else ftpd_site_chmod(s, arg + 6);
+  } else if (!strcasecmp(arg, "HELP")) {
+    sbuf_reset(&s->out);
+    sbuf_puts(&s->out, " CHMOD <octal mode> <path>\r\n HELP\r\n");
+    ftpd_reply_multi(s, 214, "SITE commands:", "End.");
+  } else {
+    ftpd_reply(s, 500, "Unknown SITE command.");
+  }
+}

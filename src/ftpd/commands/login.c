@@ -1,0 +1,95 @@
+/* commands/login.c — USER, PASS, REIN, QUIT: the pre-login surface.
+ *
+ * Always 331 after USER, whoever it names (no user enumeration); a failed
+ * PASS waits FTPD_LOGIN_DELAY before its reply — parked, so other sessions
+ * run on — and the third failure closes the connection with 421. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "../session.h"
+
+static bool is_anonymous_name(const char *n) { return !strcmp(n, "anonymous") || !strcmp(n, "ftp"); }
+
+void ftpd_cmd_user(ftpd_session_t *s, const char *arg) {
+  if (s->logged_in) {
+    ftpd_reply(s, 530, "Already logged in; use REIN to change user.");
+    return;
+  }
+  /* An over-long name is remembered as unmatchable, and still gets 331. */
+  snprintf(s->user, sizeof s->user, "%s", strlen(arg) <= FTPD_MAX_USER ? arg : "\x01");
+  s->user_given = true;
+  ftpd_reply(s, 331, "Please specify the password.");
+}
+
+void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
+  if (s->logged_in) {
+    ftpd_reply(s, 230, "Already logged in.");
+    return;
+  }
+  if (!s->user_given) {
+    ftpd_reply(s, 503, "Login with USER first.");
+    return;
+  }
+  const ftpd_config_t *c = s->cfg;
+  bool ok = false;
+  const char *home = NULL;
+  unsigned perms = 0;
+  if (c->anonymous != ANON_OFF && is_anonymous_name(s->user)) {
+    ok = true;
+    s->anonymous = true;
+    perms = c->anonymous == ANON_RW ? (PERM_ALL & ~(unsigned)PERM_CHMOD) : (PERM_E | PERM_L | PERM_R);
+  } else {
+    const ftpd_user_t *u = ftpd_users_find(&s->snap->users, s->user);
+    ok = ftpd_password_ok(u, strlen(arg) <= FTPD_MAX_PASS ? arg : "");
+    if (ok) {
+      home = u->home;
+      perms = u->perms;
+    }
+  }
+  if (!ok) {
+    s->fails++;
+    ftpd_log(LOG_WARN, "#%lu failed login as '%s' from %s (%d)", s->id, s->user, s->peer_ip, s->fails);
+    mt_sleep(FTPD_LOGIN_DELAY);
+    s->user_given = false;
+    if (s->fails >= FTPD_MAX_LOGIN_FAILS) {
+      ftpd_reply(s, 421, "Too many failed logins, closing connection.");
+      s->quit = true;
+    } else {
+      ftpd_reply(s, 530, "Login incorrect.");
+    }
+    strcpy(s->user, "-");
+    return;
+  }
+  int fd = home ? open(home, O_PATH | O_DIRECTORY | O_CLOEXEC) : fcntl(s->srv->root_fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    ftpd_log(LOG_ERROR, "#%lu home of '%s' (%s) cannot be opened: %s", s->id, s->user, home ? home : "root",
+             strerror(errno));
+    ftpd_reply(s, 530, "Login refused: home directory unavailable.");
+    s->user_given = s->anonymous = false;
+    return;
+  }
+  s->root_fd = fd;
+  s->perms = perms;
+  s->logged_in = true;
+  strcpy(s->cwd, "/");
+  char name[16];
+  snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+  ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip, s->anonymous ? " (anonymous)" : "");
+  ftpd_reply(s, 230, "Login successful.");
+}
+
+void ftpd_cmd_rein(ftpd_session_t *s, const char *arg) {
+  ftpd_sess_logout(s);
+  strcpy(s->user, "-");
+  s->prelogin_cmds = 0;
+  s->started = mt_now();
+  ftpd_reply(s, 220, "Ready for a new user.");
+}
+
+void ftpd_cmd_quit(ftpd_session_t *s, const char *arg) {
+  ftpd_reply(s, 221, "Goodbye.");
+  s->quit = true;
+}

@@ -1,0 +1,247 @@
+/* commands/xfer.c — verbs that move data: RETR STOR APPE STOU LIST NLST MLSD,
+ * and MLST REST ABOR.
+ *
+ * Uploads never damage what is there: STOR and STOU write a temporary file
+ * beside the target and rename it into place only when the transfer
+ * completed; on any failure the temporary is removed. APPE and REST+STOR
+ * write in place, as their meaning requires.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../session.h"
+
+void ftpd_cmd_rest(ftpd_session_t *s, const char *arg) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || *end || end == arg || v < 0) {
+    ftpd_reply(s, 501, "REST needs a non-negative byte offset.");
+    return;
+  }
+  s->rest = (off_t)v;
+  ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", v);
+}
+
+void ftpd_cmd_abor(ftpd_session_t *s, const char *arg) {
+  ftpd_data_reset(s);
+  ftpd_reply(s, 225, "No transfer to abort.");
+}
+
+void ftpd_cmd_retr(ftpd_session_t *s, const char *arg) {
+  off_t rest = s->rest;
+  s->rest = 0;
+  char vpath[FTPD_MAX_PATH + 1];
+  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_R, vpath)) return;
+  int ffd = ftpd_fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
+  if (ffd < 0) {
+    ftpd_reply_err(s, 550, ffd, vpath);
+    return;
+  }
+  struct stat st;
+  if (fstat(ffd, &st) || !S_ISREG(st.st_mode)) {
+    close(ffd);
+    ftpd_reply(s, 550, "%s: not a regular file.", vpath);
+    return;
+  }
+  if (rest > st.st_size) {
+    close(ffd);
+    ftpd_reply(s, 554, "Restart offset %lld is past the end of the file (%lld bytes).", (long long)rest,
+               (long long)st.st_size);
+    return;
+  }
+  char what[FTPD_MAX_PATH + 100];
+  snprintf(what, sizeof what, "Opening %s mode data connection for %s (%lld bytes).", s->ascii ? "ASCII" : "BINARY",
+           vpath, (long long)st.st_size);
+  double t0 = mt_now();
+  int dfd = ftpd_data_open(s, what);
+  if (dfd < 0) {
+    close(ffd);
+    return;
+  }
+  off_t sent = 0;
+  int rc = ftpd_data_send_file(s, dfd, ffd, rest, &sent);
+  close(ffd);
+  ftpd_xferlog(s, mt_now() - t0, sent, vpath, 'o', rc == 0);
+  ftpd_data_finish(s, dfd, rc, "Transfer complete.");
+}
+
+enum { UP_STOR, UP_APPE, UP_STOU };
+
+/* Creates ".<name>.<random>.mtftpd-part" beside the target. */
+static int make_temp(int dfd, const char *name, char *tmp, size_t tmpsz) {
+  for (int attempt = 0; attempt < 8; attempt++) {
+    unsigned long long r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned long long)mt_now() * 1000003u + (unsigned)attempt;
+    if (strlen(name) > 200) snprintf(tmp, tmpsz, ".%016llx.mtftpd-part", r);
+    else snprintf(tmp, tmpsz, ".%s.%016llx.mtftpd-part", name, r);
+    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) return fd < 0 ? -errno : fd;
+  }
+  return -EEXIST;
+}
+
+static void upload(ftpd_session_t *s, const char *arg, int kind) {
+  off_t rest = s->rest;
+  s->rest = 0;
+  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
+  const char *want = arg;
+  if (kind == UP_STOU && !*arg) want = "ftp-upload";
+  if (!ftpd_sess_path(s, want, vpath)) return;
+  bool in_place = kind == UP_APPE || (kind == UP_STOR && rest > 0);
+  if (!ftpd_authorize(s, kind == UP_APPE ? PERM_A : PERM_W, vpath)) return;
+  int dirfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
+  if (dirfd < 0) {
+    ftpd_reply_err(s, 553, dirfd, vpath);
+    return;
+  }
+  struct stat st;
+  bool exists = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {
+    close(dirfd);
+    ftpd_reply(s, 553, "%s: is a directory.", vpath);
+    return;
+  }
+  char final[FTPD_MAX_NAME + 16];
+  snprintf(final, sizeof final, "%s", name);
+  if (kind == UP_STOU) {             /* name, name.1, name.2 ... */
+    for (int i = 1; exists && i < 1000; i++) {
+      snprintf(final, sizeof final, "%s.%d", name, i);
+      exists = fstatat(dirfd, final, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    }
+    if (exists) {
+      close(dirfd);
+      ftpd_reply(s, 553, "Cannot find a unique name.");
+      return;
+    }
+  }
+  int ffd;
+  char tmp[FTPD_MAX_NAME + 64] = "";
+  if (in_place) {
+    /* Beneath the root, through openat2 like any other path. */
+    ffd = ftpd_fs_open(s->root_fd, vpath, O_WRONLY | O_CREAT | (kind == UP_APPE ? O_APPEND : 0), 0644);
+    if (ffd >= 0 && kind == UP_STOR) {
+      struct stat fst;
+      if (fstat(ffd, &fst) == 0 && rest > fst.st_size) {
+        close(ffd);
+        close(dirfd);
+        ftpd_reply(s, 554, "Restart offset %lld is past the end of the file.", (long long)rest);
+        return;
+      }
+      if (ftruncate(ffd, rest) || lseek(ffd, rest, SEEK_SET) < 0) {
+        int e = -errno;
+        close(ffd);
+        close(dirfd);
+        ftpd_reply_err(s, 553, e, vpath);
+        return;
+      }
+    }
+  } else {
+    ffd = make_temp(dirfd, name, tmp, sizeof tmp);
+    if (ffd >= 0 && exists && S_ISREG(st.st_mode)) fchmod(ffd, st.st_mode & 07777);  /* keep its mode */
+  }
+  if (ffd < 0) {
+    close(dirfd);
+    ftpd_reply_err(s, 553, ffd, vpath);
+    return;
+  }
+  char what[FTPD_MAX_PATH + 100];
+  if (kind == UP_STOU) snprintf(what, sizeof what, "FILE: %s", final);
+  else snprintf(what, sizeof what, "Ok to send data for %s.", vpath);
+  double t0 = mt_now();
+  int dfd = ftpd_data_open(s, what);
+  int rc;
+  off_t got = 0;
+  if (dfd < 0) {
+    rc = MT_ECANCELED;
+  } else {
+    rc = ftpd_data_recv_file(s, dfd, ffd, &got);
+    if (rc == 0 && close(ffd) != 0) rc = -errno;   /* delayed write errors (NFS, quota) */
+    else if (rc != 0) close(ffd);
+    ffd = -1;
+  }
+  if (ffd >= 0) close(ffd);
+  if (!in_place) {
+    if (rc == 0) {
+      if (kind == UP_STOU) {
+        /* Never replace a file that appeared meanwhile. */
+        int r;
+        for (int i = 1; (r = renameat2(dirfd, tmp, dirfd, final, RENAME_NOREPLACE)) != 0 && errno == EEXIST && i < 1000;
+             i++)
+          snprintf(final, sizeof final, "%s.%d", name, i);
+        if (r) rc = -errno;
+      } else if (renameat(dirfd, tmp, dirfd, name) != 0) {
+        rc = -errno;
+      }
+    }
+    if (rc != 0) unlinkat(dirfd, tmp, 0);
+  }
+  close(dirfd);
+  ftpd_xferlog(s, mt_now() - t0, got, vpath, 'i', rc == 0);
+  if (dfd < 0) return;               /* 425 already sent */
+  char ok[FTPD_MAX_NAME + 64];
+  if (kind == UP_STOU) snprintf(ok, sizeof ok, "Transfer complete (unique file name: %s).", final);
+  else snprintf(ok, sizeof ok, "Transfer complete.");
+  ftpd_data_finish(s, dfd, rc, ok);
+}
+
+void ftpd_cmd_stor(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOR); }
+void ftpd_cmd_appe(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_APPE); }
+void ftpd_cmd_stou(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOU); }
+
+/* LIST/NLST/MLSD: build the listing, then send it in one go. */
+static void listing(ftpd_session_t *s, const char *arg, int style) {
+  s->rest = 0;
+  const char *p = arg;
+  if (style != LIST_MLSD)
+    while (*p == '-') {            /* "LIST -la": ls options, ignored */
+      while (*p && *p != ' ') p++;
+      while (*p == ' ') p++;
+    }
+  char vpath[FTPD_MAX_PATH + 1];
+  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+  sbuf_t b;
+  sbuf_init(&b, 64 << 20);
+  int r = ftpd_list(s, vpath, style, &b, "");
+  if (r < 0) {
+    sbuf_free(&b);
+    ftpd_reply_err(s, style == LIST_MLSD && r == -ENOTDIR ? 501 : 550, r, vpath);
+    return;
+  }
+  int dfd = ftpd_data_open(s, "Here comes the directory listing.");
+  if (dfd >= 0) {
+    int rc = ftpd_data_send_buf(s, dfd, b.p ? b.p : "", b.len);
+    ftpd_data_finish(s, dfd, rc, "Directory send OK.");
+  }
+  sbuf_free(&b);
+}
+
+void ftpd_cmd_list(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_LONG); }
+void ftpd_cmd_nlst(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_NAMES); }
+void ftpd_cmd_mlsd(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_MLSD); }
+
+void ftpd_cmd_mlst(ftpd_session_t *s, const char *arg) {
+  char vpath[FTPD_MAX_PATH + 1];
+  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+  sbuf_t b;
+  sbuf_init(&b, 0);
+  sbuf_puts(&b, " ");
+  int r = ftpd_mlst_one(s, vpath, &b);
+  if (r < 0) {
+    sbuf_free(&b);
+    ftpd_reply_err(s, 550, r, vpath);
+    return;
+  }
+  sbuf_puts(&b, "\r\n");
+  sbuf_free(&s->out);
+  s->out = b;
+  char first[FTPD_MAX_PATH + 32];
+  snprintf(first, sizeof first, "Listing %s", vpath);
+  ftpd_reply_multi(s, 250, first, "End.");
+}

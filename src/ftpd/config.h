@@ -1,0 +1,12 @@
+/* config.h — helpers of config.c shared with the rest of the server. */
+#ifndef FTPD_CONFIG_H
+#define FTPD_CONFIG_H
+#include <arpa/inet.h>
+#include <stddef.h>
+
+#define FTPD_DEFAULT_LISTEN "0.0.0.0:21"
+
+/* "h:p", "[v6]:p" or "p" (host empty). 0 or -1. */
+int ftpd_parse_hostport(const char *s, char *host, size_t hostsz, int *port);
+
+#endif

@@ -1,0 +1,431 @@
+/* data.c — data connections and the transfer loops.
+ *
+ * PASV/EPSV open a listener on the control connection's local address (ports
+ * from --pasv-ports) and accept only a connection from the control peer's
+ * address. PORT/EPRT are accepted only toward the control peer's address and
+ * ports >= 1024 (RFC 2577: no bounce attacks). A transfer waits on the data
+ * socket in FTPD_CTRL_POLL slices and reads the control connection between
+ * them, so ABOR, STAT and QUIT are answered mid-transfer; a data connection
+ * that makes no progress for data-timeout seconds is dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "session.h"
+
+void ftpd_data_reset(ftpd_session_t *s) {
+  if (s->pasv_fd >= 0) mt_close(s->pasv_fd);
+  s->pasv_fd = -1;
+  s->port_set = false;
+}
+
+/* Local control address as IPv4 when it is v4 or v4-mapped. */
+static bool local_v4(const ftpd_session_t *s, struct in_addr *out) {
+  if (s->local.ss_family == AF_INET) {
+    *out = ((const struct sockaddr_in *)&s->local)->sin_addr;
+    return true;
+  }
+  const struct sockaddr_in6 *a = (const void *)&s->local;
+  if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+    memcpy(out, &a->sin6_addr.s6_addr[12], 4);
+    return true;
+  }
+  return false;
+}
+
+/* Opens a passive listener on the control connection's local address. */
+static int pasv_listen(ftpd_session_t *s) {
+  ftpd_data_reset(s);
+  struct sockaddr_storage ss = s->local;
+  socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int lo = s->cfg->pasv_lo, hi = s->cfg->pasv_hi;
+  int tries = lo ? hi - lo + 1 : 1;
+  unsigned start = 0;
+  if (lo) getrandom(&start, sizeof start, 0);
+  int r = -EADDRINUSE;
+  for (int i = 0; i < tries; i++) {
+    int port = lo ? lo + (int)((start + (unsigned)i) % (unsigned)tries) : 0;
+    if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&ss, len) == 0) {
+      r = 0;
+      break;
+    }
+    r = -errno;
+    if (r != -EADDRINUSE) break;
+  }
+  if (r == 0 && listen(fd, 1) < 0) r = -errno;
+  if (r) {
+    close(fd);
+    return r;
+  }
+  s->pasv_fd = fd;
+  return mt_tcp_port(fd);
+}
+
+void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
+  if (s->epsv_all) {
+    ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
+    return;
+  }
+  struct in_addr a;
+  if (!local_v4(s, &a)) {
+    ftpd_reply(s, 425, "PASV needs IPv4; use EPSV.");
+    return;
+  }
+  if (s->cfg->pasv_address) inet_pton(AF_INET, s->cfg->pasv_address, &a);
+  int port = pasv_listen(s);
+  if (port < 0) {
+    ftpd_log(LOG_WARN, "#%lu PASV: no port: %s", s->id, strerror(-port));
+    ftpd_reply(s, 425, "Cannot open passive connection.");
+    return;
+  }
+  const unsigned char *b = (const unsigned char *)&a;
+  ftpd_reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", b[0], b[1], b[2], b[3], port >> 8, port & 255);
+}
+
+void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg) {
+  if (!strcasecmp(arg, "ALL")) {
+    s->epsv_all = true;
+    ftpd_reply(s, 200, "EPSV ALL ok.");
+    return;
+  }
+  struct in_addr a;
+  int fam = local_v4(s, &a) ? 1 : 2;
+  if (*arg && strcmp(arg, fam == 1 ? "1" : "2") != 0) {
+    ftpd_reply(s, 522, "Network protocol not supported, use (%d)", fam);
+    return;
+  }
+  int port = pasv_listen(s);
+  if (port < 0) {
+    ftpd_reply(s, 425, "Cannot open passive connection.");
+    return;
+  }
+  ftpd_reply(s, 229, "Entering Extended Passive Mode (|||%d|)", port);
+}
+
+/* Accepts an active-mode target only toward the control peer, port >= 1024. */
+static void set_port(ftpd_session_t *s, const struct sockaddr_storage *ss, int port) {
+  if (s->epsv_all) {
+    ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
+    return;
+  }
+  if (!ftpd_addr_same_host(ss, &s->peer) || port < 1024) {
+    ftpd_log(LOG_WARN, "#%lu %s refused: target is not the client's address or port < 1024", s->id, s->verb);
+    ftpd_reply(s, 500, "Illegal %s command: only to your own address, port 1024 or above.", s->verb);
+    return;
+  }
+  ftpd_data_reset(s);
+  s->port_addr = *ss;
+  s->port_set = true;
+  ftpd_reply(s, 200, "%s command successful. Consider using PASV.", s->verb);
+}
+
+void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
+  unsigned v[6];
+  char tail;
+  if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) {
+    ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
+    return;
+  }
+  for (int i = 0; i < 6; i++)
+    if (v[i] > 255) {
+      ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
+      return;
+    }
+  struct sockaddr_storage ss = {0};
+  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = htonl(v[0] << 24 | v[1] << 16 | v[2] << 8 | v[3]);
+  int port = (int)(v[4] << 8 | v[5]);
+  in->sin_port = htons((uint16_t)port);
+  set_port(s, &ss, port);
+}
+
+void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg) {
+  /* |af|addr|port| with any delimiter from 33 to 126 (RFC 2428). */
+  char d = arg[0];
+  char buf[128];
+  if (d < 33 || d > 126 || strlen(arg) >= sizeof buf) goto bad;
+  strcpy(buf, arg + 1);
+  char *f[3];
+  char *p = buf;
+  for (int i = 0; i < 3; i++) {
+    char *e = strchr(p, d);
+    if (!e) goto bad;
+    *e = 0;
+    f[i] = p;
+    p = e + 1;
+  }
+  if (*p) goto bad;
+  char *end;
+  long port = strtol(f[2], &end, 10);
+  if (*end || end == f[2] || port < 1 || port > 65535) goto bad;
+  struct sockaddr_storage ss = {0};
+  if (!strcmp(f[0], "1")) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, f[1], &in->sin_addr) != 1) goto bad;
+  } else if (!strcmp(f[0], "2")) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, f[1], &in6->sin6_addr) != 1) goto bad;
+  } else {
+    ftpd_reply(s, 522, "Network protocol not supported, use (1,2)");
+    return;
+  }
+  set_port(s, &ss, (int)port);
+  return;
+bad:
+  ftpd_reply(s, 501, "Syntax: EPRT |af|address|port|");
+}
+
+int ftpd_data_open(ftpd_session_t *s, const char *what) {
+  if (s->pasv_fd < 0 && !s->port_set) {
+    ftpd_reply(s, 425, "Use PORT, EPRT, PASV or EPSV first.");
+    return -1;
+  }
+  if (ftpd_reply(s, 150, "%s", what) < 0) return -1;
+  int fd = -1;
+  double deadline = mt_now() + s->cfg->data_timeout;
+  if (s->pasv_fd >= 0) {
+    while (fd < 0) {
+      struct sockaddr_storage from;
+      socklen_t fl = sizeof from;
+      double left = deadline - mt_now();
+      int c = left > 0 ? mt_accept(s->pasv_fd, (struct sockaddr *)&from, &fl, left) : MT_ETIMEDOUT;
+      if (c < 0) break;
+      if (!ftpd_addr_same_host(&from, &s->peer)) {
+        char ip[INET6_ADDRSTRLEN];
+        ftpd_addr_ip(&from, ip, sizeof ip, NULL);
+        ftpd_log(LOG_WARN, "#%lu data connection from %s refused: not the client's address", s->id, ip);
+        mt_close(c);
+        continue;
+      }
+      fd = c;
+    }
+  } else {
+    fd = socket(s->port_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      socklen_t l = s->port_addr.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+      if (mt_connect(fd, (struct sockaddr *)&s->port_addr, l, s->cfg->data_timeout) < 0) {
+        mt_close(fd);
+        fd = -1;
+      }
+    }
+  }
+  ftpd_data_reset(s);
+  if (fd < 0) {
+    ftpd_reply(s, 425, "Cannot open data connection.");
+    return -1;
+  }
+  s->in_xfer = true;
+  s->abort_req = s->quit_req = false;
+  s->xfer_bytes = 0;
+  return fd;
+}
+
+/* Reads whatever the control connection has (without waiting). Returns 0 to
+ * go on, MT_ECANCELED after ABOR, MT_ECONNRESET when the client is gone. */
+static int ctrl_check(ftpd_session_t *s) {
+  for (;;) {
+    char *line;
+    size_t len;
+    int r = mt_readline(s->lr, &line, &len, 0);
+    if (r == MT_ETIMEDOUT) return 0;
+    if (r == MT_EMSGSIZE) {
+      ftpd_reply(s, 500, "Command line too long.");
+      continue;
+    }
+    if (r < 0) {
+      s->quit = true;
+      return MT_ECONNRESET;
+    }
+    ftpd_sess_during_xfer(s, line, len);
+    if (s->abort_req) return MT_ECANCELED;
+  }
+}
+
+/* Waits for the data fd, checking the control connection every slice. */
+static int wait_data(ftpd_session_t *s, int dfd, int events) {
+  double stalled = 0;
+  for (;;) {
+    int r = mt_wait_fd(dfd, events, FTPD_CTRL_POLL);
+    if (r >= 0) return 0;
+    if (r != MT_ETIMEDOUT) return r;
+    if ((r = ctrl_check(s)) < 0) return r;
+    stalled += FTPD_CTRL_POLL;
+    if (stalled >= s->cfg->data_timeout) return MT_ETIMEDOUT;
+  }
+}
+
+/* Between chunks: a control check at most every FTPD_CTRL_POLL seconds. */
+static int between_chunks(ftpd_session_t *s, double *next) {
+  double now = mt_now();
+  if (now < *next) return 0;
+  *next = now + FTPD_CTRL_POLL;
+  return ctrl_check(s);
+}
+
+int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
+  double next = 0;
+  while (n) {
+    int r = between_chunks(s, &next);
+    if (r < 0) return r;
+    ssize_t w = mt_send(dfd, p, n, 0, 0);
+    if (w == MT_ETIMEDOUT) {
+      if ((r = wait_data(s, dfd, MT_WRITE)) < 0) return r;
+      continue;
+    }
+    if (w < 0) return (int)w;
+    p += w;
+    n -= (size_t)w;
+    s->xfer_bytes += w;
+  }
+  return 0;
+}
+
+int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
+  double next = 0;
+  int r = 0;
+  if (!s->ascii) {
+    for (;;) {
+      if ((r = between_chunks(s, &next)) < 0) break;
+      off_t before = off;
+      ssize_t w = sendfile(dfd, ffd, &off, 1 << 20);
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if ((r = wait_data(s, dfd, MT_WRITE)) < 0) break;
+        continue;
+      }
+      if (w < 0 && (errno == EINVAL || errno == ENOSYS)) {   /* a file sendfile cannot read */
+        off = before;
+        goto copy;
+      }
+      if (w < 0) {
+        r = -errno;
+        break;
+      }
+      if (w == 0) break;
+      s->xfer_bytes += w;
+    }
+    *sent = s->xfer_bytes;
+    return r;
+  }
+copy:;
+  /* ASCII: every LF goes out as CRLF (RFC 959 3.1.1.1). */
+  char *in = malloc(FTPD_XFER_BUF / 2), *out = malloc(FTPD_XFER_BUF);
+  if (!in || !out) r = MT_ENOMEM;
+  while (!r) {
+    ssize_t n = pread(ffd, in, FTPD_XFER_BUF / 2, off);
+    if (n < 0) {
+      r = -errno;
+      break;
+    }
+    if (n == 0) break;
+    off += n;
+    size_t o = 0;
+    for (ssize_t i = 0; i < n; i++) {
+      if (in[i] == '\n' && s->ascii) out[o++] = '\r';
+      out[o++] = in[i];
+    }
+    r = ftpd_data_send_buf(s, dfd, out, o);
+  }
+  free(in);
+  free(out);
+  *sent = s->xfer_bytes;
+  return r;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
+  char *buf = malloc(FTPD_XFER_BUF);
+  if (!buf) return MT_ENOMEM;
+  double next = 0;
+  bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
+  int r = 0;
+  for (;;) {
+    if ((r = between_chunks(s, &next)) < 0) break;
+    ssize_t n = mt_recv(dfd, buf, FTPD_XFER_BUF, 0, 0);
+    if (n == MT_ETIMEDOUT) {
+      if ((r = wait_data(s, dfd, MT_READ)) < 0) break;
+      continue;
+    }
+    if (n < 0) {
+      r = (int)n;
+      break;
+    }
+    if (n == 0) {
+      if (cr_pending) r = write_all(ffd, "\r", 1);
+      break;
+    }
+    s->xfer_bytes += n;
+    if (s->ascii) {      /* CRLF -> LF; a lone CR stays */
+      char *o = buf, *end = buf + n;
+      if (cr_pending && buf[0] != '\n' && (r = write_all(ffd, "\r", 1)) < 0) break;
+      cr_pending = false;
+      for (char *p = buf; p < end; p++) {
+        if (*p == '\r') {
+          if (p + 1 == end) { cr_pending = true; continue; }
+          if (p[1] == '\n') continue;
+        }
+        *o++ = *p;
+      }
+      n = o - buf;
+    }
+    if ((r = write_all(ffd, buf, (size_t)n)) < 0) break;
+  }
+  free(buf);
+  *got = s->xfer_bytes;
+  return r;
+}
+
+void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
+  /* A client that aborts often closes the data connection first; look for
+   * its ABOR briefly so the replies come in the order it expects. */
+  if (rc < 0 && !s->abort_req && (rc == -EPIPE || rc == -ECONNRESET) && !s->quit) {
+    if (mt_wait_fd(s->ctrl, MT_READ, 0.1) >= 0) ctrl_check(s);
+  }
+  mt_close(dfd);
+  s->in_xfer = false;
+  if (s->abort_req) {
+    ftpd_reply(s, 426, "Connection closed; transfer aborted.");
+    ftpd_reply(s, 226, "ABOR command successful.");
+  } else if (rc == 0) {
+    ftpd_reply(s, 226, "%s", okmsg);
+  } else if (rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG) {
+    ftpd_reply(s, 452, "Insufficient storage space: %s.", strerror(-rc));
+  } else if (rc == MT_ETIMEDOUT) {
+    ftpd_reply(s, 426, "Data connection timed out; transfer aborted.");
+  } else if (rc == -EPIPE || rc == -ECONNRESET || rc == MT_ECONNRESET) {
+    ftpd_reply(s, 426, "Data connection lost; transfer aborted.");
+  } else {
+    ftpd_reply(s, 451, "Local error: %s.", rc < -4000 ? mt_strerror(rc) : strerror(-rc));
+  }
+  s->abort_req = false;
+  if (s->quit_req) {
+    ftpd_reply(s, 221, "Goodbye.");
+    s->quit = true;
+  }
+}

@@ -1,0 +1,220 @@
+/* ftpd.h — mtftpd's internal types: configuration, users, the server and a session.
+ *
+ * Trust map (file names say what an attacker reaches):
+ *   protocol.c   parses raw control lines (untrusted bytes) into a verb and an argument
+ *   fs.c         turns a client path into an fd beneath the user's root (the jail)
+ *   auth.c       users file, password checks, and ftpd_authorize(), the one gate every
+ *                file verb passes
+ *   session.c    the per-connection state machine; commands/ implements the verbs
+ *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
+ *   config.c     config file and flags (trusted: written by the administrator)
+ *   model_threads.c  acceptor + bounded queue + pool of session threads
+ *
+ * A session only calls libmt's parking IO, so it does not know which model runs it.
+ */
+#ifndef FTPD_H
+#define FTPD_H
+
+#include <mt.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "ftpd_limits.h"
+
+#define FTPD_VERSION "0.1.0"
+
+/* ---- small checked buffer (buf.c) ---------------------------------------- */
+typedef struct {
+  char *p;        /* always NUL-terminated when non-NULL */
+  size_t len, cap;
+  size_t limit;   /* 0 = none; growing past it sets failed */
+  bool failed;    /* an allocation or the limit failed; later appends are no-ops */
+} sbuf_t;
+void sbuf_init(sbuf_t *b, size_t limit);
+void sbuf_free(sbuf_t *b);
+void sbuf_reset(sbuf_t *b);
+void sbuf_put(sbuf_t *b, const void *data, size_t n);
+void sbuf_puts(sbuf_t *b, const char *s);
+void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- permissions (pyftpdlib letters) -------------------------------------- */
+enum {
+  PERM_E = 1 << 0, /* e  change directory */
+  PERM_L = 1 << 1, /* l  list */
+  PERM_R = 1 << 2, /* r  retrieve */
+  PERM_A = 1 << 3, /* a  append */
+  PERM_D = 1 << 4, /* d  delete */
+  PERM_F = 1 << 5, /* f  rename */
+  PERM_M = 1 << 6, /* m  make directory */
+  PERM_W = 1 << 7, /* w  store */
+  PERM_CHMOD = 1 << 8, /* M  chmod */
+  PERM_T = 1 << 9, /* T  set modification time */
+};
+#define PERM_LETTERS "elradfmwMT"
+#define PERM_ALL 0x3ff
+/* Parses letters into a mask; -1 for an unknown letter. */
+int  ftpd_perms_parse(const char *s);
+void ftpd_perms_format(unsigned perms, char out[16]);
+
+/* ---- configuration (config.c) --------------------------------------------- */
+enum { ANON_OFF = 0, ANON_RO = 1, ANON_RW = 2 };
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+enum { MODEL_THREADS = 0, MODEL_FORK = 1, MODEL_COROUTINES = 2 };
+
+typedef struct ftpd_config {
+  char *listen[FTPD_MAX_LISTEN];
+  int n_listen;
+  char *root;
+  char *users_file;
+  int anonymous;
+  int model;
+  int max_clients;
+  int max_per_ip;
+  int pasv_lo, pasv_hi;       /* 0,0 = any port */
+  char *pasv_address;
+  char *xferlog;
+  int log_level;
+  bool daemon;
+  char *pidfile;
+  char *run_as;
+  char *banner;
+  double login_timeout, idle_timeout, data_timeout, shutdown_grace;
+  char *config_file;          /* -c, remembered for SIGHUP */
+} ftpd_config_t;
+
+void ftpd_config_defaults(ftpd_config_t *c);
+void ftpd_config_free(ftpd_config_t *c);
+/* Sets one key (config-file spelling, e.g. "max-clients") from text.
+ * Returns 0, or -1 with a one-line reason in err. */
+int  ftpd_config_set(ftpd_config_t *c, const char *key, const char *value, char *err, size_t errlen);
+/* Reads a key = value file (# comments). 0, or -1 with "FILE:LINE: reason" in err. */
+int  ftpd_config_load(ftpd_config_t *c, const char *path, char *err, size_t errlen);
+/* Parses text already in memory (the fuzzer's entry point too). */
+int  ftpd_config_parse(ftpd_config_t *c, const char *text, size_t len, const char *name,
+                       char *err, size_t errlen);
+/* Final checks after file and flags: 0 or -1 with err. */
+int  ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen);
+void ftpd_config_dump(const ftpd_config_t *c, FILE *out);
+/* The serve command line: -c first, then flags over it. 0; 1 = --help/--version
+ * printed; -1 = error printed to stderr (exit 2). */
+int  ftpd_config_from_args(ftpd_config_t *c, int argc, char **argv);
+void ftpd_usage(FILE *out);
+
+/* ---- users (auth.c) -------------------------------------------------------- */
+typedef struct {
+  char *name, *hash, *home;
+  unsigned perms;
+} ftpd_user_t;
+
+typedef struct {
+  ftpd_user_t *v;
+  size_t n;
+} ftpd_users_t;
+
+/* Loads a users file; a missing path means no users. 0 or -1 with err. */
+int  ftpd_users_load(ftpd_users_t *u, const char *path, char *err, size_t errlen);
+void ftpd_users_free(ftpd_users_t *u);
+const ftpd_user_t *ftpd_users_find(const ftpd_users_t *u, const char *name);
+/* True when pass matches the user's hash; always spends one hash computation. */
+bool ftpd_password_ok(const ftpd_user_t *u, const char *pass);
+/* `mtftpd passwd ...`: returns the process exit code. */
+int  ftpd_passwd_main(int argc, char **argv);
+
+/* ---- the server shared by all sessions -------------------------------------- */
+/* What a session needs from the configuration, swapped whole on SIGHUP. */
+typedef struct ftpd_snapshot {
+  atomic_int refs;
+  ftpd_config_t cfg;
+  ftpd_users_t users;
+} ftpd_snapshot_t;
+
+typedef struct ftpd_server {
+  mt_lock_t lock;             /* protects snap, per-IP table, active */
+  ftpd_snapshot_t *snap;
+  int root_fd;                /* --root, opened before privileges are dropped */
+  int xferlog_fd;             /* -1 when off */
+  int listen_fd[FTPD_MAX_LISTEN];
+  int n_listen;
+  atomic_bool stopping;
+  atomic_ulong next_id;
+  atomic_int active;          /* sessions admitted */
+  struct ip_slot *ips;        /* per-IP counts (model_threads.c) */
+  size_t n_ips, cap_ips;
+  int pool_size;              /* session threads (max-clients at start) */
+} ftpd_server_t;
+
+ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
+void ftpd_snapshot_put(ftpd_snapshot_t *s);
+
+/* ---- logging (log.c) -------------------------------------------------------- */
+extern int ftpd_log_level;
+void ftpd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- a session ---------------------------------------------------------------- */
+typedef struct ftpd_session {
+  ftpd_server_t *srv;
+  ftpd_snapshot_t *snap;
+  const ftpd_config_t *cfg;   /* = &snap->cfg */
+  unsigned long id;
+  int ctrl;
+  mt_linereader_t *lr;
+  struct sockaddr_storage peer, local;
+  char peer_ip[INET6_ADDRSTRLEN];
+  int peer_port;
+  sbuf_t out;                 /* reply being built */
+
+  /* login */
+  char user[FTPD_MAX_USER + 1];
+  bool user_given, logged_in, anonymous;
+  int fails, prelogin_cmds;
+  unsigned perms;
+  int root_fd;                /* the user's root; -1 before login */
+  char cwd[FTPD_MAX_PATH + 1];
+
+  /* transfer parameters */
+  bool ascii;
+  off_t rest;
+  char *rnfr;                 /* virtual path after RNFR */
+  bool epsv_all, utf8;
+  unsigned mlst_facts;
+  int pasv_fd;                /* listening data socket, -1 */
+  struct sockaddr_storage port_addr;
+  bool port_set;
+
+  char verb[5];               /* the command being served, for the log */
+  char logarg[160];           /* its argument as logged (PASS masked) */
+  double started;
+
+  /* during a transfer */
+  bool in_xfer, abort_req, quit_req;
+  off_t xfer_bytes;
+  double last_cmd;
+  bool quit;
+} ftpd_session_t;
+
+/* Runs one control connection to its end and closes fd. */
+void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer);
+
+/* replies (protocol.c) */
+int  ftpd_reply(ftpd_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sends the multi-line reply built in s->out: code-first, lines, code last. */
+int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char *last);
+
+/* ---- model ------------------------------------------------------------------- */
+int  ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop);
+/* Admission control shared by the models: 0 admitted, else the 421 text sent. */
+int  ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const char **why);
+void ftpd_release(ftpd_server_t *srv, const struct sockaddr_storage *peer);
+
+/* xferlog line (log.c) */
+void ftpd_xferlog(ftpd_session_t *s, double secs, off_t bytes, const char *path, char dir, bool complete);
+
+void ftpd_addr_ip(const struct sockaddr_storage *ss, char *out, size_t n, int *port);
+bool ftpd_addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+#endif

@@ -1,0 +1,195 @@
+/* main.c — mtftpd's entry: subcommands, start-up order, signals.
+ *
+ * Start-up order matters for safety: read the configuration, open the root
+ * and bind the listeners (may need root), detach if asked, drop privileges,
+ * and only then start threads and accept clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ftpd.h"
+
+static int saved_argc;
+static char **saved_argv;
+static char startup_cwd[PATH_MAX];
+
+ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv) {
+  mt_lock_acquire(&srv->lock, MT_FOREVER);
+  ftpd_snapshot_t *s = srv->snap;
+  atomic_fetch_add(&s->refs, 1);
+  mt_lock_release(&srv->lock);
+  return s;
+}
+
+void ftpd_snapshot_put(ftpd_snapshot_t *s) {
+  if (atomic_fetch_sub(&s->refs, 1) != 1) return;
+  ftpd_config_free(&s->cfg);
+  ftpd_users_free(&s->users);
+  free(s);
+}
+
+/* Relative paths are taken from the directory mtftpd started in, also after
+ * --daemon moved to "/" and on SIGHUP. */
+static void absolutize(char **p) {
+  if (!*p || (*p)[0] == '/' || !startup_cwd[0]) return;
+  char *a;
+  if (asprintf(&a, "%s/%s", startup_cwd, *p) < 0) return;
+  free(*p);
+  *p = a;
+}
+
+/* Builds a snapshot from the saved command line. NULL after printing why. */
+static ftpd_snapshot_t *load_snapshot(bool quiet_help) {
+  ftpd_snapshot_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  atomic_init(&s->refs, 1);
+  ftpd_config_defaults(&s->cfg);
+  int r = ftpd_config_from_args(&s->cfg, saved_argc, saved_argv);
+  if (r != 0) {
+    ftpd_config_free(&s->cfg);
+    free(s);
+    if (r == 1 && quiet_help) exit(0);
+    return NULL;
+  }
+  if (!s->cfg.n_listen) s->cfg.listen[s->cfg.n_listen++] = strdup(FTPD_DEFAULT_LISTEN);
+  absolutize(&s->cfg.root);
+  absolutize(&s->cfg.users_file);
+  absolutize(&s->cfg.xferlog);
+  absolutize(&s->cfg.pidfile);
+  char err[600];
+  if (ftpd_users_load(&s->users, s->cfg.users_file, err, sizeof err) ||
+      ftpd_config_check(&s->cfg, err, sizeof err)) {
+    fprintf(stderr, "mtftpd: %s\n", err);
+    ftpd_snapshot_put(s);
+    return NULL;
+  }
+  return s;
+}
+
+static void on_hup(int sig, void *ud) {
+  ftpd_server_t *srv = ud;
+  ftpd_snapshot_t *n = load_snapshot(false);
+  if (!n) {
+    ftpd_log(LOG_ERROR, "SIGHUP: reload failed (see above); keeping the running configuration");
+    return;
+  }
+  mt_lock_acquire(&srv->lock, MT_FOREVER);
+  ftpd_snapshot_t *old = srv->snap;
+  srv->snap = n;
+  mt_lock_release(&srv->lock);
+  ftpd_log_level = n->cfg.log_level;
+  ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", n->users.n);
+  ftpd_snapshot_put(old);
+}
+
+static int drop_privileges(const char *want) {
+  if (geteuid() != 0) return 0;
+  const char *name = want;
+  if (!name) name = getpwnam("ftp") ? "ftp" : "nobody";
+  if (!strcmp(name, "root")) {
+    ftpd_log(LOG_WARN, "run-as root: serving with full privileges");
+    return 0;
+  }
+  struct passwd *pw = getpwnam(name);
+  if (!pw) {
+    fprintf(stderr, "mtftpd: run-as: no user '%s'\n", name);
+    return -1;
+  }
+  if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+    fprintf(stderr, "mtftpd: cannot drop privileges to '%s': %s\n", name, strerror(errno));
+    return -1;
+  }
+  if (setuid(0) == 0) {             /* must be impossible now */
+    fprintf(stderr, "mtftpd: privileges could not be dropped\n");
+    return -1;
+  }
+  ftpd_log(LOG_INFO, "serving as user %s (uid %u)", name, (unsigned)pw->pw_uid);
+  return 0;
+}
+
+static int serve(void) {
+  ftpd_snapshot_t *snap = load_snapshot(true);
+  if (!snap) return 2;
+  ftpd_config_t *c = &snap->cfg;
+  ftpd_log_level = c->log_level;
+
+  ftpd_server_t srv = {0};
+  mt_lock_init(&srv.lock, 0);
+  srv.snap = snap;
+  srv.xferlog_fd = -1;
+  srv.pool_size = c->max_clients;
+  srv.root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (srv.root_fd < 0) {
+    fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));
+    return 1;
+  }
+  for (int i = 0; i < c->n_listen; i++) {
+    char host[256];
+    int port;
+    ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
+    int fd = mt_tcp_listen(host[0] ? host : NULL, port, 128, strchr(host, ':') ? MT_V6ONLY : 0);
+    if (fd < 0) {
+      fprintf(stderr, "mtftpd: cannot listen on %s: %s\n", c->listen[i], mt_strerror(fd));
+      return 1;
+    }
+    srv.listen_fd[srv.n_listen++] = fd;
+  }
+  if (c->xferlog) {
+    srv.xferlog_fd = open(c->xferlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (srv.xferlog_fd < 0) {
+      fprintf(stderr, "mtftpd: xferlog %s: %s\n", c->xferlog, strerror(errno));
+      return 1;
+    }
+  }
+  if (c->daemon) {
+    int r = mt_daemonize(c->pidfile);
+    if (r < 0) {
+      fprintf(stderr, "mtftpd: cannot daemonize%s%s: %s\n", c->pidfile ? " with pidfile " : "",
+              c->pidfile ? c->pidfile : "", r == MT_EBUSY ? "another instance is running" : mt_strerror(r));
+      return 1;
+    }
+  }
+  if (drop_privileges(c->run_as) < 0) return 1;
+
+  mt_event_t stop;
+  mt_event_init(&stop, 0);
+  mt_signal_ignore(SIGPIPE);
+  mt_signal_shutdown_event(&stop);
+  mt_signal_handle(SIGHUP, on_hup, &srv);
+  for (int i = 0; i < c->n_listen; i++) {
+    char host[256];
+    int port;
+    ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
+    ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (threads model, %d session threads)", FTPD_VERSION,
+             host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.pool_size);
+  }
+  int rc = ftpd_model_threads_run(&srv, &stop);
+  ftpd_log(LOG_INFO, "mtftpd stopped");
+  return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (!getcwd(startup_cwd, sizeof startup_cwd)) startup_cwd[0] = 0;
+  if (argc > 1 && !strcmp(argv[1], "passwd")) return ftpd_passwd_main(argc - 1, argv + 1);
+  bool check = argc > 1 && !strcmp(argv[1], "check-config");
+  saved_argc = check ? argc - 1 : argc;
+  saved_argv = check ? argv + 1 : argv;
+  if (check) {
+    ftpd_snapshot_t *s = load_snapshot(true);
+    if (!s) return 1;
+    printf("# configuration OK (%zu user(s))\n", s->users.n);
+    ftpd_config_dump(&s->cfg, stdout);
+    ftpd_snapshot_put(s);
+    return 0;
+  }
+  return serve();
+}

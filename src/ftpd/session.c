@@ -1,0 +1,228 @@
+/* session.c — one control connection, from the 220 greeting to the close.
+ *
+ * A plain state machine: read a line (bounded, with the login or idle
+ * timeout), parse it (protocol.c), check login and arguments from the
+ * command table, run the handler. Everything blocking goes through libmt's
+ * parking IO, so the same code runs on a pool thread, in a forked child or
+ * in a coroutine. A session owns its fds and frees everything on every exit
+ * path; nothing it holds outlives ftpd_session_run().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "session.h"
+
+void ftpd_addr_ip(const struct sockaddr_storage *ss, char *out, size_t n, int *port) {
+  out[0] = 0;
+  if (port) *port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, out, (socklen_t)n);
+    if (port) *port = ntohs(a->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const void *)ss;
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], out, (socklen_t)n);
+    else inet_ntop(AF_INET6, &a->sin6_addr, out, (socklen_t)n);
+    if (port) *port = ntohs(a->sin6_port);
+  }
+}
+
+bool ftpd_addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  char x[INET6_ADDRSTRLEN], y[INET6_ADDRSTRLEN];
+  ftpd_addr_ip(a, x, sizeof x, NULL);
+  ftpd_addr_ip(b, y, sizeof y, NULL);
+  return x[0] && strcmp(x, y) == 0;
+}
+
+bool ftpd_sess_path(ftpd_session_t *s, const char *arg, char vpath[FTPD_MAX_PATH + 1]) {
+  int r = ftpd_path_resolve(s->cwd, arg, vpath, FTPD_MAX_PATH + 1);
+  if (r == 0) return true;
+  if (r == -EACCES) ftpd_reply(s, 550, "Permission denied: outside the root.");
+  else ftpd_reply(s, 550, "File name too long.");
+  return false;
+}
+
+bool ftpd_authorize(ftpd_session_t *s, unsigned perm, const char *vpath) {
+  if (s->logged_in && (s->perms & perm)) return true;
+  ftpd_log(LOG_INFO, "#%lu %s: %s %s refused: no permission", s->id, s->user, s->verb, vpath);
+  ftpd_reply(s, 550, "Permission denied.");
+  return false;
+}
+
+void ftpd_reply_err(ftpd_session_t *s, int code, int err, const char *vpath) {
+  const char *why;
+  switch (-err) {
+  case ENOENT: why = "No such file or directory"; break;
+  case EXDEV: case ELOOP: why = "Permission denied: the path leads outside the root"; break;
+  case EACCES: case EPERM: why = "Permission denied"; break;
+  case EEXIST: why = "File exists"; break;
+  case ENOTDIR: why = "Not a directory"; break;
+  case EISDIR: why = "Is a directory"; break;
+  case ENOTEMPTY: why = "Directory not empty"; break;
+  case ENAMETOOLONG: why = "File name too long"; break;
+  case ENOSPC: case EDQUOT: why = "Insufficient storage space"; code = 452; break;
+  case EROFS: why = "Read-only file system"; break;
+  default: why = strerror(-err); break;
+  }
+  ftpd_reply(s, code, "%s: %s.", vpath, why);
+}
+
+void ftpd_sess_logout(ftpd_session_t *s) {
+  if (s->root_fd >= 0) close(s->root_fd);
+  s->root_fd = -1;
+  s->logged_in = s->user_given = s->anonymous = false;
+  s->user[0] = 0;
+  s->perms = 0;
+  strcpy(s->cwd, "/");
+  s->ascii = false;
+  s->rest = 0;
+  free(s->rnfr);
+  s->rnfr = NULL;
+  s->epsv_all = false;
+  s->mlst_facts = MLST_ALL_FACTS;
+  ftpd_data_reset(s);
+}
+
+static void set_thread_name(ftpd_session_t *s) {
+  char name[16];
+  if (s->logged_in) snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
+  else snprintf(name, sizeof name, "ftp#%lu", s->id);
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+/* Parses and runs one line. */
+static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
+  ftpd_cmd_t *cmd = malloc(sizeof *cmd);
+  if (!cmd) {
+    ftpd_reply(s, 451, "Out of memory.");
+    return;
+  }
+  int r = ftpd_parse_command(line, len, cmd);
+  s->last_cmd = mt_now();
+  strcpy(s->verb, r == FTPD_PARSE_OK ? cmd->verb : "?");
+  if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "PASS")) strcpy(s->logarg, "****");
+  else snprintf(s->logarg, sizeof s->logarg, "%s", r == FTPD_PARSE_OK ? cmd->arg : "");
+  if (r == FTPD_PARSE_NUL) ftpd_reply(s, 501, "NUL byte in command.");
+  else if (r == FTPD_PARSE_TOOLONG) { ftpd_reply(s, 500, "Command line too long."); s->quit = true; }
+  else if (r != FTPD_PARSE_OK) ftpd_reply(s, 500, "Syntax error, command unrecognized.");
+  else {
+    const ftpd_cmd_def_t *d = ftpd_cmd_lookup(cmd->verb);
+    if (!s->logged_in && ++s->prelogin_cmds > FTPD_MAX_CMDS_PRELOGIN) {
+      ftpd_reply(s, 421, "Too many commands before login.");
+      s->quit = true;
+    } else if (!d) {
+      ftpd_reply(s, 500, "Unknown command '%s'.", cmd->verb);
+    } else if ((d->flags & CMD_LOGIN) && !s->logged_in) {
+      ftpd_reply(s, 530, "Please login with USER and PASS.");
+    } else if ((d->flags & CMD_ARG) && !cmd->has_arg) {
+      ftpd_reply(s, 501, "%s needs an argument.", cmd->verb);
+    } else {
+      if (s->rnfr && strcmp(cmd->verb, "RNTO") != 0) {   /* RNTO must come right after RNFR */
+        free(s->rnfr);
+        s->rnfr = NULL;
+      }
+      d->fn(s, cmd->arg);
+      if (!s->logged_in) set_thread_name(s);
+    }
+  }
+  free(cmd);
+}
+
+/* Handles a line that arrives while a transfer runs (data.c calls it). */
+void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
+  ftpd_cmd_t *cmd = malloc(sizeof *cmd);
+  if (!cmd) return;
+  if (ftpd_parse_command(line, len, cmd) == FTPD_PARSE_OK) {
+    if (!strcmp(cmd->verb, "ABOR")) s->abort_req = true;
+    else if (!strcmp(cmd->verb, "QUIT")) s->quit_req = true;
+    else if (!strcmp(cmd->verb, "STAT"))
+      ftpd_reply(s, 213, "Status: %lld bytes transferred so far.", (long long)s->xfer_bytes);
+    else if (!strcmp(cmd->verb, "NOOP")) ftpd_reply(s, 200, "NOOP ok.");
+    else ftpd_reply(s, 503, "A transfer is in progress; only ABOR, STAT, NOOP and QUIT now.");
+  } else {
+    ftpd_reply(s, 500, "Syntax error, command unrecognized.");
+  }
+  free(cmd);
+}
+
+void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
+  ftpd_session_t *s = calloc(1, sizeof *s);
+  mt_linereader_t *lr = s ? mt_linereader_new(fd, FTPD_MAX_LINE) : NULL;
+  if (!lr) {
+    static const char msg[] = "421 Out of memory, try later.\r\n";
+    (void)!write(fd, msg, sizeof msg - 1);
+    mt_close(fd);
+    free(s);
+    return;
+  }
+  s->srv = srv;
+  s->snap = ftpd_snapshot_get(srv);
+  s->cfg = &s->snap->cfg;
+  s->id = atomic_fetch_add(&srv->next_id, 1) + 1;
+  s->ctrl = fd;
+  s->lr = lr;
+  s->peer = *peer;
+  socklen_t sl = sizeof s->local;
+  getsockname(fd, (struct sockaddr *)&s->local, &sl);
+  ftpd_addr_ip(peer, s->peer_ip, sizeof s->peer_ip, &s->peer_port);
+  s->root_fd = s->pasv_fd = -1;
+  strcpy(s->cwd, "/");
+  strcpy(s->user, "-");
+  s->mlst_facts = MLST_ALL_FACTS;
+  s->started = s->last_cmd = mt_now();
+  sbuf_init(&s->out, 0);
+  int one = 1;
+  /* Urgent data (Telnet Synch before ABOR, as ftplib sends it) stays in the
+   * stream where the parser drops the Telnet bytes. */
+  setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_thread_name(s);
+  ftpd_log(LOG_INFO, "#%lu connect from %s port %d", s->id, s->peer_ip, s->peer_port);
+
+  const char *why = "quit";
+  if (ftpd_reply(s, 220, "%s", s->cfg->banner ? s->cfg->banner : "mtftpd " FTPD_VERSION " ready.") < 0) {
+    why = "gone before the greeting";
+    s->quit = true;
+  }
+  while (!s->quit) {
+    if (atomic_load(&srv->stopping)) {
+      ftpd_reply(s, 421, "Server shutting down.");
+      why = "server shutdown";
+      break;
+    }
+    double limit = s->logged_in ? s->last_cmd + s->cfg->idle_timeout : s->started + s->cfg->login_timeout;
+    double left = limit - mt_now();
+    if (left <= 0) {
+      ftpd_reply(s, 421, s->logged_in ? "Idle timeout, closing control connection." : "Login timeout.");
+      why = "timeout";
+      break;
+    }
+    char *line;
+    size_t len;
+    int r = mt_readline(lr, &line, &len, left < 1.0 ? left : 1.0);  /* 1 s slices: see stopping */
+    if (r == MT_ETIMEDOUT) continue;
+    if (r == MT_EMSGSIZE) {
+      ftpd_reply(s, 500, "Command line too long (limit %d bytes).", FTPD_MAX_LINE);
+      why = "line too long";
+      break;
+    }
+    if (r < 0) {
+      why = r == MT_ECLOSED ? "client closed" : mt_strerror(r);
+      break;
+    }
+    dispatch(s, line, len);
+  }
+  ftpd_log(LOG_INFO, "#%lu disconnect %s (%s), %.1f s", s->id, s->user, why, mt_now() - s->started);
+  ftpd_sess_logout(s);
+  mt_linereader_free(lr);
+  mt_close(fd);
+  sbuf_free(&s->out);
+  ftpd_snapshot_put(s->snap);
+  free(s);
+  prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
+}
