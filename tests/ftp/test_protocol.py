@@ -1,0 +1,399 @@
+"""Protocol conformance with Python's ftplib: every verb the server lists."""
+import ftplib
+import hashlib
+import io
+import os
+import socket
+import time
+
+import pytest
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def test_greeting_syst_feat_help(server):
+    f = server.connect(user=None)
+    assert f.getwelcome().startswith("220 ")
+    assert f.sendcmd("SYST") == "215 UNIX Type: L8"
+    feat = f.sendcmd("FEAT")
+    assert feat.startswith("211-") and feat.endswith("211 End")
+    for x in ("EPSV", "EPRT", "MDTM", "MLST type*;size*;modify*;perm*;unix.mode*;", "REST STREAM", "SIZE", "UTF8"):
+        assert "\n " + x in feat
+    h = f.sendcmd("HELP")
+    assert h.startswith("214-") and "RETR" in h and "MLSD" in h
+    assert f.sendcmd("HELP retr").startswith("214 Syntax: RETR")
+    assert f.sendcmd("NOOP").startswith("200")
+    st = f.sendcmd("STAT")
+    assert st.startswith("211-") and "Not logged in" in st
+    f.quit()
+
+
+def test_login_required_and_user_pass_order(server):
+    f = server.connect(user=None)
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        f.sendcmd("PWD")
+    with pytest.raises(ftplib.error_perm, match="^503"):
+        f.sendcmd("PASS x")
+    assert f.sendcmd("USER alice").startswith("331")
+    assert f.sendcmd("PASS wonderland").startswith("230")
+    assert f.pwd() == "/"
+    assert f.sendcmd("REIN").startswith("220")
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        f.pwd()
+    f.login("bob", "builder")
+    assert "bob.txt" in f.nlst()
+    f.quit()
+
+
+def test_unknown_and_bad_commands(server):
+    f = server.connect()
+    with pytest.raises(ftplib.error_perm, match="^500"):
+        f.sendcmd("XYZZY")
+    with pytest.raises(ftplib.error_perm, match="^500"):
+        f.sendcmd("R3TR x")
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("RETR")
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.sendcmd("TYPE E")
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.sendcmd("MODE B")
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.sendcmd("STRU R")
+    assert f.sendcmd("MODE S").startswith("200")
+    assert f.sendcmd("STRU F").startswith("200")
+    assert f.sendcmd("TYPE L 8").startswith("200")
+    assert f.sendcmd("ALLO 100").startswith("202")
+    assert f.sendcmd("OPTS UTF8 ON").startswith("200")
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("OPTS FOO")
+    assert f.sendcmd("quit").startswith("221")   # verbs are case-insensitive
+
+
+def test_roundtrip_binary_checksums(server):
+    f = server.connect()
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    f.storbinary("STOR big.bin", io.BytesIO(data))
+    assert (server.root / "big.bin").read_bytes() == data
+    assert f.size("big.bin") == len(data)
+    out = io.BytesIO()
+    f.retrbinary("RETR big.bin", out.write)
+    assert sha(out.getvalue()) == sha(data)
+    empty = io.BytesIO()
+    f.storbinary("STOR empty", io.BytesIO(b""))
+    f.retrbinary("RETR empty", empty.write)
+    assert empty.getvalue() == b"" and (server.root / "empty").stat().st_size == 0
+    f.quit()
+
+
+def test_active_mode_port_and_eprt(server):
+    f = server.connect()
+    f.set_pasv(False)
+    f.storbinary("STOR act.bin", io.BytesIO(b"active" * 1000))
+    out = io.BytesIO()
+    f.retrbinary("RETR act.bin", out.write)
+    assert out.getvalue() == b"active" * 1000
+    f.af = socket.AF_INET6  # make ftplib use EPRT (it picks by family)
+    with pytest.raises(ftplib.error_perm, match="^(500|522)"):
+        f.sendcmd("EPRT |2|::1|5000|")
+    f.af = socket.AF_INET
+    r = f.sendcmd("EPRT |1|127.0.0.1|5000|")
+    assert r.startswith("200")
+    f.quit()
+
+
+def test_epsv_and_epsv_all(server):
+    f = server.connect()
+    r = f.sendcmd("EPSV")
+    assert r.startswith("229") and "(|||" in r
+    assert f.sendcmd("EPSV ALL").startswith("200")
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("PASV")
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("PORT 127,0,0,1,200,10")
+    with pytest.raises(ftplib.error_perm, match="^522"):
+        f.sendcmd("EPSV 2")
+    f.quit()
+
+
+def test_ipv6_loopback(make_server, tmp_path):
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.fail("this machine has no IPv6 loopback; the IPv6 test needs ::1")
+    from conftest import free_port
+    port = free_port("::1")
+    srv = make_server(start=False, listen=[f"[::1]:{port}"])
+    srv.host, srv.port = "::1", port
+    srv.start()
+    f = srv.connect()
+    f.storbinary("STOR six.txt", io.BytesIO(b"over ipv6\n"))
+    assert f.sendcmd("EPSV").startswith("229")
+    out = io.BytesIO()
+    f.retrbinary("RETR six.txt", out.write)
+    assert out.getvalue() == b"over ipv6\n"
+    with pytest.raises(ftplib.error_temp, match="^425"):
+        f.sendcmd("PASV")  # PASV cannot describe an IPv6 address
+    f.set_pasv(False)  # active mode over IPv6: EPRT |2|::1|...|
+    out = io.BytesIO()
+    f.retrbinary("RETR six.txt", out.write)
+    assert out.getvalue() == b"over ipv6\n"
+    f.quit()
+
+
+def test_ascii_mode_converts_both_ways(server):
+    f = server.connect()
+    f.storlines("STOR text.txt", io.BytesIO(b"one\ntwo\r\nthree\n"))
+    # ftplib sends CRLF line ends; the server stores Unix ones
+    assert (server.root / "text.txt").read_bytes() == b"one\ntwo\nthree\n"
+    (server.root / "unix.txt").write_bytes(b"a\nb\n")
+    raw = []
+    f.sendcmd("TYPE A")
+    with pytest.raises(ftplib.error_perm, match="^550.*ASCII"):
+        f.size("unix.txt")
+    conn = f.transfercmd("RETR unix.txt")
+    while True:
+        b = conn.recv(1000)
+        if not b:
+            break
+        raw.append(b)
+    conn.close()
+    assert f.voidresp().startswith("226")
+    assert b"".join(raw) == b"a\r\nb\r\n"
+    f.sendcmd("TYPE I")
+    assert f.size("unix.txt") == 4
+    f.quit()
+
+
+def test_resume_download_and_upload(server):
+    f = server.connect()
+    data = os.urandom(200000)
+    (server.root / "r.bin").write_bytes(data)
+    out = io.BytesIO()
+    f.retrbinary("RETR r.bin", out.write, rest=150000)
+    assert out.getvalue() == data[150000:]
+    with pytest.raises(ftplib.error_perm, match="^554"):
+        f.retrbinary("RETR r.bin", out.write, rest=999999)
+    (server.root / "u.bin").write_bytes(data[:120000] + b"garbage")
+    f.storbinary("STOR u.bin", io.BytesIO(data[120000:]), rest=120000)
+    assert (server.root / "u.bin").read_bytes() == data
+    f.storbinary("APPE u.bin", io.BytesIO(b"tail"))
+    assert (server.root / "u.bin").read_bytes() == data + b"tail"
+    f.storbinary("APPE new.bin", io.BytesIO(b"fresh"))
+    assert (server.root / "new.bin").read_bytes() == b"fresh"
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("REST -5")
+    f.quit()
+
+
+def test_directories_rename_delete(server):
+    f = server.connect()
+    assert f.mkd("d1") == "/d1"
+    assert f.mkd("/d1/sub") == "/d1/sub"
+    f.cwd("d1")
+    assert f.pwd() == "/d1"
+    f.cwd("sub")
+    f.sendcmd("CDUP")
+    assert f.pwd() == "/d1"
+    assert f.sendcmd("XPWD").startswith('257 "/d1"')
+    f.storbinary("STOR a.txt", io.BytesIO(b"A"))
+    f.rename("a.txt", "b.txt")
+    assert (server.root / "d1" / "b.txt").read_bytes() == b"A"
+    assert not (server.root / "d1" / "a.txt").exists()
+    with pytest.raises(ftplib.error_perm, match="^503"):
+        f.sendcmd("RNTO x")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        f.sendcmd("RNFR missing")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        f.rmd("/d1")  # not empty
+    f.delete("b.txt")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        f.delete("b.txt")
+    f.rmd("sub")
+    f.cwd("/")
+    f.sendcmd("XRMD d1")
+    assert not (server.root / "d1").exists()
+    assert f.sendcmd('XMKD q"uote').startswith('257 "/q""uote" created')
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        f.cwd("nope")
+    f.quit()
+
+
+def test_unicode_and_spaces(server):
+    f = server.connect()
+    name = "naïve file ✓ 日本.txt"
+    f.storbinary(f"STOR {name}", io.BytesIO(b"utf8"))
+    assert (server.root / name).read_bytes() == b"utf8"
+    assert name in f.nlst()
+    f.mkd("dir with  two spaces")
+    f.cwd("dir with  two spaces")
+    assert f.pwd() == "/dir with  two spaces"
+    f.cwd("/")
+    out = io.BytesIO()
+    f.retrbinary(f"RETR {name}", out.write)
+    assert out.getvalue() == b"utf8"
+    f.quit()
+
+
+def test_mlsd_mlst_list(server):
+    f = server.connect()
+    (server.root / "sub").mkdir()
+    (server.root / "f.txt").write_bytes(b"12345")
+    os.utime(server.root / "f.txt", (1600000000, 1600000000))
+    entries = dict(f.mlsd())
+    assert entries["f.txt"]["type"] == "file" and entries["f.txt"]["size"] == "5"
+    assert entries["f.txt"]["modify"] == "20200913122640"
+    assert entries["f.txt"]["unix.mode"] == "0644" or entries["f.txt"]["unix.mode"].startswith("0")
+    assert set(entries["f.txt"]["perm"]) >= set("radfw")
+    assert entries["sub"]["type"] == "dir"
+    assert any(v["type"] == "cdir" for v in entries.values())
+    m = f.sendcmd("MLST f.txt")
+    assert m.startswith("250-") and "type=file;size=5;" in m and m.rstrip().endswith("250 End.")
+    assert f.sendcmd("OPTS MLST size;type;").startswith("200 MLST OPTS size;type;")
+    assert "modify=" not in f.sendcmd("MLST f.txt")
+    lines = []
+    f.retrlines("LIST", lines.append)
+    ftxt = [l for l in lines if l.endswith(" f.txt")][0]
+    assert ftxt.startswith("-rw-") and " 5 Sep 13  2020 f.txt" in ftxt
+    assert [l for l in lines if l.endswith(" sub")][0].startswith("d")
+    lines = []
+    f.retrlines("LIST -la", lines.append)
+    assert any(l.endswith(" f.txt") for l in lines)
+    lines = []
+    f.retrlines("LIST f.txt", lines.append)
+    assert len(lines) == 1 and lines[0].endswith(" f.txt")
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        list(f.mlsd("f.txt"))
+    st = f.sendcmd("STAT /")
+    assert st.startswith("213-") and " f.txt" in st
+    f.quit()
+
+
+def test_size_mdtm_mfmt_chmod(server):
+    f = server.connect()
+    (server.root / "t.txt").write_bytes(b"x" * 10)
+    f.sendcmd("TYPE I")
+    assert f.sendcmd("SIZE t.txt") == "213 10"
+    r = f.sendcmd("MFMT 20200102030405 t.txt")
+    assert r.startswith("213 Modify=20200102030405")
+    assert f.sendcmd("MDTM t.txt") == "213 20200102030405"
+    assert int((server.root / "t.txt").stat().st_mtime) == 1577934245
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("MFMT 2020 t.txt")
+    assert f.sendcmd("SITE CHMOD 600 t.txt").startswith("200")
+    assert (server.root / "t.txt").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ftplib.error_perm, match="^501"):
+        f.sendcmd("SITE CHMOD 9z t.txt")
+    assert f.sendcmd("SITE HELP").startswith("214")
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        f.sendcmd("SIZE /")
+    f.quit()
+
+
+def test_stou(server):
+    f = server.connect()
+    (server.root / "up").write_bytes(b"old")
+    conn, _ = f.ntransfercmd("STOU up")
+    conn.sendall(b"new1")
+    conn.close()
+    r = f.voidresp()
+    assert "up.1" in r
+    assert (server.root / "up").read_bytes() == b"old"
+    assert (server.root / "up.1").read_bytes() == b"new1"
+    f.quit()
+
+
+def test_permissions_anonymous_and_readonly(server):
+    (server.root / "pub.txt").write_bytes(b"public")
+    a = server.connect("anonymous", "guest@example.com")
+    out = io.BytesIO()
+    a.retrbinary("RETR pub.txt", out.write)
+    assert out.getvalue() == b"public"
+    for cmd in ("STOR x", "APPE pub.txt", "DELE pub.txt", "MKD d", "RNFR pub.txt", "SITE CHMOD 777 pub.txt",
+                "MFMT 20200101000000 pub.txt"):
+        with pytest.raises(ftplib.error_perm, match="^550"):
+            if cmd.startswith(("STOR", "APPE")):
+                a.storbinary(cmd, io.BytesIO(b"no"))
+            else:
+                a.sendcmd(cmd)
+    assert (server.root / "pub.txt").read_bytes() == b"public"
+    assert not (server.root / "x").exists()
+    a.quit()
+    b = server.connect("bob", "builder")
+    assert b.nlst() == ["bob.txt"]  # bob's own home, not the root
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        b.delete("bob.txt")
+    b.quit()
+
+
+def test_abor_mid_transfer(server):
+    (server.root / "huge.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+    f = server.connect()
+    f.sendcmd("TYPE I")
+    conn = f.transfercmd("RETR huge.bin")
+    conn.recv(65536)
+    # ftplib's abort(): ABOR as urgent data; the server must answer 426 then 226
+    resp = f.abort()
+    assert resp.startswith("426") or resp.startswith("226"), resp
+    if resp.startswith("426"):
+        assert f.getresp().startswith("226")
+    conn.close()
+    assert f.sendcmd("NOOP").startswith("200")
+    assert f.sendcmd("ABOR").startswith("225")  # nothing to abort now
+    f.quit()
+
+
+def test_stat_and_quit_during_transfer(server):
+    (server.root / "huge.bin").write_bytes(os.urandom(32 * 1024 * 1024))
+    f = server.connect()
+    f.sendcmd("TYPE I")
+    conn = f.transfercmd("RETR huge.bin")
+    conn.recv(65536)
+    f.putcmd("STAT")
+    r = f.getresp()
+    assert r.startswith("213") and "bytes transferred" in r
+    f.putcmd("QUIT")
+    got = 65536
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    conn.close()
+    assert got == 32 * 1024 * 1024
+    assert f.getresp().startswith("226")
+    assert f.getresp().startswith("221")
+
+
+def test_upload_failure_keeps_old_file(server):
+    (server.root / "keep.txt").write_bytes(b"precious")
+    f = server.connect()
+    conn = f.transfercmd("STOR keep.txt")
+    conn.sendall(b"partial")
+    f.abort_sent = True
+    f.putcmd("ABOR")  # abort the upload: nothing replaces the old file
+    conn.close()
+    r = f.getmultiline()
+    assert r.startswith("426") or r.startswith("226"), r
+    if r.startswith("426"):
+        assert f.getmultiline().startswith("226")
+    time.sleep(0.1)
+    assert (server.root / "keep.txt").read_bytes() == b"precious"
+    assert [p.name for p in server.root.iterdir()] == ["keep.txt"]  # no temporary left
+    f.quit()
+
+
+def test_xferlog_written(server):
+    f = server.connect()
+    f.storbinary("STOR log me.txt", io.BytesIO(b"abc"))
+    f.retrbinary("RETR log me.txt", lambda b: None)
+    f.quit()
+    lines = server.xferlog.read_text().splitlines()
+    assert len(lines) == 2
+    up, down = lines[0].split(), lines[1].split()
+    # date (5 fields), seconds, host, bytes, name, type, action, direction, access, user, ...
+    assert up[6] == "127.0.0.1" and up[7] == "3" and up[8] == "/log_me.txt" and up[9:12] == ["b", "_", "i"]
+    assert up[12] == "r" and up[13] == "alice" and up[-1] == "c"
+    assert down[11] == "o"
