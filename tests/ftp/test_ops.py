@@ -1,0 +1,183 @@
+"""Operations: signals (graceful stop, reload), privilege drop, full disk,
+the command line, the config file and the users tool."""
+import ftplib
+import io
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import MTFTPD, SLOW, add_user
+
+
+def test_sigterm_lets_running_transfer_finish(make_server):
+    srv = make_server(extra=["--shutdown-grace", "20"])
+    data = os.urandom(24 << 20)
+    (srv.root / "big.bin").write_bytes(data)
+    f = srv.connect()
+    f.sendcmd("TYPE I")
+    conn = f.transfercmd("RETR big.bin")
+    first = conn.recv(65536)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    # no new clients once stopping
+    with pytest.raises(OSError):
+        ftplib.FTP(srv.host, timeout=2).connect(srv.host, srv.port)
+    got = [first]
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        got.append(b)
+    conn.close()
+    assert b"".join(got) == data
+    assert f.getresp().startswith("226")
+    assert srv.proc.wait(timeout=10 * SLOW) == 0
+    assert "mtftpd stopped" in srv.log_text()
+
+
+def test_sighup_reloads_users(make_server):
+    srv = make_server()
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        srv.connect("carol", "pw")
+    add_user(srv.users, "carol", "pw")
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 5 * SLOW
+    while "reloaded" not in srv.log_text() and time.time() < deadline:
+        time.sleep(0.05)
+    g = srv.connect("carol", "pw")
+    assert g.pwd() == "/"
+    g.quit()
+    # a broken users file is refused and the running one kept
+    srv.users.write_text("garbage line\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 5 * SLOW
+    while "reload failed" not in srv.log_text() and time.time() < deadline:
+        time.sleep(0.05)
+    assert "reload failed" in srv.log_text()
+    srv.connect("carol", "pw").quit()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test dropping root")
+def test_root_drops_privileges(make_server):
+    srv = make_server(start=False)
+    i = srv.args.index("--run-as")
+    srv.args[i + 1] = "nobody"
+    os.chmod(srv.tmp, 0o755)
+    srv.start()
+    status = open(f"/proc/{srv.proc.pid}/status").read()
+    uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
+    assert uid_line.split()[1:] == ["65534"] * 4, uid_line
+    srv.connect().quit()
+
+
+def test_full_disk_gives_452_and_no_temporary(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    users = tmp_path / "users"
+    add_user(users, "alice", "wonderland")
+    from conftest import free_port
+    port = free_port()
+    log = open(tmp_path / "log", "wb")
+    inner = (f"mount -t tmpfs -o size=1m none {root} && echo old > {root}/keep.txt && "
+             f"exec {MTFTPD} --listen 127.0.0.1:{port} --root {root} --users {users} --run-as root")
+    p = subprocess.Popen(["unshare", "-rm", "sh", "-c", inner], stdout=log, stderr=log)
+    try:
+        f = None
+        for _ in range(100):
+            try:
+                f = ftplib.FTP()
+                f.connect("127.0.0.1", port, timeout=5 * SLOW)
+                break
+            except OSError:
+                time.sleep(0.05)
+        f.login("alice", "wonderland")
+        for name in ("keep.txt", "new.bin"):
+            conn = f.transfercmd("STOR " + name)
+            try:
+                conn.sendall(os.urandom(3 << 20))
+            except OSError:
+                pass          # the server stops reading when the disk is full
+            conn.close()
+            with pytest.raises(ftplib.error_temp, match="^452"):
+                f.voidresp()
+        assert sorted(f.nlst()) == ["keep.txt"]
+        out = io.BytesIO()
+        f.retrbinary("RETR keep.txt", out.write)
+        assert out.getvalue() == b"old\n"
+        f.quit()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30 * SLOW) == 0
+        log.close()
+
+
+def mtftpd(*args, **kw):
+    return subprocess.run([MTFTPD, *args], capture_output=True, text=True, timeout=30, **kw)
+
+
+def test_help_version_and_bad_flags():
+    r = mtftpd("--help")
+    assert r.returncode == 0 and "--max-clients" in r.stdout and "passwd" in r.stdout
+    r = mtftpd("--version")
+    assert r.returncode == 0 and r.stdout.startswith("mtftpd ")
+    for args, msg in ((["--max-clients", "zero"], "max-clients"), (["--bogus"], "unknown option"),
+                      (["--listen", "nowhere"], "listen"), (["--pasv-ports", "10-5"], "pasv-ports"),
+                      (["--model", "magic"], "model"), (["--listen"], "needs a value"),
+                      (["extra"], "unexpected argument")):
+        r = mtftpd(*args)
+        assert r.returncode == 2, (args, r)
+        assert r.stderr.count("\n") == 1 and msg in r.stderr, (args, r.stderr)
+
+
+def test_config_file_and_check_config(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    conf = tmp_path / "mtftpd.conf"
+    conf.write_text(f"# comment\nroot = {root}\nanonymous = ro\nmax-clients = 7\nlisten = 127.0.0.1:2121\n"
+                    "idle-timeout = 30\n")
+    r = mtftpd("check-config", "-c", str(conf), "--max-clients", "9")
+    assert r.returncode == 0, r.stderr
+    assert "max-clients = 9" in r.stdout          # flags win
+    assert "idle-timeout = 30" in r.stdout and "anonymous = ro" in r.stdout
+    assert "listen = 127.0.0.1:2121" in r.stdout
+    conf.write_text(f"root = {root}\nmax-clients = lots\n")
+    r = mtftpd("check-config", "-c", str(conf))
+    assert r.returncode == 1 and f"{conf}:2: max-clients" in r.stderr
+    conf.write_text(f"root = {root}\nno_such_key = 1\n")
+    r = mtftpd("check-config", "-c", str(conf))
+    assert r.returncode == 1 and "unknown key" in r.stderr
+    r = mtftpd("check-config", "--root", str(tmp_path / "missing"), "--anonymous")
+    assert r.returncode == 1 and "not a directory" in r.stderr
+    r = mtftpd("check-config", "--root", str(root))
+    assert r.returncode == 1 and "nobody can log in" in r.stderr
+    r = mtftpd("check-config", "-c", str(tmp_path / "nope.conf"))
+    assert r.returncode == 1 and "No such file" in r.stderr
+
+
+def test_passwd_tool(tmp_path):
+    users = tmp_path / "users"
+    r = mtftpd("passwd", "--users", str(users), "add", "dave", "--home", "/srv/dave", "--perms", "elr",
+               input="s3cret\n")
+    assert r.returncode == 0, r.stderr
+    line = users.read_text().strip()
+    name, h, home, perms = line.split(":")
+    assert name == "dave" and h.startswith("$y$") and home == "/srv/dave" and perms == "elr"
+    assert oct(users.stat().st_mode & 0o777) == "0o600"
+    r = mtftpd("passwd", "--users", str(users), "add", "erin", input="pw2\n")
+    r = mtftpd("passwd", "--users", str(users), "list")
+    assert r.returncode == 0 and "dave\t/srv/dave\telr" in r.stdout and "erin\t(root)\telradfmwMT" in r.stdout
+    r = mtftpd("passwd", "--users", str(users), "del", "dave")
+    assert r.returncode == 0
+    assert "dave" not in users.read_text() and "erin:" in users.read_text()
+    r = mtftpd("passwd", "--users", str(users), "del", "nobody-here")
+    assert r.returncode == 1 and "no user" in r.stderr
+    r = mtftpd("passwd", "--users", str(users), "add", "bad:name", input="x\n")
+    assert r.returncode == 2
+    r = mtftpd("passwd", "--users", str(users), "add", "frank", "--perms", "xyz", input="x\n")
+    assert r.returncode == 2 and "permission letter" in r.stderr
+    r = mtftpd("passwd", "--users", str(users), "add", "gina", input="")
+    assert r.returncode == 1 and "no password" in r.stderr
