@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build test test-unit test-asan test-tsan run bench install clean
+.PHONY: all deps build test test-unit test-asan test-tsan run run-tour bench fuzz install clean
 
 all: build
 
@@ -37,8 +37,18 @@ test-tsan: deps
 test: test-unit test-asan test-tsan
 	@echo "make test: plain, ASan+UBSan and TSan suites all passed"
 
+# The main job: mtftpd on 127.0.0.1:2121 over ./ftp-root (see README.md).
 run: build
+	@bash scripts/run-ftpd.sh $(BUILD)
+
+# The libmt tour (what `make run` did before the server existed).
+run-tour: build
 	./$(BUILD)/examples/mt_tour
+
+# Longer fuzzing of the server's untrusted edge: FUZZ_SECONDS per harness.
+FUZZ_SECONDS ?= 300
+fuzz: build
+	bash fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && { echo "== $$b"; "$$b" || exit 1; }; done

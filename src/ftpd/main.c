@@ -174,6 +174,13 @@ static int serve(void) {
   }
   int rc = ftpd_model_threads_run(&srv, &stop);
   ftpd_log(LOG_INFO, "mtftpd stopped");
+  mt_signal_default(SIGHUP);
+  if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */
+    free(srv.ips);
+    ftpd_snapshot_put(srv.snap);
+    close(srv.root_fd);
+    if (srv.xferlog_fd >= 0) close(srv.xferlog_fd);
+  }
   return rc == 0 ? 0 : 1;
 }
 
