@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -85,6 +86,9 @@ static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode) {
     comp[n] = 0;
     int nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int e = errno;
+    struct stat st;
+    if (nfd < 0 && e == ENOTDIR && fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      e = EXDEV;                           /* a symlink where a directory was named: not followed */
     close(dfd);
     if (nfd < 0) return e == ELOOP ? -EXDEV : -e;
     dfd = nfd;
@@ -92,6 +96,9 @@ static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode) {
   }
   int fd = openat(dfd, p, flags | O_NOFOLLOW | O_CLOEXEC, mode);
   int e = errno;
+  struct stat st;
+  if (fd < 0 && e == ENOTDIR && fstatat(dfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+    e = EXDEV;
   close(dfd);
   if (fd < 0) return e == ELOOP ? -EXDEV : -e;
   return fd;

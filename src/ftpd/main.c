@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -165,6 +166,17 @@ static int serve(void) {
   mt_signal_ignore(SIGPIPE);
   mt_signal_shutdown_event(&stop);
   mt_signal_handle(SIGHUP, on_hup, &srv);
+  /* From here on only libmt's signal thread (started above) takes these
+   * signals; threads started later inherit the mask. Sessions are never
+   * interrupted, and under TSan, which runs a handler only when the thread
+   * it landed on calls into an intercepted function, a signal cannot land
+   * on a thread parked in a futex and wait there forever. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
   for (int i = 0; i < c->n_listen; i++) {
     char host[256];
     int port;

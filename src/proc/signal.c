@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -42,6 +43,13 @@ static void *dispatcher(void *arg) {
   int fd = (int)(intptr_t)arg;
   for (;;) {
     unsigned char b;
+#ifdef MT_TSAN
+    /* TSan runs an asynchronous signal's handler only when the thread it
+     * landed on enters or leaves an intercepted call; a read() restarted by
+     * SA_RESTART never leaves. Waking every 100 ms lets it deliver. */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (poll(&pfd, 1, 100) == 0) {}
+#endif
     ssize_t n = read(fd, &b, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return NULL;

@@ -1,0 +1,265 @@
+/* test_ftpd.c — unit tests of mtftpd's pure parts: the command parser, the
+ * jail, config and users parsing, permissions and the checked buffer. The
+ * server as a whole is tested by tests/ftp/ with real clients. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "config.h"
+#include "fs.h"
+#include "ftpd.h"
+#include "protocol.h"
+
+static ftpd_cmd_t cmd;
+
+static int parse(const char *s) { return ftpd_parse_command(s, strlen(s), &cmd); }
+
+static void test_parse_basic(void **st) {
+  assert_int_equal(parse("retr file name.txt"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "RETR");
+  assert_string_equal(cmd.arg, "file name.txt");
+  assert_true(cmd.has_arg);
+  assert_int_equal(parse("PWD"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "PWD");
+  assert_false(cmd.has_arg);
+  assert_int_equal(parse("CWD  two leading"), FTPD_PARSE_OK);   /* one separator; the rest is the name */
+  assert_string_equal(cmd.arg, " two leading");
+  assert_int_equal(parse("  NOOP"), FTPD_PARSE_OK);
+  assert_int_equal(parse(""), FTPD_PARSE_EMPTY);
+  assert_int_equal(parse("   "), FTPD_PARSE_EMPTY);
+  assert_int_equal(parse("AB"), FTPD_PARSE_SYNTAX);
+  assert_int_equal(parse("ABCDE x"), FTPD_PARSE_SYNTAX);
+  assert_int_equal(parse("R3TR x"), FTPD_PARSE_SYNTAX);
+  assert_int_equal(ftpd_parse_command("RETR a\0b", 8, &cmd), FTPD_PARSE_NUL);
+  assert_int_equal(parse("RETR a\rb"), FTPD_PARSE_SYNTAX);
+}
+
+static void test_parse_telnet_and_limits(void **st) {
+  assert_int_equal(parse("\xff\xf4\xff\xf2" "ABOR"), FTPD_PARSE_OK);   /* IAC IP IAC DM */
+  assert_string_equal(cmd.verb, "ABOR");
+  assert_int_equal(parse("\xff\xfb\x01NOOP"), FTPD_PARSE_OK);          /* IAC WILL ECHO */
+  assert_string_equal(cmd.verb, "NOOP");
+  assert_int_equal(parse("STOR a\xff\xff" "b"), FTPD_PARSE_OK);         /* IAC IAC = 0xFF */
+  assert_string_equal(cmd.arg, "a\xff" "b");
+  assert_int_equal(parse("NOOP\xff"), FTPD_PARSE_OK);                   /* a dangling IAC */
+  char *big = malloc(FTPD_MAX_LINE + 2);
+  memset(big, 'A', FTPD_MAX_LINE + 1);
+  memcpy(big, "USER ", 5);
+  assert_int_equal(ftpd_parse_command(big, FTPD_MAX_LINE + 1, &cmd), FTPD_PARSE_TOOLONG);
+  assert_int_equal(ftpd_parse_command(big, FTPD_MAX_LINE, &cmd), FTPD_PARSE_OK);
+  assert_int_equal(strlen(cmd.arg), FTPD_MAX_LINE - 5);
+  free(big);
+}
+
+static void test_quote_path(void **st) {
+  char out[16];
+  assert_true(ftpd_quote_path("/a\"b", out, sizeof out));
+  assert_string_equal(out, "/a\"\"b");
+  assert_false(ftpd_quote_path("/0123456789abcdef", out, sizeof out));
+  assert_false(ftpd_quote_path("\"\"\"\"\"\"\"\"", out, sizeof out));   /* 16 + NUL does not fit */
+}
+
+static void test_path_resolve(void **st) {
+  char out[FTPD_MAX_PATH + 1];
+  struct { const char *cwd, *arg, *want; int rc; } cases[] = {
+    {"/", "", "/", 0},
+    {"/", "a/b", "/a/b", 0},
+    {"/a", "b/../c", "/a/c", 0},
+    {"/a/b", "..", "/a", 0},
+    {"/a/b", "/x//y/./z/", "/x/y/z", 0},
+    {"/", "..", NULL, -EACCES},
+    {"/a", "../..", NULL, -EACCES},
+    {"/a", "/../etc/passwd", NULL, -EACCES},
+    {"/", "./././", "/", 0},
+    {"/", "...", "/...", 0},          /* just a name */
+    {"/", "a/..b", "/a/..b", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int r = ftpd_path_resolve(cases[i].cwd, cases[i].arg, out, sizeof out);
+    assert_int_equal(r, cases[i].rc);
+    if (!r) assert_string_equal(out, cases[i].want);
+  }
+  char longname[FTPD_MAX_NAME + 2];
+  memset(longname, 'n', sizeof longname - 1);
+  longname[sizeof longname - 1] = 0;
+  assert_int_equal(ftpd_path_resolve("/", longname, out, sizeof out), -ENAMETOOLONG);
+  char small[8];
+  assert_int_equal(ftpd_path_resolve("/", "abcdefgh", small, sizeof small), -ENAMETOOLONG);
+}
+
+static char tree[64];
+
+static void mk(const char *rel, int dir) {
+  char p[256];
+  snprintf(p, sizeof p, "%s/%s", tree, rel);
+  if (dir) assert_int_equal(mkdir(p, 0755), 0);
+  else close(open(p, O_CREAT | O_WRONLY, 0644));
+}
+
+static void ln(const char *target, const char *rel) {
+  char p[256];
+  snprintf(p, sizeof p, "%s/%s", tree, rel);
+  assert_int_equal(symlink(target, p), 0);
+}
+
+static void test_jail(void **st) {
+  strcpy(tree, "/tmp/test_ftpd-XXXXXX");
+  assert_non_null(mkdtemp(tree));
+  mk("root", 1);
+  mk("root/d", 1);
+  mk("root/d/f", 0);
+  mk("outside", 1);
+  mk("outside/secret", 0);
+  ln("d/f", "root/inlink");
+  ln("../outside/secret", "root/outlink");
+  char abs[256];
+  snprintf(abs, sizeof abs, "%s/outside", tree);
+  ln(abs, "root/absdir");
+  char p[256];
+  snprintf(p, sizeof p, "%s/root", tree);
+  int root = open(p, O_PATH | O_DIRECTORY);
+  assert_true(root >= 0);
+  for (int fb = 0; fb < 2; fb++) {
+    ftpd_fs_force_fallback(fb);
+    int fd = ftpd_fs_open(root, "/d/f", O_RDONLY, 0);
+    assert_true(fd >= 0);
+    close(fd);
+    fd = ftpd_fs_open(root, "/", O_PATH | O_DIRECTORY, 0);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(ftpd_fs_open(root, "/outlink", O_RDONLY, 0), -EXDEV);
+    assert_int_equal(ftpd_fs_open(root, "/absdir/secret", O_RDONLY, 0), -EXDEV);
+    assert_int_equal(ftpd_fs_open(root, "/missing", O_RDONLY, 0), -ENOENT);
+    fd = ftpd_fs_open(root, "/inlink", O_RDONLY, 0);
+    if (fb) assert_int_equal(fd, -EXDEV);   /* the fallback follows no symlink at all */
+    else { assert_true(fd >= 0); close(fd); }
+    char name[FTPD_MAX_NAME + 1];
+    fd = ftpd_fs_parent(root, "/d/f", name, sizeof name);
+    assert_true(fd >= 0);
+    assert_string_equal(name, "f");
+    close(fd);
+    assert_int_equal(ftpd_fs_parent(root, "/", name, sizeof name), -EPERM);
+    assert_int_equal(ftpd_fs_parent(root, "/absdir/x", name, sizeof name), -EXDEV);
+  }
+  ftpd_fs_force_fallback(false);
+  close(root);
+  char cmdline[128];
+  snprintf(cmdline, sizeof cmdline, "rm -rf %s", tree);
+  assert_int_equal(system(cmdline), 0);
+}
+
+static void test_config(void **st) {
+  ftpd_config_t c;
+  char err[512];
+  ftpd_config_defaults(&c);
+  const char *text = "# x\n listen = 127.0.0.1:2121 \nlisten=[::1]:21\nanonymous = rw\nmax-clients=7\n"
+                     "pasv-ports = 30000-30010\nidle-timeout = 2.5\nlog-level = DEBUG\n";
+  assert_int_equal(ftpd_config_parse(&c, text, strlen(text), "t", err, sizeof err), 0);
+  assert_int_equal(c.n_listen, 2);
+  assert_string_equal(c.listen[1], "[::1]:21");
+  assert_int_equal(c.anonymous, ANON_RW);
+  assert_int_equal(c.max_clients, 7);
+  assert_int_equal(c.pasv_lo, 30000);
+  assert_int_equal(c.pasv_hi, 30010);
+  assert_true(c.idle_timeout == 2.5);
+  assert_int_equal(c.log_level, LOG_DEBUG);
+  struct { const char *text, *msg; } bad[] = {
+    {"max-clients = 0\n", "t:1: max-clients"},
+    {"\n\nfoo = 1\n", "t:3: unknown key 'foo'"},
+    {"listen = ::1:21\n", "t:1: listen"},
+    {"pasv-ports = 80-90\n", "t:1: pasv-ports"},
+    {"justtext\n", "t:1: expected 'key = value'"},
+    {"idle-timeout = -1\n", "t:1: idle-timeout"},
+    {"config = x\n", "cannot be set"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    assert_int_equal(ftpd_config_parse(&c, bad[i].text, strlen(bad[i].text), "t", err, sizeof err), -1);
+    assert_non_null(strstr(err, bad[i].msg));
+  }
+  ftpd_config_free(&c);
+  char host[64];
+  int port;
+  assert_int_equal(ftpd_parse_hostport("[::1]:2121", host, sizeof host, &port), 0);
+  assert_string_equal(host, "::1");
+  assert_int_equal(port, 2121);
+  assert_int_equal(ftpd_parse_hostport("2121", host, sizeof host, &port), 0);
+  assert_string_equal(host, "");
+  assert_int_equal(ftpd_parse_hostport("h:99999", host, sizeof host, &port), -1);
+}
+
+static void test_users_and_perms(void **st) {
+  assert_int_equal(ftpd_perms_parse("elr"), PERM_E | PERM_L | PERM_R);
+  assert_int_equal(ftpd_perms_parse(PERM_LETTERS), PERM_ALL);
+  assert_int_equal(ftpd_perms_parse("elx"), -1);
+  char out[16];
+  ftpd_perms_format(PERM_R | PERM_CHMOD | PERM_T, out);
+  assert_string_equal(out, "rMT");
+
+  char hash[256], err[512];
+  assert_int_equal(ftpd_hash_password("pw", hash, sizeof hash), 0);
+  assert_true(!strncmp(hash, "$y$", 3));
+  char text[600];
+  snprintf(text, sizeof text, "# users\nalice:%s:/home/a:elr\n\nbob:%s::\n", hash, hash);
+  ftpd_users_t u;
+  assert_int_equal(ftpd_users_parse(&u, text, strlen(text), "u", err, sizeof err), 0);
+  assert_int_equal(u.n, 2);
+  const ftpd_user_t *a = ftpd_users_find(&u, "alice");
+  assert_non_null(a);
+  assert_string_equal(a->home, "/home/a");
+  assert_int_equal(a->perms, PERM_E | PERM_L | PERM_R);
+  assert_null(ftpd_users_find(&u, "bob")->home);
+  assert_int_equal(ftpd_users_find(&u, "bob")->perms, PERM_ALL);
+  assert_true(ftpd_password_ok(a, "pw"));
+  assert_false(ftpd_password_ok(a, "pW"));
+  assert_false(ftpd_password_ok(NULL, "pw"));     /* unknown user: false, same cost */
+  assert_null(ftpd_users_find(&u, "carol"));
+  ftpd_users_free(&u);
+  const char *bad[] = {"x\n", "bad name:$y$x::\n", "a:nohash::\n", "a:$y$x::q\n", "a:$y$1::\na:$y$2::\n",
+                       "a:$y$x:h:elr:extra\n"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    assert_int_equal(ftpd_users_parse(&u, bad[i], strlen(bad[i]), "u", err, sizeof err), -1);
+    assert_non_null(strstr(err, "u:"));
+  }
+}
+
+static void test_sbuf(void **st) {
+  sbuf_t b;
+  sbuf_init(&b, 10);
+  sbuf_puts(&b, "hello");
+  sbuf_printf(&b, "%d", 1234);
+  assert_string_equal(b.p, "hello1234");
+  assert_false(b.failed);
+  sbuf_puts(&b, "xy");             /* past the limit: failed, contents unchanged */
+  assert_true(b.failed);
+  assert_string_equal(b.p, "hello1234");
+  sbuf_reset(&b);
+  assert_false(b.failed);
+  assert_int_equal(b.len, 0);
+  sbuf_free(&b);
+  sbuf_init(&b, 0);
+  for (int i = 0; i < 1000; i++) sbuf_printf(&b, "%0600d", i);
+  assert_int_equal(b.len, 600000);
+  sbuf_free(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
+    cmocka_unit_test(test_quote_path),   cmocka_unit_test(test_path_resolve),
+    cmocka_unit_test(test_jail),         cmocka_unit_test(test_config),
+    cmocka_unit_test(test_users_and_perms), cmocka_unit_test(test_sbuf),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
