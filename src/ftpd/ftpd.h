@@ -152,7 +152,7 @@ ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
 void ftpd_snapshot_put(ftpd_snapshot_t *s);
 
 /* ---- logging (log.c) -------------------------------------------------------- */
-extern int ftpd_log_level;
+extern atomic_int ftpd_log_level;   /* changed by SIGHUP while sessions log */
 void ftpd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- a session ---------------------------------------------------------------- */

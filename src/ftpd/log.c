@@ -10,10 +10,10 @@
 
 #include "ftpd.h"
 
-int ftpd_log_level = LOG_INFO;
+atomic_int ftpd_log_level = LOG_INFO;
 
 void ftpd_log(int level, const char *fmt, ...) {
-  if (level > ftpd_log_level) return;
+  if (level > atomic_load_explicit(&ftpd_log_level, memory_order_relaxed)) return;
   static const char *names[] = {"error", "warn", "info", "debug"};
   char line[2048];
   struct timeval tv;

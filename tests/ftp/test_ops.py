@@ -181,3 +181,52 @@ def test_passwd_tool(tmp_path):
     assert r.returncode == 2 and "permission letter" in r.stderr
     r = mtftpd("passwd", "--users", str(users), "add", "gina", input="")
     assert r.returncode == 1 and "no password" in r.stderr
+
+
+def test_session_threads_named_after_sessions(server):
+    f = server.connect()
+    comms = [open(f"/proc/{server.proc.pid}/task/{t}/comm").read().strip()
+             for t in os.listdir(f"/proc/{server.proc.pid}/task")]
+    assert any(c.startswith("ftp#") and c.endswith("alice") for c in comms), comms
+    assert "ftp-accept" in comms and "ftp-idle" in comms
+    f.quit()
+
+
+def test_daemon_with_pidfile(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "hello.txt").write_text("hi\n")
+    from conftest import free_port
+    port = free_port()
+    pidfile = tmp_path / "mtftpd.pid"
+    args = ["--listen", f"127.0.0.1:{port}", "--root", str(root), "--anonymous", "--daemon",
+            "--pidfile", str(pidfile), "--run-as", "root" if os.geteuid() == 0 else "nobody"]
+    r = mtftpd(*args)
+    assert r.returncode == 0, r.stderr
+    pid = int(pidfile.read_text())
+    try:
+        assert os.path.exists(f"/proc/{pid}")
+        f = None
+        for _ in range(100):
+            try:
+                f = ftplib.FTP()
+                f.connect("127.0.0.1", port, timeout=5 * SLOW)
+                break
+            except OSError:
+                time.sleep(0.05)
+        f.login()
+        out = io.BytesIO()
+        f.retrbinary("RETR hello.txt", out.write)
+        assert out.getvalue() == b"hi\n"
+        f.quit()
+        args2 = list(args)
+        args2[1] = f"127.0.0.1:{free_port()}"
+        r = mtftpd(*args2)
+        assert r.returncode == 1 and "another instance" in r.stderr, r.stderr
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(200):
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}")
