@@ -183,6 +183,9 @@ def test_resume_download_and_upload(server):
     assert (server.root / "u.bin").read_bytes() == data + b"tail"
     f.storbinary("APPE new.bin", io.BytesIO(b"fresh"))
     assert (server.root / "new.bin").read_bytes() == b"fresh"
+    with pytest.raises(ftplib.error_perm, match="^554"):
+        f.storbinary("STOR missing.bin", io.BytesIO(b"x"), rest=10)
+    assert not (server.root / "missing.bin").exists()
     with pytest.raises(ftplib.error_perm, match="^501"):
         f.sendcmd("REST -5")
     f.quit()

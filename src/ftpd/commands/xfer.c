@@ -108,6 +108,11 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
     ftpd_reply(s, 553, "%s: is a directory.", vpath);
     return;
   }
+  if (kind == UP_STOR && rest > 0 && (!exists || !S_ISREG(st.st_mode) || rest > st.st_size)) {
+    close(dirfd);                    /* nothing to resume: create nothing */
+    ftpd_reply(s, 554, "Restart offset %lld is past the end of the file.", (long long)rest);
+    return;
+  }
   char final[FTPD_MAX_NAME + 16];
   snprintf(final, sizeof final, "%s", name);
   if (kind == UP_STOU) {             /* name, name.1, name.2 ... */
