@@ -54,6 +54,7 @@ bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && { echo "== $$b"; "$$b" || exit 1; }; done
 	@echo "== bench/py_bench.py"; python3 bench/py_bench.py $(BUILD)
 	@echo "== bench/py_proc_bench.py"; python3 bench/py_proc_bench.py $(BUILD)
+	@echo "== bench/bench_ftpd.py"; /usr/bin/python3 bench/bench_ftpd.py $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
