@@ -84,18 +84,22 @@ int mt__park(mt__waiter_t *w, int64_t deadline) {
     __atomic_fetch_sub(&g_spinners, 1, __ATOMIC_RELAXED);
     if (mt__load(&w->flag)) return 0;
   }
-  while (!mt__load(&w->flag)) {
-    if (mt__futex_wait(&w->flag, 0, deadline, false) == MT_ETIMEDOUT)
-      return mt__load(&w->flag) ? 0 : MT_ETIMEDOUT;
+  /* Say "asleep" (2) before sleeping: a waker that finds 0 knows this thread
+   * will see its mark before sleeping and skips the futex_wake system call. */
+  uint32_t z = 0;
+  if (!mt__cas(&w->flag, &z, 2)) return 0;   /* marked meanwhile */
+  while (mt__load(&w->flag) != 1) {
+    if (mt__futex_wait(&w->flag, 2, deadline, false) == MT_ETIMEDOUT)
+      return mt__load(&w->flag) == 1 ? 0 : MT_ETIMEDOUT;
   }
   return 0;
 }
 
 mt__wake_t mt__wake_mark(mt__waiter_t *w) {
-  mt__wake_t k = { &w->flag, w->co, 0 };
+  mt__wake_t k = { &w->flag, w->co, 0, false };
   const mt__park_ops_t *ops = __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE);
   if (k.co) ops->hold(k.co);
-  __atomic_store_n(&w->flag, 1, __ATOMIC_SEQ_CST);
+  k.sleeping = __atomic_exchange_n(&w->flag, 1, __ATOMIC_SEQ_CST) == 2;
   if (k.co) k.seq = ops->seq(k.co);
   return k;
 }
@@ -103,7 +107,7 @@ mt__wake_t mt__wake_mark(mt__waiter_t *w) {
 void mt__wake(mt__wake_t k) {
   if (k.co)
     __atomic_load_n(&g_ops, __ATOMIC_ACQUIRE)->wake(k.co, k.seq);
-  else
+  else if (k.sleeping)
     mt__futex_wake(k.futex, 1, false);
 }
 

@@ -26,14 +26,14 @@
 
 typedef struct mt__waiter {
   struct mt__waiter *next, *prev;
-  uint32_t flag;      /* 0 parked, 1 marked by a waker */
+  uint32_t flag;      /* 0 parked, 1 marked by a waker, 2 a thread asleep in futex_wait */
   int result;         /* primitive-specific, written by the waker before marking */
   bool queued;        /* protected by the queue's lock */
   bool nospin;        /* sleep at once: the waker is likely not running */
   void *co;           /* the coroutine parked here, NULL for a thread */
 } mt__waiter_t;
 
-typedef struct { uint32_t *futex; void *co; uint32_t seq; } mt__wake_t;
+typedef struct { uint32_t *futex; void *co; uint32_t seq; bool sleeping; } mt__wake_t;
 
 typedef struct mt__park_ops {
   void *(*current)(void);                         /* running coroutine or NULL */

@@ -74,24 +74,13 @@ static int split4(char *line, char *f[4]) {
 
 int ftpd_users_parse(ftpd_users_t *u, const char *text, size_t len, const char *name, char *err, size_t errlen) {
   memset(u, 0, sizeof *u);
-  size_t i = 0;
-  int lineno = 0;
-  while (i < len) {
-    size_t j = i;
-    while (j < len && text[j] != '\n') j++;
+  char line[2048];
+  size_t pos = 0;
+  int lineno = 0, n;
+  while ((n = ftpd_next_line(text, len, &pos, line, sizeof line)) != FTPD_LINE_END) {
     lineno++;
-    char line[2048];
-    size_t n = j - i;
-    if (n >= sizeof line) {
-      snprintf(err, errlen, "%s:%d: line too long", name, lineno);
-      goto fail;
-    }
-    memcpy(line, text + i, n);
-    line[n] = 0;
-    i = j + 1;
-    if (n && line[n - 1] == '\r') line[--n] = 0;
-    if (memchr(line, 0, n)) {
-      snprintf(err, errlen, "%s:%d: NUL byte", name, lineno);
+    if (n < 0) {
+      snprintf(err, errlen, "%s:%d: %s", name, lineno, n == FTPD_LINE_LONG ? "line too long" : "NUL byte");
       goto fail;
     }
     if (!line[0] || line[0] == '#') continue;

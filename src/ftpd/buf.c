@@ -64,3 +64,17 @@ void sbuf_printf(sbuf_t *b, const char *fmt, ...) {
   va_end(ap);
   b->len += (size_t)n;
 }
+
+int ftpd_next_line(const char *text, size_t len, size_t *pos, char *line, size_t cap) {
+  if (*pos >= len) return FTPD_LINE_END;
+  size_t i = *pos, j = i;
+  while (j < len && text[j] != '\n') j++;
+  *pos = j + 1;
+  size_t n = j - i;
+  if (n >= cap) return FTPD_LINE_LONG;
+  memcpy(line, text + i, n);
+  line[n] = 0;
+  if (memchr(line, 0, n)) return FTPD_LINE_NUL;
+  if (n && line[n - 1] == '\r') line[--n] = 0;
+  return (int)n;
+}

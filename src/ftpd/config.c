@@ -233,22 +233,12 @@ static char *trim(char *s) {
 int ftpd_config_parse(ftpd_config_t *c, const char *text, size_t len, const char *name,
                       char *err, size_t errlen) {
   char line[1024];
-  size_t i = 0;
-  int lineno = 0;
-  while (i < len) {
-    size_t j = i;
-    while (j < len && text[j] != '\n') j++;
+  size_t pos = 0;
+  int lineno = 0, n;
+  while ((n = ftpd_next_line(text, len, &pos, line, sizeof line)) != FTPD_LINE_END) {
     lineno++;
-    size_t n = j - i;
-    if (n >= sizeof line) {
-      seterr(err, errlen, "%s:%d: line too long", name, lineno);
-      return -1;
-    }
-    memcpy(line, text + i, n);
-    line[n] = 0;
-    i = j + 1;
-    if (memchr(line, 0, n)) {
-      seterr(err, errlen, "%s:%d: NUL byte", name, lineno);
+    if (n < 0) {
+      seterr(err, errlen, "%s:%d: %s", name, lineno, n == FTPD_LINE_LONG ? "line too long" : "NUL byte");
       return -1;
     }
     char *s = trim(line);

@@ -377,6 +377,9 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       break;
     }
     if (n == 0) {
+      /* End of data. An ABOR the client sent before closing still wins:
+       * look once more before the upload counts as complete. */
+      if ((r = ctrl_check(s)) < 0) break;
       if (cr_pending) r = write_all(ffd, "\r", 1);
       break;
     }

@@ -42,6 +42,13 @@ void sbuf_put(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Copies the next line of text[*pos..len) into line (NUL-terminated, its
+ * "\n" and a trailing "\r" dropped) and moves *pos past it. Returns its
+ * length, or FTPD_LINE_END after the last line, FTPD_LINE_LONG when it does
+ * not fit in cap (skipped), FTPD_LINE_NUL when it holds a NUL byte. */
+enum { FTPD_LINE_END = -1, FTPD_LINE_LONG = -2, FTPD_LINE_NUL = -3 };
+int ftpd_next_line(const char *text, size_t len, size_t *pos, char *line, size_t cap);
+
 /* ---- permissions (pyftpdlib letters) -------------------------------------- */
 enum {
   PERM_E = 1 << 0, /* e  change directory */

@@ -35,6 +35,18 @@ def add_user(users, name, password, home="", perms="elradfmwMT"):
     subprocess.run(args, input=password + "\n", text=True, check=True, capture_output=True)
 
 
+def connect_retry(host, port, tries=100):
+    """An ftplib connection to a server that may still be starting."""
+    for _ in range(tries):
+        f = ftplib.FTP()
+        try:
+            f.connect(host, port, timeout=5 * SLOW)
+            return f
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {host}:{port}")
+
+
 class Server:
     def __init__(self, tmp, extra=(), users=True, listen=None):
         self.tmp = tmp

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import MTFTPD, SLOW, add_user
+from conftest import MTFTPD, SLOW, add_user, connect_retry
 
 
 def test_sigterm_lets_running_transfer_finish(make_server):
@@ -86,14 +86,7 @@ def test_full_disk_gives_452_and_no_temporary(tmp_path):
              f"exec {MTFTPD} --listen 127.0.0.1:{port} --root {root} --users {users} --run-as root")
     p = subprocess.Popen(["unshare", "-rm", "sh", "-c", inner], stdout=log, stderr=log)
     try:
-        f = None
-        for _ in range(100):
-            try:
-                f = ftplib.FTP()
-                f.connect("127.0.0.1", port, timeout=5 * SLOW)
-                break
-            except OSError:
-                time.sleep(0.05)
+        f = connect_retry("127.0.0.1", port)
         f.login("alice", "wonderland")
         for name in ("keep.txt", "new.bin"):
             conn = f.transfercmd("STOR " + name)
@@ -206,14 +199,7 @@ def test_daemon_with_pidfile(tmp_path):
     pid = int(pidfile.read_text())
     try:
         assert os.path.exists(f"/proc/{pid}")
-        f = None
-        for _ in range(100):
-            try:
-                f = ftplib.FTP()
-                f.connect("127.0.0.1", port, timeout=5 * SLOW)
-                break
-            except OSError:
-                time.sleep(0.05)
+        f = connect_retry("127.0.0.1", port)
         f.login()
         out = io.BytesIO()
         f.retrbinary("RETR hello.txt", out.write)

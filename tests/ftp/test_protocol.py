@@ -331,12 +331,18 @@ def test_permissions_anonymous_and_readonly(server):
     b.quit()
 
 
-def test_abor_mid_transfer(server):
-    (server.root / "huge.bin").write_bytes(os.urandom(64 * 1024 * 1024))
+def start_big_download(server, size):
+    """A logged-in client and the data connection of a RETR under way."""
+    (server.root / "huge.bin").write_bytes(os.urandom(size))
     f = server.connect()
     f.sendcmd("TYPE I")
     conn = f.transfercmd("RETR huge.bin")
     conn.recv(65536)
+    return f, conn
+
+
+def test_abor_mid_transfer(server):
+    f, conn = start_big_download(server, 64 << 20)
     # ftplib's abort(): ABOR as urgent data; the server must answer 426 then 226
     resp = f.abort()
     assert resp.startswith("426") or resp.startswith("226"), resp
@@ -349,11 +355,7 @@ def test_abor_mid_transfer(server):
 
 
 def test_stat_and_quit_during_transfer(server):
-    (server.root / "huge.bin").write_bytes(os.urandom(32 * 1024 * 1024))
-    f = server.connect()
-    f.sendcmd("TYPE I")
-    conn = f.transfercmd("RETR huge.bin")
-    conn.recv(65536)
+    f, conn = start_big_download(server, 32 << 20)
     f.putcmd("STAT")
     r = f.getresp()
     assert r.startswith("213") and "bytes transferred" in r

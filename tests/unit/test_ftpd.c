@@ -254,12 +254,31 @@ static void test_sbuf(void **st) {
   sbuf_free(&b);
 }
 
+static void test_next_line(void **st) {
+  const char text[] = "one\r\ntwo\n\nlast";
+  char line[8];
+  size_t pos = 0;
+  assert_int_equal(ftpd_next_line(text, sizeof text - 1, &pos, line, sizeof line), 3);
+  assert_string_equal(line, "one");
+  assert_int_equal(ftpd_next_line(text, sizeof text - 1, &pos, line, sizeof line), 3);
+  assert_int_equal(ftpd_next_line(text, sizeof text - 1, &pos, line, sizeof line), 0);
+  assert_int_equal(ftpd_next_line(text, sizeof text - 1, &pos, line, sizeof line), 4);
+  assert_string_equal(line, "last");
+  assert_int_equal(ftpd_next_line(text, sizeof text - 1, &pos, line, sizeof line), FTPD_LINE_END);
+  pos = 0;
+  assert_int_equal(ftpd_next_line("12345678\nok", 11, &pos, line, sizeof line), FTPD_LINE_LONG);
+  assert_int_equal(ftpd_next_line("12345678\nok", 11, &pos, line, sizeof line), 2);
+  pos = 0;
+  assert_int_equal(ftpd_next_line("a\0b\n", 4, &pos, line, sizeof line), FTPD_LINE_NUL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
     cmocka_unit_test(test_quote_path),   cmocka_unit_test(test_path_resolve),
     cmocka_unit_test(test_jail),         cmocka_unit_test(test_config),
     cmocka_unit_test(test_users_and_perms), cmocka_unit_test(test_sbuf),
+    cmocka_unit_test(test_next_line),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
