@@ -4,8 +4,11 @@
  * held by value: a fire-and-forget task costs no allocation) and the
  * counters; workers park on `work`, producers of a bounded pool on `space`.
  * A submit wakes a worker only if one is idle and not already being woken
- * (`pending`), so a burst of submits costs a single wake-up per idle worker,
- * and makes that system call after releasing the lock.
+ * (`pending`) and no worker is watching the queue (`spinning`: before it
+ * sleeps, one worker at a time watches for SPIN_NS), so a burst of submits
+ * costs few wake-ups; the system call is made after releasing the lock. A
+ * worker that takes tasks and leaves more behind wakes the next idle one,
+ * so work still spreads over every worker.
  *
  * Guarantees: tasks start in FIFO order; a future completes exactly once
  * (done, or cancelled while still queued); shutdown stops new work at once,
@@ -31,6 +34,7 @@ struct mt_pool {
   size_t cap, head, count, max_queue;
   unsigned idle, pending, blocked;
   bool closing, joined;
+  bool spinning;                /* a worker watches the queue before sleeping */
   size_t nworkers;
   mt_thread_t **workers;
   wbatch_t *batches;            /* one per worker */
@@ -61,6 +65,7 @@ static void run_task(task_t *t) {
  * shutdown(cancel_pending): a queued future stays cancellable by shutdown
  * even once it is in a batch, and each entry is handled exactly once. */
 #define BATCH 32
+#define SPIN_NS 20000          /* how long that worker watches */
 
 struct wbatch {
   task_t t[BATCH];
@@ -85,6 +90,23 @@ static void *worker_main(void *arg) {
   t_pool = p;
   mt__lock_enter(&p->lock);
   for (;;) {
+    if (p->count == 0 && !p->closing && !p->spinning) {
+      /* One worker at a time watches the queue for a few microseconds
+       * before it sleeps: in a burst of submits the next task is usually
+       * that close. While it watches, submitters wake nobody (it will see
+       * their task), so a burst costs no wake-up system calls; a worker
+       * that takes a task and leaves more behind wakes the next idle one. */
+      p->spinning = true;
+      mt_lock_release(&p->lock);
+      int64_t until = mt__now_ns() + SPIN_NS;
+      for (unsigned i = 1; !__atomic_load_n(&p->count, __ATOMIC_RELAXED) &&
+                           !__atomic_load_n(&p->closing, __ATOMIC_RELAXED); i++) {
+        mt__cpu_relax();
+        if ((i & 31) == 0 && mt__now_ns() > until) break;
+      }
+      mt__lock_enter(&p->lock);
+      p->spinning = false;
+    }
     while (p->count == 0 && !p->closing) {
       p->idle++;
       mt__cond_wait_until(&p->work, MT__NEVER);
@@ -99,11 +121,18 @@ static void *worker_main(void *arg) {
       b->t[i] = p->ring[p->head];
       p->head = (p->head + 1) & (p->cap - 1);
     }
-    p->count -= n;
+    __atomic_store_n(&p->count, p->count - n, __ATOMIC_RELAXED);   /* read unlocked by a watcher */
     __atomic_store_n(&b->next, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&b->n, (uint32_t)n, __ATOMIC_RELEASE);
     if (p->blocked) mt_cond_notify(&p->space, p->blocked < n ? (int)p->blocked : (int)n);
+    bool chain = p->count > 0 && p->idle > p->pending;   /* more left: wake a peer */
+    if (chain) p->pending++;
     mt_lock_release(&p->lock);
+    if (chain && mt_cond_notify(&p->work, 1) == 0) {
+      mt__lock_enter(&p->lock);
+      p->pending--;
+      mt_lock_release(&p->lock);
+    }
     task_t t;
     while (claim(b, &t)) run_task(&t);
     mt__lock_enter(&p->lock);
@@ -141,11 +170,11 @@ static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
   t->fn = fn;
   t->arg = arg;
   t->f = f;
-  p->count++;
+  __atomic_store_n(&p->count, p->count + 1, __ATOMIC_RELAXED);
   /* Wake an idle worker — after dropping the lock, so the system call does
    * not hold up the workers. The worker is already in the condition's wait
    * queue (it entered before releasing the lock), so the wake is not lost. */
-  bool wake = p->idle > p->pending;
+  bool wake = p->idle > p->pending && !p->spinning;
   if (wake) p->pending++;
   mt_lock_release(&p->lock);
   if (wake && mt_cond_notify(&p->work, 1) == 0) {
@@ -268,10 +297,11 @@ MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
   task_t *ring = NULL;
   size_t cap = 0, head = 0, count = 0;
   mt__lock_enter(&p->lock);
-  p->closing = true;
+  __atomic_store_n(&p->closing, true, __ATOMIC_RELAXED);
   if (cancel_pending && p->count) {
     ring = p->ring; cap = p->cap; head = p->head; count = p->count;
-    p->ring = NULL; p->cap = 0; p->head = 0; p->count = 0;
+    p->ring = NULL; p->cap = 0; p->head = 0;
+    __atomic_store_n(&p->count, 0, __ATOMIC_RELAXED);
   }
   mt_cond_notify_all(&p->work);
   mt_cond_notify_all(&p->space);
