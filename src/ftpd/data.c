@@ -230,7 +230,7 @@ int ftpd_data_open(ftpd_session_t *s, const char *what) {
     return -1;
   }
   s->in_xfer = true;
-  s->abort_req = s->quit_req = false;
+  s->abort_req = false;
   s->xfer_bytes = 0;
   return fd;
 }
@@ -427,8 +427,4 @@ void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
     ftpd_reply(s, 451, "Local error: %s.", rc < -4000 ? mt_strerror(rc) : strerror(-rc));
   }
   s->abort_req = false;
-  if (s->quit_req) {
-    ftpd_reply(s, 221, "Goodbye.");
-    s->quit = true;
-  }
 }

@@ -198,7 +198,12 @@ typedef struct ftpd_session {
   double started;
 
   /* during a transfer */
-  bool in_xfer, abort_req, quit_req;
+  bool in_xfer, abort_req;
+  /* Commands a pipelining client sent during a transfer, run after it in
+   * order (ABOR and STAT are answered at once, as RFC 959 asks). */
+  char *deferred[FTPD_MAX_DEFERRED];
+  size_t deferred_len[FTPD_MAX_DEFERRED];
+  int n_deferred;
   off_t xfer_bytes;
   double last_cmd;
   bool quit;

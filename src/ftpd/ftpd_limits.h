@@ -16,6 +16,7 @@
 #define FTPD_MAX_LOGIN_FAILS   3      /* then 421 and close */
 #define FTPD_MAX_CMDS_PRELOGIN 32     /* commands before a successful login */
 #define FTPD_MAX_LISTEN        16     /* --listen addresses */
+#define FTPD_MAX_DEFERRED      8      /* commands pipelined behind a transfer */
 #define FTPD_MAX_USERS_FILE    (4 << 20) /* bytes in the users file */
 #define FTPD_MAX_CONFIG_FILE   (1 << 20) /* bytes in the config file */
 

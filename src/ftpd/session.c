@@ -137,17 +137,30 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
 void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
   ftpd_cmd_t *cmd = malloc(sizeof *cmd);
   if (!cmd) return;
-  if (ftpd_parse_command(line, len, cmd) == FTPD_PARSE_OK) {
-    if (!strcmp(cmd->verb, "ABOR")) s->abort_req = true;
-    else if (!strcmp(cmd->verb, "QUIT")) s->quit_req = true;
-    else if (!strcmp(cmd->verb, "STAT"))
-      ftpd_reply(s, 213, "Status: %lld bytes transferred so far.", (long long)s->xfer_bytes);
-    else if (!strcmp(cmd->verb, "NOOP")) ftpd_reply(s, 200, "NOOP ok.");
-    else ftpd_reply(s, 503, "A transfer is in progress; only ABOR, STAT, NOOP and QUIT now.");
+  int r = ftpd_parse_command(line, len, cmd);
+  if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "ABOR")) {
+    s->abort_req = true;
+  } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "STAT") && !cmd->has_arg) {
+    ftpd_reply(s, 213, "Status: %lld bytes transferred so far.", (long long)s->xfer_bytes);
+  } else if (s->n_deferred < FTPD_MAX_DEFERRED && (s->deferred[s->n_deferred] = malloc(len + 1))) {
+    memcpy(s->deferred[s->n_deferred], line, len);     /* run after the transfer, in order */
+    s->deferred[s->n_deferred][len] = 0;
+    s->deferred_len[s->n_deferred++] = len;
   } else {
-    ftpd_reply(s, 500, "Syntax error, command unrecognized.");
+    ftpd_reply(s, 503, "Too many commands during a transfer.");
   }
   free(cmd);
+}
+
+/* The next deferred command and its length, or NULL. The caller frees it. */
+static char *pop_deferred(ftpd_session_t *s, size_t *len) {
+  if (!s->n_deferred) return NULL;
+  char *c = s->deferred[0];
+  *len = s->deferred_len[0];
+  s->n_deferred--;
+  memmove(s->deferred, s->deferred + 1, (size_t)s->n_deferred * sizeof s->deferred[0]);
+  memmove(s->deferred_len, s->deferred_len + 1, (size_t)s->n_deferred * sizeof s->deferred_len[0]);
+  return c;
 }
 
 void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
@@ -202,6 +215,13 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
       why = "timeout";
       break;
     }
+    size_t hlen;
+    char *held = pop_deferred(s, &hlen);
+    if (held) {
+      dispatch(s, held, hlen);
+      free(held);
+      continue;
+    }
     char *line;
     size_t len;
     int r = mt_readline(lr, &line, &len, left < 1.0 ? left : 1.0);  /* 1 s slices: see stopping */
@@ -219,6 +239,8 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   }
   ftpd_log(LOG_INFO, "#%lu disconnect %s (%s), %.1f s", s->id, s->user, why, mt_now() - s->started);
   ftpd_sess_logout(s);
+  size_t hlen;
+  for (char *c; (c = pop_deferred(s, &hlen));) free(c);
   mt_linereader_free(lr);
   mt_close(fd);
   sbuf_free(&s->out);

@@ -32,7 +32,8 @@ bool ftpd_authorize(ftpd_session_t *s, unsigned perm, const char *vpath);
 /* Replies `code` with a message for a -errno from the file system. */
 void ftpd_reply_err(ftpd_session_t *s, int code, int err, const char *vpath);
 
-/* A control line that arrived during a transfer (ABOR, STAT, NOOP, QUIT). */
+/* A control line that arrived during a transfer: ABOR and STAT act at
+ * once; anything else waits for the transfer's end (pipelining clients). */
 void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);

@@ -402,3 +402,23 @@ def test_xferlog_written(server):
     assert up[6] == "127.0.0.1" and up[7] == "3" and up[8] == "/log_me.txt" and up[9:12] == ["b", "_", "i"]
     assert up[12] == "r" and up[13] == "alice" and up[-1] == "c"
     assert down[11] == "o"
+
+
+def test_pipelined_commands_during_transfer_run_in_order(server):
+    f, conn = start_big_download(server, 8 << 20)
+    # a pipelining client sends its next commands before the transfer ends
+    f.sock.sendall(b"NOOP\r\nPWD\r\nSTAT\r\n")
+    first = f.getmultiline()
+    assert first.startswith("213") and "bytes transferred" in first   # STAT: answered at once
+    got = 65536
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    conn.close()
+    assert got == 8 << 20
+    assert f.getmultiline().startswith("226")
+    assert f.getmultiline().startswith("200")                  # NOOP, after the transfer
+    assert f.getmultiline().startswith('257 "/"')              # PWD
+    f.quit()
