@@ -10,7 +10,7 @@ PKGS=(
   libglib2.0-dev libuv1-dev  # benchmark anchors (GThreadPool, GAsyncQueue, uv_queue_work)
   libcrypt-dev             # password hashes for mtftpd
   python3 python3-pytest   # server tests
-  curl lftp                # real FTP clients for the server tests
+  curl lftp wget           # real FTP clients for the server tests
   gcc-aarch64-linux-gnu qemu-user   # the aarch64 context switch, tested under emulation
 )
 

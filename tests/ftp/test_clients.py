@@ -134,3 +134,26 @@ def test_lftp_anonymous_readonly(server, tmp_path):
     r = lftp(server, f"put {src} -o x", user="anonymous,x@y")
     assert r.returncode != 0
     assert not (server.root / "x").exists()
+
+
+def test_wget_download_and_recursive_mirror(server, tmp_path):
+    (server.root / "w").mkdir()
+    data = os.urandom(300000)
+    (server.root / "w" / "a.bin").write_bytes(data)
+    (server.root / "w" / "b c.txt").write_bytes(b"spaced\n")
+    out = tmp_path / "a.bin"
+    r = run(["wget", "-q", "-O", str(out), f"ftp://alice:wonderland@{server.host}:{server.port}/w/a.bin"])
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == data
+    # recursive retrieval parses our LIST output
+    r = run(["wget", "-q", "-r", "-nH", "-P", str(tmp_path / "mirror"),
+             f"ftp://anonymous:x@{server.host}:{server.port}/w/"])
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "mirror" / "w" / "a.bin").read_bytes() == data
+    assert (tmp_path / "mirror" / "w" / "b c.txt").read_bytes() == b"spaced\n"
+    # resume (-c) of a partial download
+    part = tmp_path / "part.bin"
+    part.write_bytes(data[:100000])
+    r = run(["wget", "-q", "-c", "-O", str(part), f"ftp://alice:wonderland@{server.host}:{server.port}/w/a.bin"])
+    assert r.returncode == 0, r.stderr
+    assert part.read_bytes() == data

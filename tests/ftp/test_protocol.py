@@ -422,3 +422,30 @@ def test_pipelined_commands_during_transfer_run_in_order(server):
     assert f.getmultiline().startswith("200")                  # NOOP, after the transfer
     assert f.getmultiline().startswith('257 "/"')              # PWD
     f.quit()
+
+
+def test_pasv_ports_and_address(make_server):
+    srv = make_server(extra=["--pasv-ports", "40100-40103", "--pasv-address", "10.1.2.3"])
+    f = srv.connect()
+    seen = set()
+    for _ in range(12):
+        r = f.sendcmd("PASV")
+        nums = r[r.index("(") + 1:r.index(")")].split(",")
+        assert nums[:4] == ["10", "1", "2", "3"]          # the NAT address is announced
+        port = int(nums[4]) * 256 + int(nums[5])
+        assert 40100 <= port <= 40103
+        seen.add(port)
+        e = f.sendcmd("EPSV")
+        assert 40100 <= int(e.split("|")[3]) <= 40103
+    assert len(seen) > 1                                   # ports are spread over the range
+    # the data connection itself still works (the client connects to the real address)
+    f.sendcmd("TYPE I")
+    (srv.root / "p.txt").write_bytes(b"pasv range")
+    r = f.sendcmd("EPSV")
+    port = int(r.split("|")[3])
+    conn = socket.create_connection(("127.0.0.1", port))
+    f.sendcmd("RETR p.txt")
+    assert conn.recv(100) == b"pasv range"
+    conn.close()
+    assert f.voidresp().startswith("226")
+    f.quit()
