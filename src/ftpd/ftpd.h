@@ -8,7 +8,9 @@
  *   session.c    the per-connection state machine; commands/ implements the verbs
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
  *   config.c     config file and flags (trusted: written by the administrator)
- *   model_threads.c  acceptor + bounded queue + pool of session threads
+ *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
+ *   model_threads.c  bounded queue + pool of session threads
+ *   model_fork.c     a process per session
  *
  * A session only calls libmt's parking IO, so it does not know which model runs it.
  */
@@ -217,8 +219,17 @@ int  ftpd_reply(ftpd_session_t *s, int code, const char *fmt, ...) __attribute__
 /* Sends the multi-line reply built in s->out: code-first, lines, code last. */
 int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char *last);
 
-/* ---- model ------------------------------------------------------------------- */
+/* ---- models ------------------------------------------------------------------ */
+/* Each runs until stop is set, then shuts down in order; 0 or -1. */
 int  ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop);
+int  ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop);
+
+/* accept.c: a model's hand-off takes an admitted connection (0), or fails
+ * (<0: the acceptor answers 421, closes it and releases its admission). */
+typedef int (*ftpd_handoff_fn)(void *ctx, int fd, const struct sockaddr_storage *peer);
+int  ftpd_acceptors_start(ftpd_server_t *srv, ftpd_handoff_fn fn, void *ctx, mt_thread_t **threads);
+/* Sets srv->stopping, joins the acceptors and closes the listening sockets. */
+void ftpd_acceptors_stop(ftpd_server_t *srv, mt_thread_t **threads);
 /* Admission control shared by the models: 0 admitted, else the 421 text sent. */
 int  ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const char **why);
 void ftpd_release(ftpd_server_t *srv, const struct sockaddr_storage *peer);

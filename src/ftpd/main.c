@@ -127,7 +127,7 @@ static int serve(void) {
   mt_lock_init(&srv.lock, 0);
   srv.snap = snap;
   srv.xferlog_fd = -1;
-  srv.pool_size = c->max_clients;
+  srv.pool_size = c->model == MODEL_THREADS ? c->max_clients : 0;   /* session threads */
   srv.root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (srv.root_fd < 0) {
     fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));
@@ -181,10 +181,14 @@ static int serve(void) {
     char host[256];
     int port;
     ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
-    ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (threads model, %d session threads)", FTPD_VERSION,
-             host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.pool_size);
+    if (c->model == MODEL_FORK)
+      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (fork model, up to %d session processes)", FTPD_VERSION,
+               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), c->max_clients);
+    else
+      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (threads model, %d session threads)", FTPD_VERSION,
+               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.pool_size);
   }
-  int rc = ftpd_model_threads_run(&srv, &stop);
+  int rc = c->model == MODEL_FORK ? ftpd_model_fork_run(&srv, &stop) : ftpd_model_threads_run(&srv, &stop);
   ftpd_log(LOG_INFO, "mtftpd stopped");
   mt_signal_default(SIGHUP);
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */

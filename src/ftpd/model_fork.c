@@ -1,0 +1,160 @@
+/* model_fork.c — the fork model: one process per session.
+ *
+ * The acceptor threads (accept.c) admit a connection and hand it here; it is
+ * served by a child started with mt_proc_start (so it is reaped through a
+ * pidfd, never left a zombie, and dies with an abruptly dying parent). The
+ * parent closes its copy of the connection at once. A monitor thread reaps
+ * finished children every 50 ms and releases their admission, so
+ * --max-clients and --max-per-ip count live processes. A session that
+ * crashes takes nothing else down: its peers are other processes.
+ *
+ * The list of children is guarded by `lock`; nothing is held across IO or
+ * a fork beyond the list append.
+ *
+ * Shutdown: acceptors stop, every child gets SIGTERM — its handler only sets
+ * the child's stopping flag, so idle sessions say 421 within a second and
+ * running transfers finish — and children still alive after shutdown-grace
+ * get SIGKILL.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftpd.h"
+
+typedef struct child {
+  struct child *next;
+  mt_proc_t *proc;
+  struct sockaddr_storage peer;
+} child_t;
+
+typedef struct {
+  ftpd_server_t *srv;
+  mt_lock_t lock;
+  child_t *children;
+  int n;
+  /* what the next child serves (read by it right after the fork) */
+  int fd;
+  struct sockaddr_storage peer;
+} forker_t;
+
+static ftpd_server_t *child_srv;   /* in a child: its copy of the server */
+
+static void child_on_term(int sig) { atomic_store(&child_srv->stopping, true); }
+
+static int child_main(void *arg) {
+  forker_t *fk = arg;
+  ftpd_server_t *srv = fk->srv;
+  child_srv = srv;
+  /* The acceptor that forked us blocks SIGTERM/SIGINT/SIGHUP (main.c);
+   * here they mean "finish and leave", except SIGHUP, which the parent
+   * handles. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = child_on_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGHUP, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  for (int i = 0; i < srv->n_listen; i++) close(srv->listen_fd[i]);
+  ftpd_session_run(srv, fk->fd, &fk->peer);
+  return 0;
+}
+
+static int fork_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
+  forker_t *fk = ctx;
+  child_t *c = malloc(sizeof *c);
+  if (!c) return MT_ENOMEM;
+  c->peer = *peer;
+  /* One acceptor forks at a time: the child reads fd and peer from fk. */
+  mt_lock_acquire(&fk->lock, MT_FOREVER);
+  fk->fd = fd;
+  fk->peer = *peer;
+  mt_proc_opts_t o = {.name = "ftp-session", .daemon = true};
+  int r = mt_proc_start(&c->proc, child_main, fk, &o);
+  if (r == 0) {
+    atomic_fetch_add(&fk->srv->next_id, 1);   /* the child numbered itself from the old value */
+    c->next = fk->children;
+    fk->children = c;
+    fk->n++;
+  }
+  mt_lock_release(&fk->lock);
+  if (r < 0) {
+    ftpd_log(LOG_ERROR, "cannot fork a session process: %s", mt_strerror(r));
+    free(c);
+    return r;
+  }
+  mt_close(fd);                    /* the child has its own copy */
+  return 0;
+}
+
+/* Reaps the children that ended; with kill, sends them sig first. */
+static int reap(forker_t *fk, int sig) {
+  mt_lock_acquire(&fk->lock, MT_FOREVER);
+  for (child_t **pp = &fk->children; *pp;) {
+    child_t *c = *pp;
+    if (sig) mt_proc_signal(c->proc, sig);
+    if (!mt_proc_is_alive(c->proc)) {
+      int code = mt_proc_exitcode(c->proc);
+      if (code != 0)
+        ftpd_log(LOG_WARN, "session process %d ended with %s %d", (int)mt_proc_pid(c->proc),
+                 code < 0 ? "signal" : "status", code < 0 ? -code : code);
+      *pp = c->next;
+      fk->n--;
+      ftpd_release(fk->srv, &c->peer);
+      mt_proc_free(c->proc);
+      free(c);
+    } else {
+      pp = &c->next;
+    }
+  }
+  int left = fk->n;
+  mt_lock_release(&fk->lock);
+  return left;
+}
+
+static void *monitor(void *p) {
+  forker_t *fk = p;
+  while (!atomic_load(&fk->srv->stopping)) {
+    reap(fk, 0);
+    mt_sleep(0.05);
+  }
+  return NULL;
+}
+
+int ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop) {
+  forker_t fk = {.srv = srv};
+  mt_lock_init(&fk.lock, 0);
+  mt_thread_t *acc[FTPD_MAX_LISTEN] = {0}, *mon = NULL;
+  mt_thread_opts_t o = {.name = "ftp-reaper", .daemon = true};
+  int rc = mt_thread_start(&mon, monitor, &fk, &o) < 0 ? -1 : 0;
+  if (rc == 0 && ftpd_acceptors_start(srv, fork_handoff, &fk, acc) < 0) rc = -1;
+  if (rc == 0) mt_event_wait(stop, MT_FOREVER);
+
+  ftpd_acceptors_stop(srv, acc);
+  if (mon) {
+    mt_thread_join(mon, MT_FOREVER, NULL);
+    mt_thread_free(mon);
+  }
+  int left = reap(&fk, SIGTERM);
+  if (left) ftpd_log(LOG_INFO, "stopping: waiting up to %g s for %d session process(es)", srv->snap->cfg.shutdown_grace, left);
+  double deadline = mt_now() + srv->snap->cfg.shutdown_grace + 1.5;
+  while (left && mt_now() < deadline) {
+    mt_sleep(0.05);
+    left = reap(&fk, 0);
+  }
+  if (left) {
+    ftpd_log(LOG_WARN, "%d session process(es) still running after the grace period; killing them", left);
+    reap(&fk, SIGKILL);
+    while (reap(&fk, 0)) mt_sleep(0.01);
+  }
+  mt_lock_destroy(&fk.lock);
+  return rc;
+}

@@ -1,0 +1,132 @@
+"""The fork model (one process per session) against the same expectations as
+the threads model: transfers, limits, vanishing clients, crash isolation,
+graceful stop."""
+import ftplib
+import io
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from conftest import SLOW
+
+
+@pytest.fixture
+def forked(make_server):
+    return make_server(extra=["--model", "fork", "--max-clients", "10"])
+
+
+def children(pid, live_only=False):
+    """The server's child processes (zombies too, unless live_only)."""
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    if live_only:
+        def state(k):
+            try:
+                return open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return "gone"
+        out = [k for k in out if state(k) not in ("Z", "gone")]
+    return out
+
+
+def test_fork_roundtrip_and_session_processes(forked):
+    f = forked.connect()
+    data = os.urandom(1 << 20)
+    f.storbinary("STOR a.bin", io.BytesIO(data))
+    out = io.BytesIO()
+    f.retrbinary("RETR a.bin", out.write)
+    assert out.getvalue() == data
+    kids = children(forked.proc.pid, live_only=True)
+    assert len(kids) == 1                                    # this session is a process
+    comm = open(f"/proc/{kids[0]}/comm").read().strip()
+    assert comm.startswith("ftp#") and comm.endswith("alice"), comm
+    f.quit()
+    deadline = time.time() + 5 * SLOW
+    while children(forked.proc.pid) and time.time() < deadline:
+        time.sleep(0.05)
+    assert children(forked.proc.pid) == []                   # reaped: no zombie
+    assert "fork model" in forked.log_text()
+
+
+def test_fork_max_clients_and_release(forked):
+    held = [forked.connect() for _ in range(10)]
+    s = socket.create_connection((forked.host, forked.port), timeout=10 * SLOW)
+    assert s.makefile("rb").readline().startswith(b"421 Too many users")
+    s.close()
+    held.pop().quit()
+    deadline = time.time() + 5 * SLOW
+    while time.time() < deadline:
+        s = socket.create_connection((forked.host, forked.port), timeout=10 * SLOW)
+        line = s.makefile("rb").readline()
+        s.close()
+        if line.startswith(b"220"):
+            break
+        time.sleep(0.1)
+    assert line.startswith(b"220")                           # the slot came back once reaped
+    for h in held:
+        h.quit()
+
+
+def test_fork_killed_session_harms_no_other(forked):
+    a, b = forked.connect(), forked.connect()
+    kids = children(forked.proc.pid, live_only=True)
+    assert len(kids) == 2
+    os.kill(kids[0], signal.SIGKILL)
+    time.sleep(0.3)
+    # one of the two is gone; the other still works, and new sessions too
+    alive = 0
+    for f in (a, b):
+        try:
+            assert f.pwd() == "/"
+            alive += 1
+        except (EOFError, OSError, ftplib.Error):
+            pass
+    assert alive == 1
+    g = forked.connect()
+    assert g.pwd() == "/"
+    g.quit()
+    assert "ended with signal 9" in forked.log_text()
+
+
+def test_fork_clients_vanish_fd_baseline(forked):
+    (forked.root / "big.bin").write_bytes(os.urandom(8 << 20))
+    time.sleep(0.2)
+    base = forked.fd_count()
+    for _ in range(10):
+        f = forked.connect()
+        f.sendcmd("TYPE I")
+        c = f.transfercmd("RETR big.bin")
+        c.recv(1000)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+        f.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        f.close()
+    deadline = time.time() + 20 * SLOW
+    while time.time() < deadline and (children(forked.proc.pid) or forked.fd_count() > base):
+        time.sleep(0.1)
+    assert children(forked.proc.pid) == []
+    assert forked.fd_count() == base
+
+
+def test_fork_sigterm_lets_transfer_finish(forked):
+    data = os.urandom(16 << 20)
+    (forked.root / "big.bin").write_bytes(data)
+    f = forked.connect()
+    f.sendcmd("TYPE I")
+    conn = f.transfercmd("RETR big.bin")
+    got = [conn.recv(65536)]
+    forked.proc.send_signal(signal.SIGTERM)
+    while True:
+        b = conn.recv(1 << 20)
+        if not b:
+            break
+        got.append(b)
+    conn.close()
+    assert b"".join(got) == data
+    assert f.getresp().startswith("226")
+    assert forked.proc.wait(timeout=15 * SLOW) == 0
