@@ -7,7 +7,8 @@ the same run.
         bare socket.sendfile() server (the loopback ceiling).
   STOR: curl uploads the same file (temp file + rename in the server).
   sessions: 32 ftplib clients in parallel, each connect + login + RETR of a
-        64 KiB file + QUIT, repeated; sessions per second.
+        64 KiB file + QUIT, repeated; sessions per second, for the threads
+        model and for the fork model (a process per session).
 
 Usage: bench/bench_ftpd.py [BUILD_DIR]   (default: build). Medians of 5 runs.
 """
@@ -107,50 +108,66 @@ def main():
     users = os.path.join(tmp, "users")
     subprocess.run([MTFTPD, "passwd", "--users", users, "add", "u"], input="p\n", text=True, check=True,
                    capture_output=True)
-    port = free_port()
     me = pwd.getpwuid(os.getuid()).pw_name
     log = open(os.path.join(tmp, "log"), "wb")
-    proc = subprocess.Popen([MTFTPD, "--listen", f"127.0.0.1:{port}", "--root", root, "--users", users,
-                             "--anonymous", "--run-as", me, "--log-level", "warn", "--max-clients", "64"],
-                            stderr=log)
-    time.sleep(0.5)
-    url = f"ftp://127.0.0.1:{port}"
+
+    def start(model):
+        port = free_port()
+        proc = subprocess.Popen([MTFTPD, "--listen", f"127.0.0.1:{port}", "--root", root, "--users", users,
+                                 "--anonymous", "--run-as", me, "--log-level", "warn", "--max-clients", "256",
+                                 "--model", model], stderr=log)
+        time.sleep(0.5)
+        return proc, port
+
+    def sessions(port):
+        n, per = 32, 8
+        errors = []
+
+        def client():
+            try:
+                for _ in range(per):
+                    f = ftplib.FTP()
+                    f.connect("127.0.0.1", port)
+                    f.login()
+                    f.retrbinary("RETR small.bin", lambda b: None)
+                    f.quit()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+        ts = [threading.Thread(target=client) for _ in range(n)]
+        t = time.monotonic()
+        for th in ts:
+            th.start()
+        for th in ts:
+            th.join()
+        assert not errors, errors
+        return n * per / (time.monotonic() - t)
+
+    procs = []
     try:
-        retr, anchor, stor, sess = [], [], [], []
+        proc, port = start("threads")
+        procs.append(proc)
+        fproc, fport = start("fork")
+        procs.append(fproc)
+        url = f"ftp://127.0.0.1:{port}"
+        retr, anchor, stor, sess, fsess = [], [], [], [], []
         for _ in range(RUNS):
             retr.append(SIZE / ftp_retr(port) / 1e6)
             anchor.append(SIZE / sendfile_anchor(big) / 1e6)
             stor.append(SIZE / curl(["-u", "u:p", "-T", big, f"{url}/up.bin"]) / 1e6)
-            n, per = 32, 8
-            errors = []
-
-            def client():
-                try:
-                    for _ in range(per):
-                        f = ftplib.FTP()
-                        f.connect("127.0.0.1", port)
-                        f.login()
-                        f.retrbinary("RETR small.bin", lambda b: None)
-                        f.quit()
-                except Exception as e:  # noqa: BLE001
-                    errors.append(e)
-
-            ts = [threading.Thread(target=client) for _ in range(n)]
-            t = time.monotonic()
-            for th in ts:
-                th.start()
-            for th in ts:
-                th.join()
-            assert not errors, errors
-            sess.append(n * per / (time.monotonic() - t))
+            sess.append(sessions(port))
+            fsess.append(sessions(fport))
         r, a = statistics.median(retr), statistics.median(anchor)
         print(f"mtftpd on loopback, {SIZE >> 20} MiB file, median of {RUNS}")
         print(f"  RETR                  {r:8.0f} MB/s   anchor bare sendfile() socket {a:6.0f} MB/s   ratio {r / a:.2f}")
         print(f"  STOR (curl, temp+rename) {statistics.median(stor):5.0f} MB/s")
-        print(f"  sessions (32 ftplib clients: login, RETR 64 KiB, QUIT) {statistics.median(sess):6.0f} /s")
+        s_t, s_f = statistics.median(sess), statistics.median(fsess)
+        print(f"  sessions/s (32 ftplib clients: login, RETR 64 KiB, QUIT): threads {s_t:6.0f}   fork {s_f:6.0f}"
+              f"   fork/threads {s_f / s_t:.2f}")
     finally:
-        proc.terminate()
-        proc.wait()
+        for p in procs:
+            p.terminate()
+            p.wait()
         subprocess.run(["rm", "-rf", tmp])
 
 

@@ -3,9 +3,9 @@
  * Trust map (file names say what an attacker reaches):
  *   protocol.c   parses raw control lines (untrusted bytes) into a verb and an argument
  *   fs.c         turns a client path into an fd beneath the user's root (the jail)
- *   auth.c       users file, password checks, and ftpd_authorize(), the one gate every
- *                file verb passes
- *   session.c    the per-connection state machine; commands/ implements the verbs
+ *   auth.c       users file, password checks, `mtftpd passwd`
+ *   session.c    the per-connection state machine, and ftpd_authorize(), the one
+ *                gate every file verb passes; commands/ implements the verbs
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
  *   config.c     config file and flags (trusted: written by the administrator)
  *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads

@@ -3,10 +3,12 @@
  * The acceptor threads (accept.c) admit a connection and hand it here; it is
  * served by a child started with mt_proc_start (so it is reaped through a
  * pidfd, never left a zombie, and dies with an abruptly dying parent). The
- * parent closes its copy of the connection at once. A monitor thread reaps
- * finished children every 50 ms and releases their admission, so
- * --max-clients and --max-per-ip count live processes. A session that
- * crashes takes nothing else down: its peers are other processes.
+ * parent closes its copy of the connection at once. A child that finishes
+ * its session writes its pid into a pipe to the parent; the monitor thread
+ * reads it and releases the admission at once, so --max-clients and
+ * --max-per-ip count sessions. The monitor also reaps every 50 ms, which
+ * catches children that died without a word (a crash, SIGKILL). A session
+ * that crashes takes nothing else down: its peers are other processes.
  *
  * The list of children is guarded by `lock`; nothing is held across IO or
  * a fork beyond the list append.
@@ -16,6 +18,8 @@
  * running transfers finish — and children still alive after shutdown-grace
  * get SIGKILL.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,7 @@ typedef struct child {
   struct child *next;
   mt_proc_t *proc;
   struct sockaddr_storage peer;
+  bool released;                 /* its admission is already given back */
 } child_t;
 
 typedef struct {
@@ -34,6 +39,7 @@ typedef struct {
   mt_lock_t lock;
   child_t *children;
   int n;
+  int done[2];                   /* children write their pid here when done */
   /* what the next child serves (read by it right after the fork) */
   int fd;
   struct sockaddr_storage peer;
@@ -64,7 +70,10 @@ static int child_main(void *arg) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   for (int i = 0; i < srv->n_listen; i++) close(srv->listen_fd[i]);
+  close(fk->done[0]);
   ftpd_session_run(srv, fk->fd, &fk->peer);
+  pid_t me = getpid();
+  (void)!write(fk->done[1], &me, sizeof me);   /* atomic: < PIPE_BUF */
   return 0;
 }
 
@@ -73,6 +82,7 @@ static int fork_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) 
   child_t *c = malloc(sizeof *c);
   if (!c) return MT_ENOMEM;
   c->peer = *peer;
+  c->released = false;
   /* One acceptor forks at a time: the child reads fd and peer from fk. */
   mt_lock_acquire(&fk->lock, MT_FOREVER);
   fk->fd = fd;
@@ -108,7 +118,7 @@ static int reap(forker_t *fk, int sig) {
                  code < 0 ? "signal" : "status", code < 0 ? -code : code);
       *pp = c->next;
       fk->n--;
-      ftpd_release(fk->srv, &c->peer);
+      if (!c->released) ftpd_release(fk->srv, &c->peer);
       mt_proc_free(c->proc);
       free(c);
     } else {
@@ -120,17 +130,39 @@ static int reap(forker_t *fk, int sig) {
   return left;
 }
 
+/* A child said its session is over: give its admission back now. */
+static void release_pid(forker_t *fk, pid_t pid) {
+  mt_lock_acquire(&fk->lock, MT_FOREVER);
+  for (child_t *c = fk->children; c; c = c->next)
+    if (mt_proc_pid(c->proc) == pid && !c->released) {
+      c->released = true;
+      ftpd_release(fk->srv, &c->peer);
+      break;
+    }
+  mt_lock_release(&fk->lock);
+}
+
 static void *monitor(void *p) {
   forker_t *fk = p;
+  double next_reap = 0;
   while (!atomic_load(&fk->srv->stopping)) {
-    reap(fk, 0);
-    mt_sleep(0.05);
+    pid_t pids[64];
+    ssize_t n = mt_read(fk->done[0], pids, sizeof pids, 0.05);
+    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(pid_t); i++) release_pid(fk, pids[i]);
+    if (mt_now() >= next_reap) {
+      reap(fk, 0);
+      next_reap = mt_now() + 0.05;
+    }
   }
   return NULL;
 }
 
 int ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop) {
   forker_t fk = {.srv = srv};
+  if (pipe2(fk.done, O_CLOEXEC | O_NONBLOCK) < 0) {
+    ftpd_log(LOG_ERROR, "fork model: pipe: %s", strerror(errno));
+    return -1;
+  }
   mt_lock_init(&fk.lock, 0);
   mt_thread_t *acc[FTPD_MAX_LISTEN] = {0}, *mon = NULL;
   mt_thread_opts_t o = {.name = "ftp-reaper", .daemon = true};
@@ -156,5 +188,7 @@ int ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop) {
     while (reap(&fk, 0)) mt_sleep(0.01);
   }
   mt_lock_destroy(&fk.lock);
+  close(fk.done[0]);
+  close(fk.done[1]);
   return rc;
 }
