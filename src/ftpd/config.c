@@ -298,10 +298,6 @@ int ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen) {
     seterr(err, errlen, "root '%s' is not a directory", c->root ? c->root : "");
     return -1;
   }
-  if (c->model == MODEL_COROUTINES) {
-    seterr(err, errlen, "model: 'coroutines' is not available in this version (threads, fork)");
-    return -1;
-  }
   if (c->max_per_ip > c->max_clients) {
     seterr(err, errlen, "max-per-ip (%d) is larger than max-clients (%d)", c->max_per_ip, c->max_clients);
     return -1;
@@ -354,8 +350,9 @@ void ftpd_usage(FILE *out) {
     "  --root DIR            served directory, and home of users without one (/srv/ftp)\n"
     "  --users FILE          users file: name:yescrypt-hash:home:perms\n"
     "  --anonymous[=ro|rw]   let 'anonymous' and 'ftp' log in with any password (ro)\n"
-    "  --model M             threads (a pool fed by a bounded queue; default) or\n"
-    "                        fork (a process per session)\n"
+    "  --model M             threads (a pool fed by a bounded queue; default),\n"
+    "                        fork (a process per session) or coroutines (one\n"
+    "                        scheduler per core, disk work on a thread pool)\n"
     "  --max-clients N       concurrent sessions; one more gets 421 (50)\n"
     "  --max-per-ip N        concurrent sessions from one address, 0 = no limit (0)\n"
     "  --pasv-ports LO-HI    ports for passive data connections (any)\n"

@@ -295,6 +295,48 @@ int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
   return 0;
 }
 
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* File IO steps of a transfer, shaped for ftpd_offload(). */
+struct io_job {
+  int out, in;
+  off_t *off, pos;
+  char *buf;
+  size_t n;
+  ssize_t r;
+  int err;
+};
+
+static int sendfile_run(void *p) {
+  struct io_job *j = p;
+  j->r = sendfile(j->out, j->in, j->off, j->n);
+  j->err = errno;
+  return 0;
+}
+
+static int pread_run(void *p) {
+  struct io_job *j = p;
+  j->r = pread(j->in, j->buf, j->n, j->pos);
+  j->err = errno;
+  return 0;
+}
+
+static int write_run(void *p) {
+  struct io_job *j = p;
+  return write_all(j->out, j->buf, j->n);
+}
+
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
   double next = 0;
   int r = 0;
@@ -302,7 +344,10 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
     for (;;) {
       if ((r = between_chunks(s, &next)) < 0) break;
       off_t before = off;
-      ssize_t w = sendfile(dfd, ffd, &off, 1 << 20);
+      struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = 1 << 20};
+      ftpd_offload(s->srv, sendfile_run, &j);    /* may read the disk */
+      ssize_t w = j.r;
+      errno = j.err;
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         if ((r = wait_data(s, dfd, MT_WRITE)) < 0) break;
         continue;
@@ -326,9 +371,11 @@ copy:;
   char *in = malloc(FTPD_XFER_BUF / 2), *out = malloc(FTPD_XFER_BUF);
   if (!in || !out) r = MT_ENOMEM;
   while (!r) {
-    ssize_t n = pread(ffd, in, FTPD_XFER_BUF / 2, off);
+    struct io_job j = {.in = ffd, .buf = in, .n = FTPD_XFER_BUF / 2, .pos = off};
+    ftpd_offload(s->srv, pread_run, &j);
+    ssize_t n = j.r;
     if (n < 0) {
-      r = -errno;
+      r = -j.err;
       break;
     }
     if (n == 0) break;
@@ -344,19 +391,6 @@ copy:;
   free(out);
   *sent = s->xfer_bytes;
   return r;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
@@ -397,7 +431,8 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       }
       n = o - buf;
     }
-    if ((r = write_all(ffd, buf, (size_t)n)) < 0) break;
+    struct io_job j = {.out = ffd, .buf = buf, .n = (size_t)n};
+    if ((r = ftpd_offload(s->srv, write_run, &j)) < 0) break;    /* may wait for the disk */
   }
   free(buf);
   *got = s->xfer_bytes;

@@ -11,6 +11,8 @@
  *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
+ *   model_co.c       coroutines on one scheduler per core; offload.c runs their
+ *                    blocking work (hashing, listings, file IO) on a thread pool
  *
  * A session only calls libmt's parking IO, so it does not know which model runs it.
  */
@@ -155,7 +157,14 @@ typedef struct ftpd_server {
   struct ip_slot *ips;        /* per-IP counts (model_threads.c) */
   size_t n_ips, cap_ips;
   int pool_size;              /* session threads (max-clients at start) */
+  int model;                  /* MODEL_*, fixed at start */
+  mt_pool_t *offload;         /* coroutines model: where blocking work runs */
 } ftpd_server_t;
+
+/* Runs fn(arg) where it cannot hold up other sessions: on srv->offload when
+ * the caller is a coroutine (it parks until fn returns), else right here.
+ * Returns fn's result. */
+int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg);
 
 ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
 void ftpd_snapshot_put(ftpd_snapshot_t *s);
@@ -223,6 +232,7 @@ int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char
 /* Each runs until stop is set, then shuts down in order; 0 or -1. */
 int  ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop);
 int  ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop);
+int  ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop);
 
 /* accept.c: a model's hand-off takes an admitted connection (0), or fails
  * (<0: the acceptor answers 421, closes it and releases its admission). */

@@ -124,7 +124,7 @@ int ftpd_mlst_one(ftpd_session_t *s, const char *vpath, sbuf_t *b) {
   return 0;
 }
 
-int ftpd_list(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *prefix) {
+static int list_dir(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *prefix) {
   int fd = ftpd_fs_open(s->root_fd, vpath, O_RDONLY | O_DIRECTORY, 0);
   if (fd == -ENOTDIR) {
     /* One file. */
@@ -196,4 +196,24 @@ int ftpd_list(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const 
   closedir(d);
   if (!r && b->failed) r = -ENOMEM;
   return r;
+}
+
+/* A listing reads a directory and stats every entry: in the coroutines model
+ * that happens on the offload pool. */
+struct list_job {
+  ftpd_session_t *s;
+  const char *vpath;
+  int style;
+  sbuf_t *b;
+  const char *prefix;
+};
+
+static int list_run(void *p) {
+  struct list_job *j = p;
+  return list_dir(j->s, j->vpath, j->style, j->b, j->prefix);
+}
+
+int ftpd_list(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *prefix) {
+  struct list_job j = {s, vpath, style, b, prefix};
+  return ftpd_offload(s->srv, list_run, &j);
 }

@@ -128,6 +128,7 @@ static int serve(void) {
   srv.snap = snap;
   srv.xferlog_fd = -1;
   srv.pool_size = c->model == MODEL_THREADS ? c->max_clients : 0;   /* session threads */
+  srv.model = c->model;
   srv.root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (srv.root_fd < 0) {
     fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));
@@ -184,11 +185,16 @@ static int serve(void) {
     if (c->model == MODEL_FORK)
       ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (fork model, up to %d session processes)", FTPD_VERSION,
                host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), c->max_clients);
+    else if (c->model == MODEL_COROUTINES)
+      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (coroutines model, up to %d sessions)", FTPD_VERSION,
+               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), c->max_clients);
     else
       ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (threads model, %d session threads)", FTPD_VERSION,
                host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.pool_size);
   }
-  int rc = c->model == MODEL_FORK ? ftpd_model_fork_run(&srv, &stop) : ftpd_model_threads_run(&srv, &stop);
+  int rc = c->model == MODEL_FORK         ? ftpd_model_fork_run(&srv, &stop)
+           : c->model == MODEL_COROUTINES ? ftpd_model_co_run(&srv, &stop)
+                                          : ftpd_model_threads_run(&srv, &stop);
   ftpd_log(LOG_INFO, "mtftpd stopped");
   mt_signal_default(SIGHUP);
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */

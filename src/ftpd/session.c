@@ -88,7 +88,8 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   ftpd_data_reset(s);
 }
 
-static void set_thread_name(ftpd_session_t *s) {
+void ftpd_sess_name(ftpd_session_t *s) {
+  if (s->srv->model == MODEL_COROUTINES) return;   /* the thread is a scheduler's */
   char name[16];
   if (s->logged_in) snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
   else snprintf(name, sizeof name, "ftp#%lu", s->id);
@@ -127,7 +128,7 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
         s->rnfr = NULL;
       }
       d->fn(s, cmd->arg);
-      if (!s->logged_in) set_thread_name(s);
+      if (!s->logged_in) ftpd_sess_name(s);
     }
   }
   free(cmd);
@@ -194,7 +195,7 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
    * stream where the parser drops the Telnet bytes. */
   setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  set_thread_name(s);
+  ftpd_sess_name(s);
   ftpd_log(LOG_INFO, "#%lu connect from %s port %d", s->id, s->peer_ip, s->peer_port);
 
   const char *why = "quit";
@@ -246,5 +247,5 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);
   free(s);
-  prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
+  if (srv->model == MODEL_THREADS) prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
 }

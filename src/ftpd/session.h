@@ -35,6 +35,8 @@ void ftpd_reply_err(ftpd_session_t *s, int code, int err, const char *vpath);
 /* A control line that arrived during a transfer: ABOR and STAT act at
  * once; anything else waits for the transfer's end (pipelining clients). */
 void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
+/* Names the thread after the session ("ftp#12 alice") where it owns one. */
+void ftpd_sess_name(ftpd_session_t *s);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);
 

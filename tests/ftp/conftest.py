@@ -19,6 +19,7 @@ MTFTPD = os.environ.get("MTFTPD", os.path.join(os.path.dirname(__file__), "../..
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 SLOW = float(os.environ.get("MTFTPD_SLOW", "1"))   # sanitizer builds are slower
+MODEL = os.environ.get("MTFTPD_MODEL", "threads")  # every suite runs under each model
 
 
 def free_port(host="127.0.0.1"):
@@ -33,6 +34,22 @@ def add_user(users, name, password, home="", perms="elradfmwMT"):
     if home:
         args += ["--home", str(home)]
     subprocess.run(args, input=password + "\n", text=True, check=True, capture_output=True)
+
+
+def children(pid, live_only=False):
+    """The server's child processes (zombies too, unless live_only)."""
+    out = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    if live_only:
+        def state(k):
+            try:
+                return open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return "gone"
+        out = [k for k in out if state(k) not in ("Z", "gone")]
+    return out
 
 
 def connect_retry(host, port, tries=100):
@@ -66,7 +83,7 @@ class Server:
             add_user(self.users, "bob", "builder", home=bobhome, perms="elr")
         me = pwd.getpwuid(os.getuid()).pw_name
         self.args = [MTFTPD, "--root", str(self.root), "--users", str(self.users), "--anonymous=ro",
-                     "--xferlog", str(self.xferlog), "--run-as", me, "--log-level", "debug"]
+                     "--xferlog", str(self.xferlog), "--run-as", me, "--log-level", "debug", "--model", MODEL]
         for l in self.listen:
             self.args += ["--listen", l]
         self.args += list(extra)

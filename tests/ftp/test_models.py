@@ -10,28 +10,12 @@ import time
 
 import pytest
 
-from conftest import SLOW
+from conftest import SLOW, children
 
 
 @pytest.fixture
 def forked(make_server):
     return make_server(extra=["--model", "fork", "--max-clients", "10"])
-
-
-def children(pid, live_only=False):
-    """The server's child processes (zombies too, unless live_only)."""
-    out = []
-    for t in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{t}/children") as f:
-            out += [int(x) for x in f.read().split()]
-    if live_only:
-        def state(k):
-            try:
-                return open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                return "gone"
-        out = [k for k in out if state(k) not in ("Z", "gone")]
-    return out
 
 
 def test_fork_roundtrip_and_session_processes(forked):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import MTFTPD, SLOW, add_user, connect_retry
+from conftest import MODEL, MTFTPD, SLOW, add_user, children, connect_retry
 
 
 def test_sigterm_lets_running_transfer_finish(make_server):
@@ -176,12 +176,21 @@ def test_passwd_tool(tmp_path):
     assert r.returncode == 1 and "no password" in r.stderr
 
 
-def test_session_threads_named_after_sessions(server):
+def test_sessions_named_per_model(server):
+    """threads: a session's thread is named after it; fork: its process is;
+    coroutines: the scheduler and disk-pool threads are named."""
     f = server.connect()
-    comms = [open(f"/proc/{server.proc.pid}/task/{t}/comm").read().strip()
-             for t in os.listdir(f"/proc/{server.proc.pid}/task")]
-    assert any(c.startswith("ftp#") and c.endswith("alice") for c in comms), comms
-    assert "ftp-accept" in comms and "ftp-idle" in comms
+    pid = server.proc.pid
+    comms = [open(f"/proc/{pid}/task/{t}/comm").read().strip() for t in os.listdir(f"/proc/{pid}/task")]
+    if MODEL == "threads":
+        assert any(c.startswith("ftp#") and c.endswith("alice") for c in comms), comms
+        assert "ftp-accept" in comms and "ftp-idle" in comms
+    elif MODEL == "fork":
+        kid_comms = [open(f"/proc/{k}/comm").read().strip() for k in children(pid, live_only=True)]
+        assert any(c.startswith("ftp#") and c.endswith("alice") for c in kid_comms), kid_comms
+    else:
+        assert any(c.startswith("ftp-sched-") for c in comms) and any(c.startswith("ftp-disk-") for c in comms), comms
+        assert len(comms) < 16          # sessions are coroutines, not threads
     f.quit()
 
 

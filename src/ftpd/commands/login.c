@@ -5,10 +5,21 @@
  * run on — and the third failure closes the connection with 421. */
 #include <fcntl.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../session.h"
+
+struct pw_job {
+  const ftpd_user_t *u;
+  const char *pass;
+  bool ok;
+};
+
+static int pw_check(void *p) {
+  struct pw_job *j = p;
+  j->ok = ftpd_password_ok(j->u, j->pass);
+  return 0;
+}
 
 static bool is_anonymous_name(const char *n) { return !strcmp(n, "anonymous") || !strcmp(n, "ftp"); }
 
@@ -42,7 +53,9 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
     perms = c->anonymous == ANON_RW ? (PERM_ALL & ~(unsigned)PERM_CHMOD) : (PERM_E | PERM_L | PERM_R);
   } else {
     const ftpd_user_t *u = ftpd_users_find(&s->snap->users, s->user);
-    ok = ftpd_password_ok(u, strlen(arg) <= FTPD_MAX_PASS ? arg : "");
+    struct pw_job j = {u, strlen(arg) <= FTPD_MAX_PASS ? arg : "", false};
+    ftpd_offload(s->srv, pw_check, &j);      /* yescrypt: milliseconds of CPU */
+    ok = j.ok;
     if (ok) {
       home = u->home;
       perms = u->perms;
@@ -74,9 +87,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
   s->perms = perms;
   s->logged_in = true;
   strcpy(s->cwd, "/");
-  char name[16];
-  snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
-  prctl(PR_SET_NAME, name, 0, 0, 0);
+  ftpd_sess_name(s);
   ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip, s->anonymous ? " (anonymous)" : "");
   ftpd_reply(s, 230, "Login successful.");
 }

@@ -1,0 +1,33 @@
+/* offload.c — blocking work away from a coroutine scheduler.
+ *
+ * In the coroutines model a session must not hold its scheduler's thread in
+ * a long computation or a disk wait, or every session on that scheduler
+ * stalls. ftpd_offload() runs such a step on srv->offload, a small thread
+ * pool, while the calling coroutine parks on the future. The job lives on
+ * the caller's stack, so the caller waits for it to finish whatever happens
+ * (it is never abandoned half-way). Elsewhere (threads and fork models, or
+ * no pool) the step simply runs in the caller.
+ */
+#include "ftpd.h"
+
+typedef struct {
+  int (*fn)(void *);
+  void *arg;
+} job_t;
+
+static int run_job(void *arg, void **res) {
+  job_t *j = arg;
+  (void)res;
+  return j->fn(j->arg);
+}
+
+int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg) {
+  if (!srv->offload || !mt_co_current()) return fn(arg);
+  job_t j = {fn, arg};
+  mt_future_t *f = mt_pool_submit(srv->offload, run_job, &j);
+  if (!f) return fn(arg);                 /* pool closing or out of memory */
+  while (mt_future_wait(f, MT_FOREVER) != 0) {}   /* never leave j behind */
+  int r = mt_future_result(f, 0, NULL);
+  mt_future_release(f);
+  return r;
+}
