@@ -7,8 +7,8 @@ the same run.
         bare socket.sendfile() server (the loopback ceiling).
   STOR: curl uploads the same file (temp file + rename in the server).
   sessions: 32 ftplib clients in parallel, each connect + login + RETR of a
-        64 KiB file + QUIT, repeated; sessions per second, for the threads
-        model and for the fork model (a process per session).
+        64 KiB file + QUIT, repeated; sessions per second under each model
+        (threads, fork: a process per session, coroutines).
 
 Usage: bench/bench_ftpd.py [BUILD_DIR]   (default: build). Medians of 5 runs.
 """
@@ -149,21 +149,24 @@ def main():
         procs.append(proc)
         fproc, fport = start("fork")
         procs.append(fproc)
+        cproc, cport = start("coroutines")
+        procs.append(cproc)
         url = f"ftp://127.0.0.1:{port}"
-        retr, anchor, stor, sess, fsess = [], [], [], [], []
+        retr, anchor, stor, sess, fsess, csess = [], [], [], [], [], []
         for _ in range(RUNS):
             retr.append(SIZE / ftp_retr(port) / 1e6)
             anchor.append(SIZE / sendfile_anchor(big) / 1e6)
             stor.append(SIZE / curl(["-u", "u:p", "-T", big, f"{url}/up.bin"]) / 1e6)
             sess.append(sessions(port))
             fsess.append(sessions(fport))
+            csess.append(sessions(cport))
         r, a = statistics.median(retr), statistics.median(anchor)
         print(f"mtftpd on loopback, {SIZE >> 20} MiB file, median of {RUNS}")
         print(f"  RETR                  {r:8.0f} MB/s   anchor bare sendfile() socket {a:6.0f} MB/s   ratio {r / a:.2f}")
         print(f"  STOR (curl, temp+rename) {statistics.median(stor):5.0f} MB/s")
-        s_t, s_f = statistics.median(sess), statistics.median(fsess)
-        print(f"  sessions/s (32 ftplib clients: login, RETR 64 KiB, QUIT): threads {s_t:6.0f}   fork {s_f:6.0f}"
-              f"   fork/threads {s_f / s_t:.2f}")
+        s_t, s_f, s_c = statistics.median(sess), statistics.median(fsess), statistics.median(csess)
+        print(f"  sessions/s (32 ftplib clients: login, RETR 64 KiB, QUIT): threads {s_t:6.0f}"
+              f"   fork {s_f:6.0f} ({s_f / s_t:.2f}x)   coroutines {s_c:6.0f} ({s_c / s_t:.2f}x)")
     finally:
         for p in procs:
             p.terminate()
