@@ -4,9 +4,10 @@
  * ftpd_admit() counts a connection against --max-clients and --max-per-ip
  * (srv->lock guards the per-IP table and the count) from accept to the end
  * of its session; over a limit the client gets its 421 and is closed at
- * once. One acceptor thread per listening socket admits connections and
- * hands each to the model's hand-off function; acceptors notice
- * srv->stopping within half a second.
+ * once. ftpd_accept_loop() admits connections from one listening socket and
+ * hands each to the model's hand-off function, noticing srv->stopping within
+ * half a second; the threads and fork models run it on one acceptor thread
+ * per socket, the coroutines model in an acceptor coroutine per scheduler.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -79,20 +80,18 @@ typedef struct {
   int lfd;
 } acceptor_arg_t;
 
-static void *acceptor(void *p) {
-  acceptor_arg_t *a = p;
-  ftpd_server_t *srv = a->srv;
+void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx) {
   while (!atomic_load(&srv->stopping)) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int c = mt_accept(a->lfd, (struct sockaddr *)&ss, &len, 0.5);
+    int c = mt_accept(lfd, (struct sockaddr *)&ss, &len, 0.5);
     if (c == MT_ETIMEDOUT) continue;
     if (c < 0) {
       if (c == MT_EMFILE || c == -ENFILE || c == MT_ENOMEM) {
         ftpd_log(LOG_ERROR, "accept: %s; pausing accepts for 100 ms", mt_strerror(c));
         mt_sleep(0.1);
       }
-      continue;
+      continue;           /* also EAGAIN: another acceptor on this socket took it */
     }
     const char *why;
     if (ftpd_admit(srv, &ss, &why) < 0) {
@@ -103,13 +102,18 @@ static void *acceptor(void *p) {
       mt_close(c);
       continue;
     }
-    if (a->fn(a->ctx, c, &ss) < 0) {
+    if (fn(ctx, c, &ss) < 0) {
       static const char msg[] = "421 Service not available, try later.\r\n";
       (void)!send(c, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
       mt_close(c);
       ftpd_release(srv, &ss);
     }
   }
+}
+
+static void *acceptor(void *p) {
+  acceptor_arg_t *a = p;
+  ftpd_accept_loop(a->srv, a->lfd, a->fn, a->ctx);
   free(a);
   return NULL;
 }

@@ -237,6 +237,7 @@ int  ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop);
 /* accept.c: a model's hand-off takes an admitted connection (0), or fails
  * (<0: the acceptor answers 421, closes it and releases its admission). */
 typedef int (*ftpd_handoff_fn)(void *ctx, int fd, const struct sockaddr_storage *peer);
+void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx);
 int  ftpd_acceptors_start(ftpd_server_t *srv, ftpd_handoff_fn fn, void *ctx, mt_thread_t **threads);
 /* Sets srv->stopping, joins the acceptors and closes the listening sockets. */
 void ftpd_acceptors_stop(ftpd_server_t *srv, mt_thread_t **threads);

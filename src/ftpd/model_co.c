@@ -42,41 +42,25 @@ static void *session_co(void *p) {
   return NULL;
 }
 
+/* Hand-off: the session becomes a coroutine of the accepting scheduler. */
+static int co_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
+  co_conn_t *cn = malloc(sizeof *cn);
+  if (!cn) return MT_ENOMEM;
+  *cn = (co_conn_t){ctx, fd, *peer};
+  /* Session code keeps path buffers on its stack: give it room. */
+  mt_co_opts_t o = {.name = "ftp-session", .stack_size = 256 << 10};
+  mt_co_t *co = mt_co_spawn_opts(session_co, cn, &o);
+  if (!co) {
+    free(cn);
+    return MT_ENOMEM;
+  }
+  mt_co_detach(co);
+  return 0;
+}
+
 static void *acceptor_co(void *p) {
   co_acc_t *a = p;
-  ftpd_server_t *srv = a->srv;
-  while (!atomic_load(&srv->stopping)) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int c = mt_accept(a->lfd, (struct sockaddr *)&ss, &len, 0.5);
-    if (c < 0) {
-      if (c == MT_EMFILE || c == -ENFILE) mt_sleep(0.1);
-      continue;                          /* timeout, or another scheduler took it */
-    }
-    const char *why;
-    if (ftpd_admit(srv, &ss, &why) < 0) {
-      (void)!send(c, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT);
-      mt_close(c);
-      continue;
-    }
-    co_conn_t *cn = malloc(sizeof *cn);
-    mt_co_t *co = NULL;
-    if (cn) {
-      *cn = (co_conn_t){srv, c, ss};
-      /* Session code keeps path buffers on its stack: give it room. */
-      mt_co_opts_t o = {.name = "ftp-session", .stack_size = 256 << 10};
-      co = mt_co_spawn_opts(session_co, cn, &o);
-    }
-    if (!co) {
-      static const char msg[] = "421 Service not available, try later.\r\n";
-      (void)!send(c, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      mt_close(c);
-      ftpd_release(srv, &ss);
-      free(cn);
-      continue;
-    }
-    mt_co_detach(co);
-  }
+  ftpd_accept_loop(a->srv, a->lfd, co_handoff, a->srv);
   return NULL;
 }
 
