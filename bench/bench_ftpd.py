@@ -9,6 +9,8 @@ the same run.
   sessions: 32 ftplib clients in parallel, each connect + login + RETR of a
         64 KiB file + QUIT, repeated; sessions per second under each model
         (threads, fork: a process per session, coroutines).
+  idle sessions: 500 logged-in clients held open; the server's resident
+        memory per session (all its processes counted) under each model.
 
 Usage: bench/bench_ftpd.py [BUILD_DIR]   (default: build). Medians of 5 runs.
 """
@@ -114,10 +116,43 @@ def main():
     def start(model):
         port = free_port()
         proc = subprocess.Popen([MTFTPD, "--listen", f"127.0.0.1:{port}", "--root", root, "--users", users,
-                                 "--anonymous", "--run-as", me, "--log-level", "warn", "--max-clients", "256",
+                                 "--anonymous", "--run-as", me, "--log-level", "warn", "--max-clients", "600",
                                  "--model", model], stderr=log)
         time.sleep(0.5)
         return proc, port
+
+    def rss_kib(pid):
+        """Proportional resident memory (Pss) of pid and its children, in KiB: pages
+        that forked children share with the parent are split between them."""
+        total = 0
+        pids = [pid]
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                pids += [int(x) for x in f.read().split()]
+        for p in pids:
+            try:
+                with open(f"/proc/{p}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    def idle_cost(proc, port, n=500):
+        base = rss_kib(proc.pid)
+        held = []
+        for _ in range(n):
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", port)
+            f.login()
+            held.append(f)
+        time.sleep(0.5)
+        per = (rss_kib(proc.pid) - base) / n
+        for f in held:
+            f.close()
+        time.sleep(1.0)
+        return per
 
     def sessions(port):
         n, per = 32, 8
@@ -164,9 +199,13 @@ def main():
         print(f"mtftpd on loopback, {SIZE >> 20} MiB file, median of {RUNS}")
         print(f"  RETR                  {r:8.0f} MB/s   anchor bare sendfile() socket {a:6.0f} MB/s   ratio {r / a:.2f}")
         print(f"  STOR (curl, temp+rename) {statistics.median(stor):5.0f} MB/s")
+        idle = {m: idle_cost(p, pt) for m, p, pt in (("threads", proc, port), ("fork", fproc, fport),
+                                                        ("coroutines", cproc, cport))}
         s_t, s_f, s_c = statistics.median(sess), statistics.median(fsess), statistics.median(csess)
         print(f"  sessions/s (32 ftplib clients: login, RETR 64 KiB, QUIT): threads {s_t:6.0f}"
               f"   fork {s_f:6.0f} ({s_f / s_t:.2f}x)   coroutines {s_c:6.0f} ({s_c / s_t:.2f}x)")
+        print("  memory per idle logged-in session (500 held, Pss of all server processes): " +
+              "   ".join(f"{m} {v:5.1f} KiB" for m, v in idle.items()))
     finally:
         for p in procs:
             p.terminate()
