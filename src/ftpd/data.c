@@ -5,8 +5,11 @@
  * address. PORT/EPRT are accepted only toward the control peer's address and
  * ports >= 1024 (RFC 2577: no bounce attacks). A transfer waits on the data
  * socket in FTPD_CTRL_POLL slices and reads the control connection between
- * them, so ABOR, STAT and QUIT are answered mid-transfer; a data connection
- * that makes no progress for data-timeout seconds is dropped.
+ * them: ABOR and STAT act at once, other commands wait for the transfer's
+ * end (session.c); a data connection that makes no progress for
+ * data-timeout seconds is dropped. The file side of a transfer (sendfile,
+ * pread, write) goes through ftpd_offload(), so in the coroutines model a
+ * slow disk holds up a pool thread, not a scheduler.
  */
 #include <errno.h>
 #include <fcntl.h>
