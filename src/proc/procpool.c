@@ -6,14 +6,22 @@
  * so the function's address is valid there — and a result message is
  * [int32 code][output bytes].
  *
+ * Results come back through shared memory: each worker has a byte ring
+ * (rring_t) it appends [len][code][bytes] records to and publishes by its
+ * tail counter, so a tiny task costs the worker no system call; a result
+ * too big for the ring goes through the pipe behind a marker record. The
+ * manager sleeps in epoll; a worker that publishes while the manager says it
+ * sleeps (the shared `sleeping` word, Dekker-style with the tail) writes the
+ * eventfd. Tasks go out in batches, one sendmsg(2) per batch.
+ *
  * One manager thread ("mt-procpool") owns the workers: it hands queued
  * tasks to workers, reads results and completes the futures, notices a
  * worker's death by end-of-stream on its pipe, reaps it and starts a
  * replacement. Tasks are pipelined: under load a worker has up to DEPTH
  * tasks in flight (1 + the backlog's fair share), so it never waits for a
  * round trip through the manager. A worker runs its tasks in order and
- * answers each before starting the next, so when one dies, the oldest
- * unanswered task is the one it was running — that future fails with
+ * publishes each answer before starting the next, so when one dies, the
+ * oldest unanswered task is the one it was running — that future fails with
  * MT_EBROKEN — and the others, never started, go back to the front of the
  * line. A future becomes "running" when its task is handed to a worker (as
  * in ProcessPoolExecutor); until then it can be cancelled.
@@ -38,6 +46,23 @@
 #include "sync/sync_internal.h"
 
 #define DEPTH 32
+#define RING (128u << 10)        /* result bytes in flight per worker */
+#define BIG (RING / 4)           /* a larger result goes through the pipe */
+#define VIA_PIPE UINT32_MAX      /* record length meaning "the bytes follow on the pipe" */
+
+typedef struct {
+  uint64_t tail;                 /* bytes published: written by the worker */
+  char pad1[56];
+  uint64_t head;                 /* bytes consumed: written by the manager */
+  char pad2[56];
+  unsigned char data[RING];
+} rring_t;
+
+typedef struct {
+  uint32_t sleeping;             /* the manager is (about to be) in epoll_wait */
+  char pad[60];
+  rring_t ring[];                /* one per worker slot */
+} shared_t;
 
 typedef struct {
   mt_ptask_fn fn;
@@ -65,19 +90,64 @@ struct mt_procpool {
   char name[24];
   uint32_t closed;               /* no more submissions */
   uint32_t terminating;
-  uint32_t sleeping;             /* the manager is (about to be) in epoll_wait */
+  shared_t *sh;                  /* in shared memory, inherited by the workers */
+  size_t shsize;
   mt_thread_t *manager;
   ptask_t **retry;               /* tasks to hand out before the queue's */
   size_t nretry, rpos, retry_cap;
 };
 
 /* ---- the worker process ------------------------------------------------------------ */
-typedef struct { mt_procpool_t *pp; mt_pipe_t *child_end, *parent_end; } wstart_t;
+typedef struct { mt_procpool_t *pp; mt_pipe_t *child_end, *parent_end; size_t idx; } wstart_t;
+
+static size_t rec_size(size_t n) { return 8 + ((n + 7) & ~(size_t)7); }
+
+/* Copies n bytes into the ring at byte position pos, wrapping. */
+static void ring_copy_in(rring_t *r, uint64_t pos, const void *src, size_t n) {
+  size_t at = (size_t)(pos % RING), first = RING - at < n ? RING - at : n;
+  memcpy(r->data + at, src, first);
+  memcpy(r->data, (const char *)src + first, n - first);
+}
+
+static void ring_copy_out(const rring_t *r, uint64_t pos, void *dst, size_t n) {
+  size_t at = (size_t)(pos % RING), first = RING - at < n ? RING - at : n;
+  memcpy(dst, r->data + at, first);
+  memcpy((char *)dst + first, r->data, n - first);
+}
+
+static void wake_manager(mt_procpool_t *pp) {
+  if (!__atomic_load_n(&pp->sh->sleeping, __ATOMIC_SEQ_CST)) return;
+  uint64_t one = 1;
+  ssize_t w = write(pp->evfd, &one, sizeof one);
+  (void)w;
+}
+
+/* Publishes one result record (worker side). Waits while the ring is full,
+ * nudging the manager. */
+static int publish(mt_procpool_t *pp, rring_t *r, mt_pipe_t *pipe, int32_t code, const void *out, size_t outlen) {
+  bool big = outlen > BIG;
+  size_t need = rec_size(big ? 0 : outlen);
+  uint64_t tail = r->tail;
+  while (RING - (tail - __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) < need) {
+    uint64_t one = 1;                          /* full: the manager must drain */
+    ssize_t w = write(pp->evfd, &one, sizeof one);
+    (void)w;
+    usleep(50);
+  }
+  uint32_t hdr[2] = { big ? VIA_PIPE : (uint32_t)outlen, (uint32_t)code };
+  ring_copy_in(r, tail, hdr, sizeof hdr);
+  if (!big && outlen) ring_copy_in(r, tail + 8, out, outlen);
+  __atomic_store_n(&r->tail, tail + need, __ATOMIC_SEQ_CST);
+  wake_manager(pp);
+  if (big && mt_pipe_send(pipe, out, outlen, MT_FOREVER) != 0) return -1;
+  return 0;
+}
 
 static int worker_process(void *arg) {
   wstart_t *ws = arg;
   mt_procpool_t *pp = ws->pp;
   mt_pipe_t *pipe = ws->child_end;
+  rring_t *ring = &pp->sh->ring[ws->idx];
   /* Keep no parent end open here — ours or the siblings' — or the end of
    * stream that tells a worker to stop would never come. */
   close(mt_pipe_fileno(ws->parent_end));
@@ -95,13 +165,8 @@ static int worker_process(void *arg) {
     int32_t code = fn((char *)msg + sizeof fn, len - sizeof fn, &out, &outlen);
     free(msg);
     if (!out) outlen = 0;
-    unsigned char *res = malloc(sizeof code + outlen);
-    if (!res) return 3;
-    memcpy(res, &code, sizeof code);
-    if (outlen) memcpy(res + sizeof code, out, outlen);
+    int r = publish(pp, ring, pipe, code, out, outlen);
     free(out);
-    int r = mt_pipe_send(pipe, res, sizeof code + outlen, MT_FOREVER);
-    free(res);
     if (r) return 0;
   }
   return 0;
@@ -116,7 +181,8 @@ static int spawn(mt_procpool_t *pp, size_t i) {
   char name[40];
   snprintf(name, sizeof name, "%s-%zu", pp->name, i);
   mt_proc_opts_t o = { .name = name, .daemon = true };
-  wstart_t ws = { pp, theirs, mine };
+  wstart_t ws = { pp, theirs, mine, i };
+  pp->sh->ring[i].head = pp->sh->ring[i].tail = 0;   /* the slot's old worker is gone */
   w->pipe = NULL;                                   /* not ours to close in the child */
   e = mt_proc_start(&w->proc, worker_process, &ws, &o);
   mt_pipe_close(theirs);
@@ -173,12 +239,12 @@ static size_t backlog(mt_procpool_t *pp) { return pp->nretry - pp->rpos + mt_que
 
 /* The worker's pipe ended: it died (or finished maxtasksperchild). The
  * oldest task in flight was running: it fails; the rest go back in line. */
-static int take_results(mt_procpool_t *pp, size_t i);
+static int take_results(mt_procpool_t *pp, size_t i, bool probe);
 
 static void bury(mt_procpool_t *pp, size_t i) {
   worker_t *w = &pp->w[i];
   /* Results it wrote before dying are still in the pipe: they count. */
-  while (take_results(pp, i) == 0 && mt_pipe_poll(w->pipe, 0.001)) {
+  while (take_results(pp, i, true) == 0 && mt_pipe_poll(w->pipe, 0.001)) {
   }
   epoll_ctl(pp->epfd, EPOLL_CTL_DEL, mt_pipe_fileno(w->pipe), NULL);
   mt_pipe_close(w->pipe);
@@ -195,37 +261,67 @@ static void bury(mt_procpool_t *pp, size_t i) {
   w->alive = false;
 }
 
-/* Completes the futures of every result waiting on worker i's pipe.
- * Returns 0 once it would block, or the error that ended the stream. */
-static int take_results(mt_procpool_t *pp, size_t i) {
+/* Completes the futures of every result worker i has published; with
+ * probe, also looks at its pipe for the end of stream. Returns 0, or the
+ * error that ended the stream (the caller buries the worker). */
+static int take_results(mt_procpool_t *pp, size_t i, bool probe) {
   worker_t *w = &pp->w[i];
+  rring_t *r = &pp->sh->ring[i];
+  uint64_t head = r->head;
   for (;;) {
-    void *msg;
-    size_t len;
-    int r = mt_pipe_recv(w->pipe, &msg, &len, 0);
-    if (r == MT_ETIMEDOUT) return 0;
-    if (r || w->n == 0 || len < sizeof(int32_t)) {
+    uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    if (head == tail) break;
+    uint32_t hdr[2];
+    ring_copy_out(r, head, hdr, sizeof hdr);
+    if (w->n == 0 || (hdr[0] != VIA_PIPE && rec_size(hdr[0]) > tail - head)) return MT_EIO;
+    mt_buf_t *res;
+    size_t rec;
+    if (hdr[0] == VIA_PIPE) {                      /* the bytes follow on the pipe */
+      void *msg;
+      size_t len;
+      int e = mt_pipe_recv(w->pipe, &msg, &len, MT_FOREVER);
+      if (e) return e;
+      res = malloc(sizeof *res + len);
+      if (res) {
+        res->len = len;
+        memcpy(res->data, msg, len);
+      }
       free(msg);
-      return r ? r : MT_EIO;
+      rec = rec_size(0);
+    } else {
+      res = malloc(sizeof *res + hdr[0]);          /* the caller frees it with free() */
+      if (res) {
+        res->len = hdr[0];
+        ring_copy_out(r, head + 8, res->data, hdr[0]);
+      }
+      rec = rec_size(hdr[0]);
     }
-    int32_t code;
-    memcpy(&code, msg, sizeof code);
-    size_t n = len - sizeof code;
-    mt_buf_t *res = malloc(sizeof *res + n);     /* the caller frees it with free() */
-    if (res) {
-      res->len = n;
-      memcpy(res->data, (char *)msg + sizeof code, n);
-    }
-    free(msg);
+    head += rec;
+    __atomic_store_n(&r->head, head, __ATOMIC_RELEASE);   /* room for the worker */
     ptask_t *t = w->fly[w->head];
     w->head = (w->head + 1) % DEPTH;
     w->n--;
-    finish_task(t, res ? code : MT_ENOMEM, res);
+    finish_task(t, res ? (int32_t)hdr[1] : MT_ENOMEM, res);
   }
+  if (!probe) return 0;
+  void *msg;
+  size_t len;
+  int e = mt_pipe_recv(w->pipe, &msg, &len, 0);
+  if (e == MT_ETIMEDOUT) return 0;
+  if (e == 0) {                                    /* bytes with no marker: broken */
+    free(msg);
+    return MT_EIO;
+  }
+  return e;
 }
 
-static void read_results(mt_procpool_t *pp, size_t i) {
-  if (take_results(pp, i) != 0) bury(pp, i);
+static void read_results(mt_procpool_t *pp, size_t i, bool probe) {
+  if (take_results(pp, i, probe) != 0) bury(pp, i);
+}
+
+static bool has_results(mt_procpool_t *pp, size_t i) {
+  rring_t *r = &pp->sh->ring[i];
+  return __atomic_load_n(&r->tail, __ATOMIC_SEQ_CST) != r->head;
 }
 
 /* How many tasks worker i may have in flight now: 1, plus its fair share of
@@ -237,26 +333,32 @@ static bool has_room(mt_procpool_t *pp, size_t i) {
   return w->alive && w->n < depth && (!pp->opts.maxtasksperchild || w->sent < pp->opts.maxtasksperchild);
 }
 
-/* Hands worker i what it may take now. */
+int mt__pipe_sendv(mt_pipe_t *p, const void *const *bufs, const size_t *lens, size_t n, double timeout);
+
+/* Hands worker i what it may take now, in one write: under load a batch of
+ * tiny tasks costs one system call. The tasks are in `fly` before they are
+ * sent, so if the worker is found dead, bury() sees them. */
 static void feed(mt_procpool_t *pp, size_t i) {
-  while (has_room(pp, i)) {
+  const void *bufs[DEPTH];
+  size_t lens[DEPTH], k = 0;
+  worker_t *w = &pp->w[i];
+  while (k < DEPTH && has_room(pp, i)) {
     ptask_t *t = next_task(pp);
-    if (!t) return;
+    if (!t) break;
     if (!t->started && !mt__future_start(t->f)) {   /* cancelled while queued */
       mt_future_release(t->f);
       free(t);
       continue;
     }
     t->started = true;
-    worker_t *w = &pp->w[i];
     w->fly[(w->head + w->n) % DEPTH] = t;
     w->n++;
     w->sent++;
-    if (mt_pipe_send(w->pipe, t->msg, t->len, MT_FOREVER) != 0) {
-      bury(pp, i);                                  /* it died: t was "running" there */
-      return;
-    }
+    bufs[k] = t->msg;
+    lens[k++] = t->len;
   }
+  if (k && mt__pipe_sendv(w->pipe, bufs, lens, k, MT_FOREVER) != 0)
+    bury(pp, i);                                    /* it died: the oldest was "running" there */
 }
 
 static void *manager_main(void *arg) {
@@ -275,25 +377,28 @@ static void *manager_main(void *arg) {
     }
     if (terminating || (closed && backlog(pp) == 0 && busy == 0)) break;
     /* Say we are going to sleep, then look once more (pairs with kick). */
-    __atomic_store_n(&pp->sleeping, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pp->sh->sleeping, 1, __ATOMIC_SEQ_CST);
     bool more = false;                              /* work arrived that a worker can take */
     for (size_t i = 0; backlog(pp) && !more && i < pp->nworkers; i++) more = has_room(pp, i);
+    for (size_t i = 0; !more && i < pp->nworkers; i++) more = pp->w[i].alive && has_results(pp, i);
     /* anything kick() would have told us about since the top of the loop */
     bool news = __atomic_load_n(&pp->closed, __ATOMIC_SEQ_CST) != closed ||
                 __atomic_load_n(&pp->terminating, __ATOMIC_SEQ_CST) != terminating;
     struct epoll_event ev[16];
     /* a worker that could not be restarted is retried every 100 ms */
     int n = epoll_wait(pp->epfd, ev, 16, more || news ? 0 : alive < pp->nworkers ? 100 : -1);
-    __atomic_store_n(&pp->sleeping, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pp->sh->sleeping, 0, __ATOMIC_SEQ_CST);
     for (int k = 0; k < n; k++) {
       if (ev[k].data.u64 == UINT64_MAX) {
         uint64_t v;
         ssize_t rd = read(pp->evfd, &v, sizeof v);
         (void)rd;
       } else if (pp->w[ev[k].data.u64].alive) {
-        read_results(pp, (size_t)ev[k].data.u64);
+        read_results(pp, (size_t)ev[k].data.u64, true);
       }
     }
+    for (size_t i = 0; i < pp->nworkers; i++)        /* results published in shared memory */
+      if (pp->w[i].alive && has_results(pp, i)) read_results(pp, i, false);
   }
   /* Stop the workers: closing their pipes ends them; terminate kills. */
   bool kill_them = __atomic_load_n(&pp->terminating, __ATOMIC_ACQUIRE);
@@ -320,7 +425,7 @@ static void *manager_main(void *arg) {
 }
 
 static void kick(mt_procpool_t *pp) {
-  if (!__atomic_load_n(&pp->sleeping, __ATOMIC_SEQ_CST)) return;   /* it will look anyway */
+  if (!__atomic_load_n(&pp->sh->sleeping, __ATOMIC_SEQ_CST)) return;   /* it will look anyway */
   uint64_t one = 1;
   ssize_t w = write(pp->evfd, &one, sizeof one);
   (void)w;
@@ -341,7 +446,9 @@ MT_API mt_procpool_t *mt_procpool_new(size_t workers, const mt_procpool_opts_t *
     snprintf(pp->name, sizeof pp->name, "%s", opts && opts->name ? opts->name : "mtppool");
     pp->w = mt__calloc(workers, sizeof *pp->w);
     pp->tasks = mt_queue_new(MT_FIFO, 0);
-    if (!pp->w || !pp->tasks) e = MT_ENOMEM;
+    pp->shsize = sizeof(shared_t) + workers * sizeof(rring_t);
+    pp->sh = mt_shm_alloc(pp->shsize);
+    if (!pp->w || !pp->tasks || !pp->sh) e = MT_ENOMEM;
   }
   if (!e && ((pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || (pp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0))
     e = -errno;
@@ -366,6 +473,7 @@ MT_API mt_procpool_t *mt_procpool_new(size_t workers, const mt_procpool_opts_t *
       if (pp->evfd >= 0) close(pp->evfd);
       if (pp->epfd >= 0) close(pp->epfd);
       mt_queue_free(pp->tasks);
+      if (pp->sh) mt_shm_free(pp->sh, pp->shsize);
       mt__free(pp->w);
       mt__free(pp);
     }
@@ -448,6 +556,7 @@ MT_API void mt_procpool_free(mt_procpool_t *pp) {
   close(pp->epfd);
   mt_queue_free(pp->tasks);
   free(pp->retry);
+  mt_shm_free(pp->sh, pp->shsize);
   mt__free(pp->w);
   mt__free(pp);
 }

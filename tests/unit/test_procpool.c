@@ -1,4 +1,5 @@
 /* test_procpool.c — the process pool: results as bytes, task codes, map,
+ * results of every size (shared-memory ring and pipe paths),
  * initializer, maxtasksperchild, a worker killed mid-task (only its future
  * fails, with MT_EBROKEN, and the pool keeps serving), close/join, and
  * terminate. */
@@ -73,6 +74,50 @@ static int init_value;
 static void init_worker(void *arg) { init_value = *(int *)arg; }
 static int report_init(const void *in, size_t inlen, void **out, size_t *outlen) {
   return init_value;
+}
+
+/* Returns n bytes of a pattern that depends on n and the index. */
+static int sized(const void *in, size_t inlen, void **out, size_t *outlen) {
+  size_t n;
+  memcpy(&n, in, sizeof n);
+  unsigned char *b = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(i * 7 + n);
+  *out = b;
+  *outlen = n;
+  return (int)(n % 251);
+}
+
+/* Results travel through a shared-memory ring (small ones) or the pipe (big
+ * ones): every size around the boundaries, a few MiB, and enough bytes to
+ * wrap the ring many times and make workers wait for room. */
+static void results_of_every_size(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(2, NULL);
+  assert_non_null(pp);
+  size_t sizes[] = {0, 1, 7, 8, 9, 4095, 32767, 32768, 32769, 65536, 100000, 1 << 20, 3 << 20};
+  enum { NS = sizeof sizes / sizeof sizes[0], NMANY = 3000 };
+  size_t many[NMANY];
+  for (int i = 0; i < NMANY; i++) many[i] = 20000 + (size_t)(i % 97) * 13;   /* ~60 MB in all */
+  mt_future_t *fs[NS + NMANY];
+  for (int i = 0; i < NS + NMANY; i++) {
+    size_t *n = i < NS ? &sizes[i] : &many[i - NS];
+    fs[i] = mt_procpool_submit(pp, sized, n, sizeof *n);
+    assert_non_null(fs[i]);
+  }
+  for (int i = 0; i < NS + NMANY; i++) {
+    size_t n = i < NS ? sizes[i] : many[i - NS];
+    void *r = NULL;
+    assert_int_equal(mt_future_result(fs[i], 60, &r), (int)(n % 251));
+    mt_buf_t *b = r;
+    assert_non_null(b);
+    assert_int_equal(b->len, n);
+    for (size_t k = 0; k < n; k += (n > 4096 ? 509 : 1)) assert_int_equal(b->data[k], (unsigned char)(k * 7 + n));
+    if (n) assert_int_equal(b->data[n - 1], (unsigned char)((n - 1) * 7 + n));
+    free(b);
+    mt_future_release(fs[i]);
+  }
+  mt_procpool_close(pp);
+  assert_int_equal(mt_procpool_join(pp, 30), 0);
+  mt_procpool_free(pp);
 }
 
 static void initializer_and_maxtasksperchild(void **s) {
@@ -168,6 +213,7 @@ static void join_needs_close(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(submit_and_map),
+    cmocka_unit_test(results_of_every_size),
     cmocka_unit_test(initializer_and_maxtasksperchild),
     cmocka_unit_test(a_dying_worker_fails_only_its_task),
     cmocka_unit_test(terminate_stops_at_once),
