@@ -74,12 +74,12 @@ static int closed_or(int e) { return (e == EPIPE || e == ECONNRESET || e == ENOT
 
 /* Sends n messages with as few sendmsg(2) calls as the socket allows (the
  * process pool hands a worker a batch of tasks this way). Framing is kept:
- * once a byte has moved, the rest follows whatever the time. n <= 64. */
+ * once a byte has moved, the rest follows whatever the time. n <= 128. */
 int mt__pipe_sendv(mt_pipe_t *p, const void *const *bufs, const size_t *lens, size_t n, double timeout) {
   if (!p->can_send) return MT_EBADF;
-  if (n > 64) return MT_EINVAL;
-  uint64_t hdr[64];
-  struct iovec iov[128];
+  if (n > 128) return MT_EINVAL;
+  uint64_t hdr[128];
+  struct iovec iov[256];
   size_t left = 0, k = 0;
   for (size_t i = 0; i < n; i++) {
     if (lens[i] && !bufs[i]) return MT_EINVAL;

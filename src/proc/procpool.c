@@ -45,7 +45,7 @@
 #include "pool/future_internal.h"
 #include "sync/sync_internal.h"
 
-#define DEPTH 32
+#define DEPTH 128
 #define RING (128u << 10)        /* result bytes in flight per worker */
 #define BIG (RING / 4)           /* a larger result goes through the pipe */
 #define VIA_PIPE UINT32_MAX      /* record length meaning "the bytes follow on the pipe" */
