@@ -48,6 +48,10 @@
 #define DEPTH 128
 #define RING (128u << 10)        /* result bytes in flight per worker */
 #define BIG (RING / 4)           /* a larger result goes through the pipe */
+/* Input bytes sent to a worker and not yet answered, beyond its first task.
+ * Kept well under a socket buffer, so sending never waits on a worker that
+ * is itself waiting for the manager to drain its result ring. */
+#define INFLIGHT_MAX (64u << 10)
 #define VIA_PIPE UINT32_MAX      /* record length meaning "the bytes follow on the pipe" */
 
 typedef struct {
@@ -78,6 +82,7 @@ typedef struct {
   ptask_t *fly[DEPTH];           /* in flight, oldest first (a ring) */
   unsigned head, n;
   size_t sent;                   /* tasks given to this process */
+  size_t inflight;               /* input bytes sent, not yet answered */
   bool alive;
 } worker_t;
 
@@ -93,6 +98,7 @@ struct mt_procpool {
   shared_t *sh;                  /* in shared memory, inherited by the workers */
   size_t shsize;
   mt_thread_t *manager;
+  ptask_t *held;                 /* taken from the line, waiting for room (first out) */
   ptask_t **retry;               /* tasks to hand out before the queue's */
   size_t nretry, rpos, retry_cap;
 };
@@ -193,6 +199,7 @@ static int spawn(mt_procpool_t *pp, size_t i) {
   w->pipe = mine;
   w->head = w->n = 0;
   w->sent = 0;
+  w->inflight = 0;
   w->alive = true;
   struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
   epoll_ctl(pp->epfd, EPOLL_CTL_ADD, mt_pipe_fileno(mine), &ev);
@@ -226,6 +233,11 @@ static void retry_push(mt_procpool_t *pp, ptask_t *t) {
 }
 
 static ptask_t *next_task(mt_procpool_t *pp) {
+  if (pp->held) {
+    ptask_t *t = pp->held;
+    pp->held = NULL;
+    return t;
+  }
   if (pp->rpos < pp->nretry) {
     ptask_t *t = pp->retry[pp->rpos++];
     if (pp->rpos == pp->nretry) pp->rpos = pp->nretry = 0;
@@ -235,7 +247,9 @@ static ptask_t *next_task(mt_procpool_t *pp) {
   return mt_queue_get(pp->tasks, &item, 0) == 0 ? item : NULL;
 }
 
-static size_t backlog(mt_procpool_t *pp) { return pp->nretry - pp->rpos + mt_queue_size(pp->tasks); }
+static size_t backlog(mt_procpool_t *pp) {
+  return (pp->held != NULL) + pp->nretry - pp->rpos + mt_queue_size(pp->tasks);
+}
 
 /* The worker's pipe ended: it died (or finished maxtasksperchild). The
  * oldest task in flight was running: it fails; the rest go back in line. */
@@ -255,6 +269,7 @@ static void bury(mt_procpool_t *pp, size_t i) {
     else retry_push(pp, t);
   }
   w->n = 0;
+  w->inflight = 0;
   mt_proc_join(w->proc, MT_FOREVER);
   mt_proc_free(w->proc);
   w->proc = NULL;
@@ -301,6 +316,7 @@ static int take_results(mt_procpool_t *pp, size_t i, bool probe) {
     ptask_t *t = w->fly[w->head];
     w->head = (w->head + 1) % DEPTH;
     w->n--;
+    w->inflight -= t->len;
     finish_task(t, res ? (int32_t)hdr[1] : MT_ENOMEM, res);
   }
   if (!probe) return 0;
@@ -330,6 +346,7 @@ static bool has_room(mt_procpool_t *pp, size_t i) {
   worker_t *w = &pp->w[i];
   size_t depth = 1 + backlog(pp) / pp->nworkers;
   if (depth > DEPTH) depth = DEPTH;
+  if (pp->held && w->n > 0 && w->inflight + pp->held->len > INFLIGHT_MAX) return false;
   return w->alive && w->n < depth && (!pp->opts.maxtasksperchild || w->sent < pp->opts.maxtasksperchild);
 }
 
@@ -345,6 +362,10 @@ static void feed(mt_procpool_t *pp, size_t i) {
   while (k < DEPTH && has_room(pp, i)) {
     ptask_t *t = next_task(pp);
     if (!t) break;
+    if (w->n > 0 && w->inflight + t->len > INFLIGHT_MAX) {
+      pp->held = t;                                 /* next time, first in line */
+      break;
+    }
     if (!t->started && !mt__future_start(t->f)) {   /* cancelled while queued */
       mt_future_release(t->f);
       free(t);
@@ -354,6 +375,7 @@ static void feed(mt_procpool_t *pp, size_t i) {
     w->fly[(w->head + w->n) % DEPTH] = t;
     w->n++;
     w->sent++;
+    w->inflight += t->len;
     bufs[k] = t->msg;
     lens[k++] = t->len;
   }

@@ -120,6 +120,45 @@ static void results_of_every_size(void **s) {
   mt_procpool_free(pp);
 }
 
+/* Takes a big input and returns 30 KB: inputs that fill the socket while
+ * results fill the shared ring must not wedge the manager and the worker
+ * against each other. */
+static int big_in_mid_out(const void *in, size_t inlen, void **out, size_t *outlen) {
+  const unsigned char *b = in;
+  unsigned char *r = malloc(30000);
+  memset(r, b[inlen - 1], 30000);
+  *out = r;
+  *outlen = 30000;
+  return 0;
+}
+
+static void big_inputs_and_results_flow(void **s) {
+  mt_procpool_t *pp = mt_procpool_new(2, NULL);
+  assert_non_null(pp);
+  enum { N = 120 };
+  size_t len = 1 << 20;
+  unsigned char *in = malloc(len);
+  mt_future_t *fs[N];
+  for (int i = 0; i < N; i++) {
+    in[len - 1] = (unsigned char)i;
+    fs[i] = mt_procpool_submit(pp, big_in_mid_out, in, len);
+    assert_non_null(fs[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    void *r = NULL;
+    assert_int_equal(mt_future_result(fs[i], 60, &r), 0);
+    mt_buf_t *b = r;
+    assert_int_equal(b->len, 30000);
+    assert_int_equal(b->data[29999], (unsigned char)i);
+    free(b);
+    mt_future_release(fs[i]);
+  }
+  free(in);
+  mt_procpool_close(pp);
+  assert_int_equal(mt_procpool_join(pp, 30), 0);
+  mt_procpool_free(pp);
+}
+
 static void initializer_and_maxtasksperchild(void **s) {
   int seed = 42;
   mt_procpool_opts_t o = { .initializer = init_worker, .initarg = &seed, .maxtasksperchild = 3 };
@@ -214,6 +253,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(submit_and_map),
     cmocka_unit_test(results_of_every_size),
+    cmocka_unit_test(big_inputs_and_results_flow),
     cmocka_unit_test(initializer_and_maxtasksperchild),
     cmocka_unit_test(a_dying_worker_fails_only_its_task),
     cmocka_unit_test(terminate_stops_at_once),
