@@ -1,19 +1,27 @@
 /* pool.c — the thread-pool executor.
  *
- * One Lock guards the task ring (a power-of-two ring of {fn, arg, future}
- * held by value: a fire-and-forget task costs no allocation) and the
- * counters; workers park on `work`, producers of a bounded pool on `space`.
- * A submit wakes a worker only if one is idle and not already being woken
- * (`pending`) and no worker is watching the queue (`spinning`: before it
- * sleeps, one worker at a time watches for SPIN_NS), so a burst of submits
- * costs few wake-ups; the system call is made after releasing the lock. A
- * worker that takes tasks and leaves more behind wakes the next idle one,
- * so work still spreads over every worker.
+ * Two locks keep submitters and workers apart. Submitters append tasks
+ * ({fn, arg, future} held by value: a fire-and-forget task costs no
+ * allocation) to the inbox under `plock`. Workers take tasks from the ring
+ * under `lock`, and when the ring is empty they take the whole inbox as the
+ * new ring in one step (the empty ring becomes the inbox), so the two sides
+ * meet once per inbox-full instead of once per task. Order is kept: the ring
+ * is always older than the inbox. Lock order: lock, then plock.
+ *
+ * Sleeping: workers park on `work`, producers of a bounded pool on `space`.
+ * A worker says "idle" and then looks at the inbox once more; a submitter
+ * publishes its task and then reads `idle` (both seq_cst, Dekker style), so
+ * a wake-up cannot be lost. It wakes a worker only if one is idle and not
+ * already being woken (`pending`) and no worker is watching the queue
+ * (`spinning`: before it sleeps, one worker at a time watches for SPIN_NS),
+ * so a burst of submits costs few wake-ups. A worker that takes tasks and
+ * leaves more behind wakes the next idle one, so work spreads.
  *
  * Guarantees: tasks start in FIFO order; a future completes exactly once
- * (done, or cancelled while still queued); shutdown stops new work at once,
- * lets workers drain the queue unless asked to cancel it, and joins them if
- * asked to wait. Workers are daemon threads named "<name>-<i>".
+ * (done, or cancelled while still queued); shutdown stops new work at once
+ * (`closing` is set under plock first, so nothing enters the inbox after
+ * it), lets workers drain the queue unless asked to cancel it, and joins
+ * them if asked to wait. Workers are daemon threads named "<name>-<i>".
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +37,9 @@ typedef struct wbatch wbatch_t;
 
 struct mt_pool {
   mt_lock_t lock;
+  mt_lock_t plock;              /* submitters: guards the inbox */
+  task_t *in;                   /* inbox: tasks appended in order, in[0..in_count) */
+  size_t in_cap, in_count;      /* in_count is also read unlocked (atomic) */
   mt_cond_t work, space;
   task_t *ring;
   size_t cap, head, count, max_queue;
@@ -65,6 +76,8 @@ static void run_task(task_t *t) {
  * shutdown(cancel_pending): a queued future stays cancellable by shutdown
  * even once it is in a batch, and each entry is handled exactly once. */
 #define BATCH 32
+/* closing is written under plock and read under the pool lock: always atomic. */
+#define CLOSING(p) __atomic_load_n(&(p)->closing, __ATOMIC_RELAXED)
 #define SPIN_NS 20000          /* how long that worker watches */
 
 struct wbatch {
@@ -84,35 +97,69 @@ static bool claim(wbatch_t *b, task_t *out) {
   return false;
 }
 
+/* Under the pool lock, with the ring empty: takes the whole inbox as the
+ * new ring (the empty ring becomes the inbox). Submitters and workers thus
+ * meet on plock once per inbox-full, not once per task. */
+static void pull_inbox(mt_pool_t *p) {
+  if (p->count || !__atomic_load_n(&p->in_count, __ATOMIC_SEQ_CST)) return;
+  mt__lock_enter(&p->plock);
+  size_t n = p->in_count;
+  if (n) {
+    task_t *ring = p->ring;
+    size_t cap = p->cap;
+    p->ring = p->in;
+    p->cap = p->in_cap;
+    p->head = 0;
+    p->in = ring;
+    p->in_cap = cap;
+    __atomic_store_n(&p->in_count, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&p->count, n, __ATOMIC_RELAXED);
+  }
+  mt_lock_release(&p->plock);
+}
+
+static bool has_work(mt_pool_t *p) {
+  return __atomic_load_n(&p->count, __ATOMIC_RELAXED) || __atomic_load_n(&p->in_count, __ATOMIC_RELAXED);
+}
+
 static void *worker_main(void *arg) {
   mt_pool_t *p = arg;
   wbatch_t *b = &p->batches[mt__fetch_add(&p->started, 1)];
   t_pool = p;
   mt__lock_enter(&p->lock);
   for (;;) {
-    if (p->count == 0 && !p->closing && !p->spinning) {
+    pull_inbox(p);
+    if (p->count == 0 && !CLOSING(p) && !__atomic_load_n(&p->spinning, __ATOMIC_RELAXED)) {
       /* One worker at a time watches the queue for a few microseconds
        * before it sleeps: in a burst of submits the next task is usually
        * that close. While it watches, submitters wake nobody (it will see
        * their task), so a burst costs no wake-up system calls; a worker
        * that takes a task and leaves more behind wakes the next idle one. */
-      p->spinning = true;
+      __atomic_store_n(&p->spinning, true, __ATOMIC_SEQ_CST);
       mt_lock_release(&p->lock);
       int64_t until = mt__now_ns() + SPIN_NS;
-      for (unsigned i = 1; !__atomic_load_n(&p->count, __ATOMIC_RELAXED) &&
-                           !__atomic_load_n(&p->closing, __ATOMIC_RELAXED); i++) {
+      for (unsigned i = 1; !has_work(p) && !__atomic_load_n(&p->closing, __ATOMIC_RELAXED); i++) {
         mt__cpu_relax();
         if ((i & 31) == 0 && mt__now_ns() > until) break;
       }
       mt__lock_enter(&p->lock);
-      p->spinning = false;
+      __atomic_store_n(&p->spinning, false, __ATOMIC_SEQ_CST);
+      pull_inbox(p);
     }
-    while (p->count == 0 && !p->closing) {
-      p->idle++;
+    while (p->count == 0 && !CLOSING(p)) {
+      /* Dekker with enqueue: say "idle", then look at the inbox again. */
+      __atomic_store_n(&p->idle, p->idle + 1, __ATOMIC_SEQ_CST);
+      if (__atomic_load_n(&p->in_count, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_SEQ_CST);
+        pull_inbox(p);
+        continue;
+      }
       mt__cond_wait_until(&p->work, MT__NEVER);
-      p->idle--;
-      if (p->pending) p->pending--;
+      __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_SEQ_CST);
+      if (p->pending) __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
+      pull_inbox(p);
     }
+    if (p->count == 0) pull_inbox(p);
     if (p->count == 0) break;                 /* closing, and drained */
     size_t n = p->count / (2 * p->nworkers);
     if (n < 1) n = 1;
@@ -126,11 +173,11 @@ static void *worker_main(void *arg) {
     __atomic_store_n(&b->n, (uint32_t)n, __ATOMIC_RELEASE);
     if (p->blocked) mt_cond_notify(&p->space, p->blocked < n ? (int)p->blocked : (int)n);
     bool chain = p->count > 0 && p->idle > p->pending;   /* more left: wake a peer */
-    if (chain) p->pending++;
+    if (chain) __atomic_store_n(&p->pending, p->pending + 1, __ATOMIC_RELAXED);
     mt_lock_release(&p->lock);
     if (chain && mt_cond_notify(&p->work, 1) == 0) {
       mt__lock_enter(&p->lock);
-      p->pending--;
+      __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
       mt_lock_release(&p->lock);
     }
     task_t t;
@@ -154,38 +201,64 @@ static int ring_grow(mt_pool_t *p) {
   return 0;
 }
 
+/* Under plock. */
+static int inbox_grow(mt_pool_t *p) {
+  size_t ncap = p->in_cap ? p->in_cap * 2 : 64;
+  task_t *n = mt__malloc(ncap * sizeof *n);
+  if (!n) return MT_ENOMEM;
+  if (p->in_count) memcpy(n, p->in, p->in_count * sizeof *n);
+  mt__free(p->in);
+  p->in = n;
+  p->in_cap = ncap;
+  return 0;
+}
+
+static size_t queued(mt_pool_t *p) {
+  return __atomic_load_n(&p->count, __ATOMIC_RELAXED) + __atomic_load_n(&p->in_count, __ATOMIC_RELAXED);
+}
+
 static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
-  int r = 0;
-  mt__lock_enter(&p->lock);
-  for (;;) {
-    if (p->closing) { r = MT_ECLOSED; goto out; }
-    if (!p->max_queue || p->count < p->max_queue || t_pool == p) break;
-    p->blocked++;
-    int w = mt__cond_wait_until(&p->space, MT__NEVER);
-    p->blocked--;
-    if (w == MT_ECANCELED) { r = w; goto out; }
-  }
-  if (p->count == p->cap && (r = ring_grow(p)) != 0) goto out;
-  task_t *t = &p->ring[(p->head + p->count) & (p->cap - 1)];
-  t->fn = fn;
-  t->arg = arg;
-  t->f = f;
-  __atomic_store_n(&p->count, p->count + 1, __ATOMIC_RELAXED);
-  /* Wake an idle worker — after dropping the lock, so the system call does
-   * not hold up the workers. The worker is already in the condition's wait
-   * queue (it entered before releasing the lock), so the wake is not lost. */
-  bool wake = p->idle > p->pending && !p->spinning;
-  if (wake) p->pending++;
-  mt_lock_release(&p->lock);
-  if (wake && mt_cond_notify(&p->work, 1) == 0) {
-    mt__lock_enter(&p->lock);          /* nobody left to wake: undo the count */
-    p->pending--;
+  /* A bounded pool that is full: wait for room under the pool lock. */
+  if (p->max_queue && t_pool != p && queued(p) >= p->max_queue) {
+    int r = 0;
+    mt__lock_enter(&p->lock);
+    while (!CLOSING(p) && queued(p) >= p->max_queue) {
+      p->blocked++;
+      int w = mt__cond_wait_until(&p->space, MT__NEVER);
+      p->blocked--;
+      if (w == MT_ECANCELED) { r = w; break; }
+    }
     mt_lock_release(&p->lock);
+    if (r) return r;
+  }
+  mt__lock_enter(&p->plock);
+  if (__atomic_load_n(&p->closing, __ATOMIC_RELAXED)) {   /* set under plock too */
+    mt_lock_release(&p->plock);
+    return MT_ECLOSED;
+  }
+  if (p->in_count == p->in_cap && inbox_grow(p) != 0) {
+    mt_lock_release(&p->plock);
+    return MT_ENOMEM;
+  }
+  p->in[p->in_count] = (task_t){ fn, arg, f };
+  __atomic_store_n(&p->in_count, p->in_count + 1, __ATOMIC_SEQ_CST);
+  mt_lock_release(&p->plock);
+  /* Dekker with a worker going idle: our task is visible (seq_cst) before we
+   * read `idle`, and it says "idle" before it looks at the inbox. Wake one
+   * only if someone sleeps, nobody is on the way, and nobody watches. */
+  if (__atomic_load_n(&p->idle, __ATOMIC_SEQ_CST) > __atomic_load_n(&p->pending, __ATOMIC_RELAXED) &&
+      !__atomic_load_n(&p->spinning, __ATOMIC_SEQ_CST)) {
+    mt__lock_enter(&p->lock);
+    bool wake = p->idle > p->pending && !p->spinning;
+    if (wake) __atomic_store_n(&p->pending, p->pending + 1, __ATOMIC_RELAXED);
+    mt_lock_release(&p->lock);
+    if (wake && mt_cond_notify(&p->work, 1) == 0) {
+      mt__lock_enter(&p->lock);          /* nobody left to wake: undo the count */
+      __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
+      mt_lock_release(&p->lock);
+    }
   }
   return 0;
-out:
-  mt_lock_release(&p->lock);
-  return r;
 }
 
 MT_API mt_pool_t *mt_pool_new_opts(const mt_pool_opts_t *opts) {
@@ -209,6 +282,7 @@ MT_API mt_pool_t *mt_pool_new_opts(const mt_pool_opts_t *opts) {
     return NULL;
   }
   mt_lock_init(&p->lock, MT__NOCHECK);
+  mt_lock_init(&p->plock, MT__NOCHECK);
   mt_cond_init(&p->work, &p->lock);
   mt_cond_init(&p->space, &p->lock);
   p->max_queue = opts ? opts->max_queue : 0;
@@ -294,8 +368,18 @@ MT_API int mt_pool_map(mt_pool_t *p, mt_task_fn fn, void **args, void **results,
 }
 
 MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
-  task_t *ring = NULL;
-  size_t cap = 0, head = 0, count = 0;
+  task_t *ring = NULL, *inbox = NULL;
+  size_t cap = 0, head = 0, count = 0, nin = 0;
+  /* closing is set under plock first: no task enters the inbox after it,
+   * and a worker that sees it pulls whatever entered before. */
+  mt__lock_enter(&p->plock);
+  __atomic_store_n(&p->closing, true, __ATOMIC_RELAXED);
+  if (cancel_pending && p->in_count) {
+    inbox = p->in; nin = p->in_count;
+    p->in = NULL; p->in_cap = 0;
+    __atomic_store_n(&p->in_count, 0, __ATOMIC_SEQ_CST);
+  }
+  mt_lock_release(&p->plock);
   mt__lock_enter(&p->lock);
   __atomic_store_n(&p->closing, true, __ATOMIC_RELAXED);
   if (cancel_pending && p->count) {
@@ -314,6 +398,13 @@ MT_API int mt_pool_shutdown(mt_pool_t *p, bool wait, bool cancel_pending) {
     }
   }
   mt__free(ring);
+  for (size_t i = 0; i < nin; i++) {          /* the inbox is newer than the ring */
+    if (inbox[i].f) {
+      mt__future_cancel(inbox[i].f);
+      mt_future_release(inbox[i].f);
+    }
+  }
+  mt__free(inbox);
   if (cancel_pending) {
     /* what workers have taken but not started: claim it from them */
     for (size_t w = 0; w < p->nworkers; w++) {
@@ -341,7 +432,9 @@ MT_API void mt_pool_free(mt_pool_t *p) {
   mt_cond_destroy(&p->work);
   mt_cond_destroy(&p->space);
   mt_lock_destroy(&p->lock);
+  mt_lock_destroy(&p->plock);
   mt__free(p->ring);
+  mt__free(p->in);
   mt__free(p->workers);
   mt__free(p->batches);
   mt__free(p);
