@@ -72,6 +72,15 @@ static bool use_fallback(void) {
   return f == 1;
 }
 
+/* errno of a failed O_NOFOLLOW open of dfd/name, with "it is a symlink"
+ * (ELOOP, or ENOTDIR when a directory was asked for) reported as EXDEV. */
+static int nofollow_error(int dfd, const char *name, int e) {
+  struct stat st;
+  if (e == ELOOP || (e == ENOTDIR && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)))
+    return -EXDEV;
+  return -e;
+}
+
 static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode) {
   int dfd = dup(root_fd);
   if (dfd < 0) return -errno;
@@ -85,22 +94,16 @@ static int walk_nofollow(int root_fd, const char *rel, int flags, mode_t mode) {
     memcpy(comp, p, n);
     comp[n] = 0;
     int nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    struct stat st;
-    if (nfd < 0 && e == ENOTDIR && fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-      e = EXDEV;                           /* a symlink where a directory was named: not followed */
+    int err = nfd < 0 ? nofollow_error(dfd, comp, errno) : 0;
     close(dfd);
-    if (nfd < 0) return e == ELOOP ? -EXDEV : -e;
+    if (nfd < 0) return err;
     dfd = nfd;
     p = slash + 1;
   }
   int fd = openat(dfd, p, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-  int e = errno;
-  struct stat st;
-  if (fd < 0 && e == ENOTDIR && fstatat(dfd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-    e = EXDEV;
+  int err = fd < 0 ? nofollow_error(dfd, p, errno) : 0;
   close(dfd);
-  if (fd < 0) return e == ELOOP ? -EXDEV : -e;
+  if (fd < 0) return err;
   return fd;
 }
 

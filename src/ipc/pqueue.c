@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ipc/wrapcopy.h"
 #include "mt/ipc.h"
 #include "sync/sync_internal.h"
 
@@ -44,15 +45,11 @@ struct mt_pqueue {
 };
 
 static void copy_in(pq_hdr_t *h, uint64_t pos, const void *src, size_t n) {
-  size_t off = (size_t)(pos % h->cap), first = n < h->cap - off ? n : (size_t)(h->cap - off);
-  memcpy(h->data + off, src, first);
-  if (n > first) memcpy(h->data, (const char *)src + first, n - first);
+  mt__wrap_copy_in(h->data, h->cap, pos, src, n);
 }
 
 static void copy_out(pq_hdr_t *h, uint64_t pos, void *dst, size_t n) {
-  size_t off = (size_t)(pos % h->cap), first = n < h->cap - off ? n : (size_t)(h->cap - off);
-  memcpy(dst, h->data + off, first);
-  if (n > first) memcpy((char *)dst + first, h->data, n - first);
+  mt__wrap_copy_out(h->data, h->cap, pos, dst, n);
 }
 
 /* After a holder died: rebuild count from the records themselves. */

@@ -138,7 +138,7 @@ static void *worker_main(void *arg) {
       __atomic_store_n(&p->spinning, true, __ATOMIC_SEQ_CST);
       mt_lock_release(&p->lock);
       int64_t until = mt__now_ns() + SPIN_NS;
-      for (unsigned i = 1; !has_work(p) && !__atomic_load_n(&p->closing, __ATOMIC_RELAXED); i++) {
+      for (unsigned i = 1; !has_work(p) && !CLOSING(p); i++) {
         mt__cpu_relax();
         if ((i & 31) == 0 && mt__now_ns() > until) break;
       }
@@ -232,7 +232,7 @@ static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
     if (r) return r;
   }
   mt__lock_enter(&p->plock);
-  if (__atomic_load_n(&p->closing, __ATOMIC_RELAXED)) {   /* set under plock too */
+  if (CLOSING(p)) {   /* set under plock too */
     mt_lock_release(&p->plock);
     return MT_ECLOSED;
   }

@@ -38,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "ipc/wrapcopy.h"
 #include "mt/ipc.h"
 #include "mt/proc.h"
 #include "mt/queue.h"
@@ -108,19 +109,6 @@ typedef struct { mt_procpool_t *pp; mt_pipe_t *child_end, *parent_end; size_t id
 
 static size_t rec_size(size_t n) { return 8 + ((n + 7) & ~(size_t)7); }
 
-/* Copies n bytes into the ring at byte position pos, wrapping. */
-static void ring_copy_in(rring_t *r, uint64_t pos, const void *src, size_t n) {
-  size_t at = (size_t)(pos % RING), first = RING - at < n ? RING - at : n;
-  memcpy(r->data + at, src, first);
-  memcpy(r->data, (const char *)src + first, n - first);
-}
-
-static void ring_copy_out(const rring_t *r, uint64_t pos, void *dst, size_t n) {
-  size_t at = (size_t)(pos % RING), first = RING - at < n ? RING - at : n;
-  memcpy(dst, r->data + at, first);
-  memcpy((char *)dst + first, r->data, n - first);
-}
-
 static void wake_manager(mt_procpool_t *pp) {
   if (!__atomic_load_n(&pp->sh->sleeping, __ATOMIC_SEQ_CST)) return;
   uint64_t one = 1;
@@ -141,8 +129,8 @@ static int publish(mt_procpool_t *pp, rring_t *r, mt_pipe_t *pipe, int32_t code,
     usleep(50);
   }
   uint32_t hdr[2] = { big ? VIA_PIPE : (uint32_t)outlen, (uint32_t)code };
-  ring_copy_in(r, tail, hdr, sizeof hdr);
-  if (!big && outlen) ring_copy_in(r, tail + 8, out, outlen);
+  mt__wrap_copy_in(r->data, RING, tail, hdr, sizeof hdr);
+  if (!big && outlen) mt__wrap_copy_in(r->data, RING, tail + 8, out, outlen);
   __atomic_store_n(&r->tail, tail + need, __ATOMIC_SEQ_CST);
   wake_manager(pp);
   if (big && mt_pipe_send(pipe, out, outlen, MT_FOREVER) != 0) return -1;
@@ -287,7 +275,7 @@ static int take_results(mt_procpool_t *pp, size_t i, bool probe) {
     uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
     if (head == tail) break;
     uint32_t hdr[2];
-    ring_copy_out(r, head, hdr, sizeof hdr);
+    mt__wrap_copy_out(r->data, RING, head, hdr, sizeof hdr);
     if (w->n == 0 || (hdr[0] != VIA_PIPE && rec_size(hdr[0]) > tail - head)) return MT_EIO;
     mt_buf_t *res;
     size_t rec;
@@ -307,7 +295,7 @@ static int take_results(mt_procpool_t *pp, size_t i, bool probe) {
       res = malloc(sizeof *res + hdr[0]);          /* the caller frees it with free() */
       if (res) {
         res->len = hdr[0];
-        ring_copy_out(r, head + 8, res->data, hdr[0]);
+        mt__wrap_copy_out(r->data, RING, head + 8, res->data, hdr[0]);
       }
       rec = rec_size(hdr[0]);
     }
