@@ -49,6 +49,11 @@ static int pasv_listen(ftpd_session_t *s) {
   socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
+  /* A port of a finished transfer lingers in TIME_WAIT for a minute; without
+   * SO_REUSEADDR a small --pasv-ports range would run dry after a few
+   * transfers.  A port some live socket holds is still refused. */
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   int lo = s->cfg->pasv_lo, hi = s->cfg->pasv_hi;
   int tries = lo ? hi - lo + 1 : 1;
   unsigned start = 0;
