@@ -9,9 +9,10 @@
  * is always older than the inbox. Lock order: lock, then plock.
  *
  * Sleeping: workers park on `work`, producers of a bounded pool on `space`.
- * A worker says "idle" and then looks at the inbox once more; a submitter
- * publishes its task and then reads `idle` (both seq_cst, Dekker style), so
- * a wake-up cannot be lost. It wakes a worker only if one is idle and not
+ * A worker says "idle" and then looks at the inbox once more under plock; a
+ * submitter publishes its task under plock and then reads `idle`. Whichever
+ * side takes plock second sees what the other did before, so a wake-up
+ * cannot be lost, and the submit path needs no memory fence of its own. It wakes a worker only if one is idle and not
  * already being woken (`pending`) and no worker is watching the queue
  * (`spinning`: before it sleeps, one worker at a time watches for SPIN_NS),
  * so a burst of submits costs few wake-ups. A worker that takes tasks and
@@ -35,17 +36,26 @@
 typedef struct { mt_task_fn fn; void *arg; mt_future_t *f; } task_t;
 typedef struct wbatch wbatch_t;
 
+/* Three groups of fields, kept on separate cache lines so that a submitter
+ * appending to the inbox and a worker draining the ring do not steal each
+ * other's lines: what submitters write, what workers write, and the flags
+ * both read on every task but write rarely. */
+#define POOL_PAD(n) char pad##n[64]
 struct mt_pool {
-  mt_lock_t lock;
+  POOL_PAD(0);
   mt_lock_t plock;              /* submitters: guards the inbox */
   task_t *in;                   /* inbox: tasks appended in order, in[0..in_count) */
   size_t in_cap, in_count;      /* in_count is also read unlocked (atomic) */
-  mt_cond_t work, space;
+  POOL_PAD(1);
+  mt_lock_t lock;
   task_t *ring;
-  size_t cap, head, count, max_queue;
+  size_t cap, head, count;
+  POOL_PAD(2);
   unsigned idle, pending, blocked;
   bool closing, joined;
   bool spinning;                /* a worker watches the queue before sleeping */
+  size_t max_queue;
+  mt_cond_t work, space;
   size_t nworkers;
   mt_thread_t **workers;
   wbatch_t *batches;            /* one per worker */
@@ -101,7 +111,7 @@ static bool claim(wbatch_t *b, task_t *out) {
  * new ring (the empty ring becomes the inbox). Submitters and workers thus
  * meet on plock once per inbox-full, not once per task. */
 static void pull_inbox(mt_pool_t *p) {
-  if (p->count || !__atomic_load_n(&p->in_count, __ATOMIC_SEQ_CST)) return;
+  if (p->count || !__atomic_load_n(&p->in_count, __ATOMIC_RELAXED)) return;
   mt__lock_enter(&p->plock);
   size_t n = p->in_count;
   if (n) {
@@ -112,7 +122,7 @@ static void pull_inbox(mt_pool_t *p) {
     p->head = 0;
     p->in = ring;
     p->in_cap = cap;
-    __atomic_store_n(&p->in_count, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&p->in_count, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&p->count, n, __ATOMIC_RELAXED);
   }
   mt_lock_release(&p->plock);
@@ -135,27 +145,40 @@ static void *worker_main(void *arg) {
        * that close. While it watches, submitters wake nobody (it will see
        * their task), so a burst costs no wake-up system calls; a worker
        * that takes a task and leaves more behind wakes the next idle one. */
-      __atomic_store_n(&p->spinning, true, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&p->spinning, true, __ATOMIC_RELAXED);
       mt_lock_release(&p->lock);
       int64_t until = mt__now_ns() + SPIN_NS;
       for (unsigned i = 1; !has_work(p) && !CLOSING(p); i++) {
         mt__cpu_relax();
         if ((i & 31) == 0 && mt__now_ns() > until) break;
       }
+      /* Work arrived. If more is arriving (a burst), let it gather for a
+       * moment: taking one task per pull makes submitter and worker trade
+       * the same cache lines for every task. */
+      size_t seen = __atomic_load_n(&p->in_count, __ATOMIC_RELAXED);
+      for (int k = 0; k < 16 && seen && seen < 64; k++) {
+        for (int j = 0; j < 16; j++) mt__cpu_relax();
+        size_t now = __atomic_load_n(&p->in_count, __ATOMIC_RELAXED);
+        if (now <= seen) break;
+        seen = now;
+      }
       mt__lock_enter(&p->lock);
-      __atomic_store_n(&p->spinning, false, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&p->spinning, false, __ATOMIC_RELAXED);
       pull_inbox(p);
     }
     while (p->count == 0 && !CLOSING(p)) {
-      /* Dekker with enqueue: say "idle", then look at the inbox again. */
-      __atomic_store_n(&p->idle, p->idle + 1, __ATOMIC_SEQ_CST);
-      if (__atomic_load_n(&p->in_count, __ATOMIC_SEQ_CST)) {
-        __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_SEQ_CST);
+      /* Say "idle", then look at the inbox under plock (see the top). */
+      __atomic_store_n(&p->idle, p->idle + 1, __ATOMIC_RELAXED);
+      mt__lock_enter(&p->plock);
+      size_t inbox = p->in_count;
+      mt_lock_release(&p->plock);
+      if (inbox) {
+        __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_RELAXED);
         pull_inbox(p);
         continue;
       }
       mt__cond_wait_until(&p->work, MT__NEVER);
-      __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_SEQ_CST);
+      __atomic_store_n(&p->idle, p->idle - 1, __ATOMIC_RELAXED);
       if (p->pending) __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
       pull_inbox(p);
     }
@@ -241,13 +264,13 @@ static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
     return MT_ENOMEM;
   }
   p->in[p->in_count] = (task_t){ fn, arg, f };
-  __atomic_store_n(&p->in_count, p->in_count + 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&p->in_count, p->in_count + 1, __ATOMIC_RELAXED);
   mt_lock_release(&p->plock);
-  /* Dekker with a worker going idle: our task is visible (seq_cst) before we
-   * read `idle`, and it says "idle" before it looks at the inbox. Wake one
-   * only if someone sleeps, nobody is on the way, and nobody watches. */
-  if (__atomic_load_n(&p->idle, __ATOMIC_SEQ_CST) > __atomic_load_n(&p->pending, __ATOMIC_RELAXED) &&
-      !__atomic_load_n(&p->spinning, __ATOMIC_SEQ_CST)) {
+  /* A worker that looked at the inbox before we took plock said "idle"
+   * before it looked, so we see it now (see the top). Wake one only if
+   * someone sleeps, nobody is on the way, and nobody watches. */
+  if (__atomic_load_n(&p->idle, __ATOMIC_RELAXED) > __atomic_load_n(&p->pending, __ATOMIC_RELAXED) &&
+      !__atomic_load_n(&p->spinning, __ATOMIC_RELAXED)) {
     mt__lock_enter(&p->lock);
     bool wake = p->idle > p->pending && !p->spinning;
     if (wake) __atomic_store_n(&p->pending, p->pending + 1, __ATOMIC_RELAXED);

@@ -177,6 +177,39 @@ static void out_of_memory_is_clean(void **s) {
   }
 }
 
+/* Lone submits at every spacing — back to back, inside the workers' watch
+ * window, just past it, long enough for them to sleep — from two threads at
+ * once: each task must run within the timeout, so no wake-up is lost
+ * between a worker going idle and a submit. */
+typedef struct { mt_pool_t *p; unsigned seed; int lost; } lone_ctx_t;
+
+static void *lone_submitter(void *arg) {
+  lone_ctx_t *c = arg;
+  static const long gaps_ns[] = { 0, 300, 5000, 30000, 200000 };
+  for (int i = 0; i < 3000; i++) {
+    long n = 0;
+    mt_future_t *f = mt_pool_submit(c->p, add_one, &n);
+    if (!f || mt_future_wait(f, 5) != 0) c->lost++;
+    mt_future_release(f);
+    c->seed = c->seed * 1103515245u + 12345u;
+    long gap = gaps_ns[(c->seed >> 16) % 5];
+    if (gap) nanosleep(&(struct timespec){ 0, gap }, NULL);
+  }
+  return NULL;
+}
+
+static void no_lost_wakeup_at_any_spacing(void **s) {
+  mt_pool_t *p = mt_pool_new(2);
+  lone_ctx_t c[2] = { { p, 1, 0 }, { p, 2, 0 } };
+  mt_thread_t *t;
+  assert_int_equal(mt_thread_start(&t, lone_submitter, &c[1], NULL), 0);
+  lone_submitter(&c[0]);
+  assert_int_equal(mt_thread_join(t, 30, NULL), 0);
+  mt_thread_free(t);
+  assert_int_equal(c[0].lost + c[1].lost, 0);
+  mt_pool_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(sizing_and_run),
@@ -186,6 +219,7 @@ int main(void) {
     cmocka_unit_test(bounded_queue_slows_the_producer),
     cmocka_unit_test(million_tasks_with_random_cancels),
     cmocka_unit_test(out_of_memory_is_clean),
+    cmocka_unit_test(no_lost_wakeup_at_any_spacing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
