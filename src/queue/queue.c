@@ -15,11 +15,11 @@
  * instead (ring.c): put and get are one CAS on a ring position, and the
  * queue lock is used only by join. Blocking is an eventcount: a getter about
  * to sleep counts itself in nget_wait (a seq_cst RMW) and re-tries under its
- * wait queue's lock before parking; a putter publishes, then (after a full
- * fence) looks at nget_wait and wakes one getter only if someone waits. One
- * of the two always sees the other, so no wake-up is lost, and a queue in
- * full flow makes no system call. The same holds with putters and getters
- * swapped.
+ * wait queue's lock before parking; a putter claims its position (a seq_cst
+ * CAS), looks at nget_wait, and after publishing wakes one getter only if
+ * someone waits. One of the two always sees the other (ring.c), so no
+ * wake-up is lost; a queue in full flow makes no system call and no fence
+ * beyond the CAS. The same holds with putters and getters swapped.
  *
  * Lock order: the queue's lock is taken alone; no callback runs under it.
  */
@@ -84,34 +84,25 @@ MT_API mt_queue_t *mt_queue_new(mt_queue_kind_t kind, size_t maxsize) {
 
 /* ---- lock-free mode ------------------------------------------------------------- */
 
-/* After a successful put (get): wake one parked getter (putter), if any. */
-static inline void lf_wake_one(mt__wq_t *wq, uint32_t *nwait) {
-#ifdef MT_TSAN
-  /* TSan does not model fences; an RMW gives the same ordering, slower. */
-  if (__atomic_fetch_add(nwait, 0, __ATOMIC_SEQ_CST)) mt__wq_wake(wq, 1, 0);
-#else
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  if (__atomic_load_n(nwait, __ATOMIC_RELAXED)) mt__wq_wake(wq, 1, 0);
-#endif
-}
-
 /* Parks until `attempt` succeeds (returns 0) or fails for good (returns an
  * error); `attempt` returns 1 for "try again later". On success the other
- * side is woken (`other`, `nother`) — after this side's wait-queue lock is
- * dropped, so the two wait-queue locks are never held together. */
-static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other, uint32_t *nother,
-                   int64_t deadline, int timeout_code, int (*attempt)(mt_queue_t *q, void *ctx), void *ctx) {
+ * side is woken (`other`) if the attempt saw a sleeper there — after this
+ * side's wait-queue lock is dropped, so the two wait-queue locks are never
+ * held together. */
+static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other, int64_t deadline,
+                   int timeout_code, int (*attempt)(mt_queue_t *q, void *ctx, bool *wake), void *ctx) {
   for (;;) {
     MT__WAITER(w);
     w->nospin = true;           /* lf_put/lf_get already gave the other side a turn */
     mt__ilock(&wq->lk);
-    __atomic_fetch_add(nwait, 1, __ATOMIC_SEQ_CST);
-    int r = attempt(q, ctx);
+    __atomic_fetch_add(nwait, 1, __ATOMIC_SEQ_CST);     /* then look again (ring.c) */
+    bool wake = false;
+    int r = attempt(q, ctx, &wake);
     if (r == 1 && deadline != MT__NEVER && mt__now_ns() >= deadline) r = timeout_code;
     if (r != 1) {
       __atomic_fetch_sub(nwait, 1, __ATOMIC_SEQ_CST);
       mt__iunlock(&wq->lk);
-      if (r == 0) lf_wake_one(other, nother);
+      if (wake) mt__wq_wake(other, 1, 0);
       return r;
     }
     mt__wq_push(wq, w);
@@ -133,13 +124,14 @@ static int lf_wait(mt_queue_t *q, mt__wq_t *wq, uint32_t *nwait, mt__wq_t *other
   }
 }
 
-/* The raw attempts: 0 done, 1 not now, or MT_ECLOSED. They wake nobody. */
-static int lf_put_attempt(mt_queue_t *q, void *item) {
+/* The raw attempts: 0 done, 1 not now, or MT_ECLOSED. They wake nobody; on
+ * success *wake says whether the other side has a sleeper to wake. */
+static int lf_put_attempt(mt_queue_t *q, void *item, bool *wake) {
   if (__atomic_load_n(&q->lf_closed, __ATOMIC_ACQUIRE)) return MT_ECLOSED;
-  return mt__ring_put(&q->ring, item) ? 0 : 1;
+  return mt__ring_put(&q->ring, item, &q->nget_wait, wake) ? 0 : 1;
 }
-static int lf_get_attempt(mt_queue_t *q, void *item) {
-  if (mt__ring_get(&q->ring, item)) return 0;
+static int lf_get_attempt(mt_queue_t *q, void *item, bool *wake) {
+  if (mt__ring_get(&q->ring, item, &q->nput_wait, wake)) return 0;
   return __atomic_load_n(&q->lf_closed, __ATOMIC_ACQUIRE) ? MT_ECLOSED : 1;
 }
 
@@ -148,30 +140,30 @@ static int lf_get_attempt(mt_queue_t *q, void *item) {
 #define LF_YIELDS 2
 
 static int lf_put(mt_queue_t *q, void *item, double timeout) {
-  int r = lf_put_attempt(q, item);
+  bool wake = false;
+  int r = lf_put_attempt(q, item, &wake);
   for (int i = 0; r == 1 && timeout != 0 && i < LF_YIELDS && !mt__park_in_coroutine(); i++) {
     sched_yield();
-    r = lf_put_attempt(q, item);
+    r = lf_put_attempt(q, item, &wake);
   }
-  if (r == 0) lf_wake_one(&q->gwq, &q->nget_wait);
+  if (wake) mt__wq_wake(&q->gwq, 1, 0);
   if (r != 1) return r;
   if (timeout == 0) return MT_EFULL;
-  return lf_wait(q, &q->pwq, &q->nput_wait, &q->gwq, &q->nget_wait, mt__deadline(timeout), MT_EFULL,
-                 lf_put_attempt, item);
+  return lf_wait(q, &q->pwq, &q->nput_wait, &q->gwq, mt__deadline(timeout), MT_EFULL, lf_put_attempt, item);
 }
 
 static int lf_get(mt_queue_t *q, void **item, long *prio, double timeout) {
   if (prio) *prio = 0;
-  int r = lf_get_attempt(q, item);
+  bool wake = false;
+  int r = lf_get_attempt(q, item, &wake);
   for (int i = 0; r == 1 && timeout != 0 && i < LF_YIELDS && !mt__park_in_coroutine(); i++) {
     sched_yield();
-    r = lf_get_attempt(q, item);
+    r = lf_get_attempt(q, item, &wake);
   }
-  if (r == 0) lf_wake_one(&q->pwq, &q->nput_wait);
+  if (wake) mt__wq_wake(&q->pwq, 1, 0);
   if (r != 1) return r;
   if (timeout == 0) return MT_EEMPTY;
-  return lf_wait(q, &q->gwq, &q->nget_wait, &q->pwq, &q->nput_wait, mt__deadline(timeout), MT_EEMPTY,
-                 lf_get_attempt, item);
+  return lf_wait(q, &q->gwq, &q->nget_wait, &q->pwq, mt__deadline(timeout), MT_EEMPTY, lf_get_attempt, item);
 }
 
 static int lf_task_done(mt_queue_t *q) {

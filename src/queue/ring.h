@@ -24,8 +24,10 @@ typedef struct mt__ring {
 
 int  mt__ring_init(mt__ring_t *r, size_t cap);    /* 0 or MT_ENOMEM */
 void mt__ring_free(mt__ring_t *r);
-bool mt__ring_put(mt__ring_t *r, void *item);     /* false: full */
-bool mt__ring_get(mt__ring_t *r, void **item);    /* false: empty */
+/* false: full (empty). On success *wake says whether *nwait, the other
+ * side's sleeper count, was non-zero just after the position was claimed. */
+bool mt__ring_put(mt__ring_t *r, void *item, const uint32_t *nwait, bool *wake);
+bool mt__ring_get(mt__ring_t *r, void **item, const uint32_t *nwait, bool *wake);
 size_t mt__ring_size(mt__ring_t *r);              /* a snapshot */
 
 #endif

@@ -235,6 +235,45 @@ static void out_of_memory_is_clean(void **s) {
   }
 }
 
+/* Sleepers are woken, never left to the queue's 1-second safety re-check:
+ * two producers and two consumers pass items through a 2-slot lock-free
+ * queue with random gaps (none, inside the yield window, long enough to
+ * park), and no put or get may take 0.9 s. */
+typedef struct { mt_queue_t *q; unsigned seed; double worst; bool put; } wake_ctx_t;
+
+static void *wake_side(void *arg) {
+  wake_ctx_t *c = arg;
+  static const long gaps_ns[] = { 0, 0, 2000, 50000, 300000 };
+  for (int i = 0; i < 2000; i++) {
+    double t0 = mt_now();
+    void *it = P(i + 1);
+    int r = c->put ? mt_queue_put(c->q, it, 5) : mt_queue_get(c->q, &it, 5);
+    double dt = mt_now() - t0;
+    if (r) dt = 99;
+    if (dt > c->worst) c->worst = dt;
+    c->seed = c->seed * 1103515245u + 12345u;
+    long gap = gaps_ns[(c->seed >> 16) % 5];
+    if (gap) nanosleep(&(struct timespec){ 0, gap }, NULL);
+  }
+  return NULL;
+}
+
+static void sleepers_are_woken_promptly(void **s) {
+  mt_queue_t *q = mt_queue_new(MT_FIFO, 2);
+  wake_ctx_t c[4];
+  mt_thread_t *t[4];
+  for (int i = 0; i < 4; i++) {
+    c[i] = (wake_ctx_t){ q, (unsigned)i + 7, 0, i < 2 };
+    assert_int_equal(mt_thread_start(&t[i], wake_side, &c[i], NULL), 0);
+  }
+  tu_join_n(t, 4);
+  for (int i = 0; i < 4; i++) {
+    if (c[i].worst >= 0.9) fail_msg("%s %d waited %.3f s", c[i].put ? "putter" : "getter", i, c[i].worst);
+  }
+  assert_true(mt_queue_empty(q));
+  mt_queue_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(orders),
@@ -245,6 +284,7 @@ int main(void) {
     cmocka_unit_test(close_wakes_everyone_and_drains),
     cmocka_unit_test(many_producers_consumers_lose_nothing),
     cmocka_unit_test(out_of_memory_is_clean),
+    cmocka_unit_test(sleepers_are_woken_promptly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
