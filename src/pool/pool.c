@@ -15,8 +15,11 @@
  * cannot be lost, and the submit path needs no memory fence of its own. It wakes a worker only if one is idle and not
  * already being woken (`pending`) and no worker is watching the queue
  * (`spinning`: before it sleeps, one worker at a time watches for SPIN_NS),
- * so a burst of submits costs few wake-ups. A worker that takes tasks and
- * leaves more behind wakes the next idle one, so work spreads.
+ * so a burst of submits costs few wake-ups; when that worker sees work
+ * arrive it waits while the inbox keeps growing (a few µs, up to 64 tasks),
+ * so a burst is taken in one pull rather than task by task with both sides
+ * trading cache lines. A worker that takes tasks and leaves more behind
+ * wakes the next idle one, so work spreads.
  *
  * Guarantees: tasks start in FIFO order; a future completes exactly once
  * (done, or cancelled while still queued); shutdown stops new work at once
