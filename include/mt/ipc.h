@@ -71,9 +71,11 @@ int   mt_shm_unlink(const char *name);
 typedef struct mt_pqueue mt_pqueue_t;
 
 /* A queue in anonymous shared memory, usable by this process and its
- * children: at most `maxitems` messages (0: no count limit) and
- * `capacity_bytes` of message data (each message also costs 8 bytes of
- * framing). NULL on failure (mt_last_error()). */
+ * children: at most `maxitems` messages (0: no count limit other than
+ * 16,777,215, the most any queue holds at once) and `capacity_bytes` of
+ * message data (each message also costs 8 bytes of framing; at most 2^40).
+ * NULL on failure (mt_last_error()). A process killed inside a put or get
+ * loses at most its own message and wedges nobody. */
 mt_pqueue_t *mt_pqueue_new(size_t maxitems, size_t capacity_bytes);
 /* The same by name, for unrelated processes: the first opener (with
  * MT_SHM_CREATE) sets the limits; later ones pass the same name. */

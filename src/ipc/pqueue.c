@@ -1,20 +1,43 @@
 /* pqueue.c — the cross-process queue (multiprocessing.JoinableQueue).
  *
- * Everything lives in one shared mapping: a header with a robust,
- * process-shared Lock and three Conditions on it, then a byte ring of
- * records [u64 length][bytes] that may wrap around the end. head and tail
- * are ever-growing byte positions; (tail - head) bytes are in use.
+ * Everything lives in one shared mapping: a header, then a byte ring of
+ * records [u64 length][bytes] that may wrap around the end.
  *
- * Crash safety: a put copies its record into free space first and then
- * publishes it by advancing tail; a get copies the record out and then
- * advances head. A process that dies holding the lock thus leaves either
- * the old state or the new one for head and tail; `count` may be off by
- * one, so the next holder (told by MT_EOWNERDEAD) recounts the records
- * from head to tail. Waiter counters may be off too: at worst a notify
- * too many, never a lost one (waits also re-check on every wake-up).
+ * Two locks, not one: producers serialise on `plock` and consumers on
+ * `clock` (both robust and process-shared), and the two sides meet only
+ * through two published words, `tailw` (written by producers) and `headw`
+ * (written by consumers). Each word packs a ring offset (low 40 bits) and a
+ * running count of records (high 24 bits), so the number of queued records
+ * is the difference of the counts and a single store publishes a record or
+ * consumes one. Each side keeps the other's word as it last read it and
+ * reads it afresh only when that copy says full (empty): the other side
+ * only ever frees room (adds records), so a stale copy errs on the safe
+ * side. With one producer and one consumer each keeps its lock and its
+ * copy in its own cache, and what travels between the processes is the
+ * record bytes and, now and then, a word — no line moves on every message.
+ *
+ * Sleeping is an eventcount per side on a shared futex word (`gseq` for
+ * getters, `pseq` for putters, `jseq` for joiners): a sleeper reads the
+ * word, counts itself in the matching `*wait` (seq_cst RMW), looks at the
+ * queue once more and sleeps only if the word is unchanged; the other side
+ * publishes (seq_cst) and then bumps the word and wakes only if someone
+ * counted itself. Only the holder of plock (clock) ever sleeps on pseq
+ * (gseq), so the others queue on the lock.
+ *
+ * Crash safety: a put copies its record into free space and then
+ * publishes it with one store of tailw; a get copies the record out and
+ * then consumes it with one store of headw. A process that dies holding
+ * either lock thus leaves the old state or the new one, and the next holder
+ * (told by MT_EOWNERDEAD) only clears the dead one's sleeper count and, on
+ * the producers' side, the one 64-bit put counter that runs ahead of tailw
+ * (see put). A consumer that dies mid-get leaves the record queued.
+ *
+ * Limits: capacity up to 2^40 bytes, and at most 2^24 - 1 records queued at
+ * once (the count's width); a larger maxitems is capped there.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,19 +47,27 @@
 #include "mt/ipc.h"
 #include "sync/sync_internal.h"
 
-#define PQ_MAGIC 0x6d74707175657565ull   /* "mtpqueue" */
+#define PQ_MAGIC 0x6d74707175653202ull   /* "mtpque" v2 */
 #define REC 8u                           /* framing bytes per record */
+#define OFF_BITS 40
+#define OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
+#define CNT_MASK ((UINT64_C(1) << (64 - OFF_BITS)) - 1)
+#define LINE _Alignas(64)
+#define SPIN_NS 20000
 
 typedef struct {
   uint64_t magic;
-  mt_lock_t lock;
-  mt_cond_t not_empty, not_full, all_done;
-  uint64_t maxitems, cap;
-  uint64_t head, tail;
-  uint64_t count, unfinished;
-  uint32_t closed, getters, putters, joiners;
-  uint64_t map_size;
-  unsigned char data[];
+  uint64_t maxitems, cap, map_size;
+  LINE mt_lock_t plock;         /* producers' side */
+  uint64_t puts;                /* records ever put; runs ahead of tailw by at most one */
+  uint64_t hcache;              /* headw as producers last read it (under plock) */
+  LINE uint64_t tailw;          /* published by producers */
+  LINE mt_lock_t clock;         /* consumers' side */
+  uint64_t tcache;              /* tailw as consumers last read it (under clock) */
+  LINE uint64_t headw;          /* published by consumers */
+  LINE uint32_t gseq, gwait, pseq, pwait, jseq, jwait, closed;
+  uint64_t done;                /* task_done count */
+  LINE unsigned char data[];
 } pq_hdr_t;
 
 struct mt_pqueue {
@@ -44,56 +75,79 @@ struct mt_pqueue {
   size_t map_size;
 };
 
-static void copy_in(pq_hdr_t *h, uint64_t pos, const void *src, size_t n) {
-  mt__wrap_copy_in(h->data, h->cap, pos, src, n);
+static inline uint64_t w_off(uint64_t w) { return w & OFF_MASK; }
+static inline uint64_t w_cnt(uint64_t w) { return w >> OFF_BITS; }
+static inline uint64_t mkw(uint64_t cnt, uint64_t off) { return ((cnt & CNT_MASK) << OFF_BITS) | off; }
+static inline uint64_t queued(uint64_t tw, uint64_t hw) { return (w_cnt(tw) - w_cnt(hw)) & CNT_MASK; }
+/* Bytes in use: the offsets alone cannot tell a full ring from an empty one. */
+static inline uint64_t used(const pq_hdr_t *h, uint64_t tw, uint64_t hw) {
+  if (!queued(tw, hw)) return 0;
+  uint64_t d = (w_off(tw) + h->cap - w_off(hw)) % h->cap;
+  return d ? d : h->cap;
+}
+static inline uint64_t max_items(const pq_hdr_t *h) {
+  return h->maxitems && h->maxitems < CNT_MASK ? h->maxitems : CNT_MASK;
 }
 
-static void copy_out(pq_hdr_t *h, uint64_t pos, void *dst, size_t n) {
-  mt__wrap_copy_out(h->data, h->cap, pos, dst, n);
-}
+#define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
-/* After a holder died: rebuild count from the records themselves. */
-static void repair(pq_hdr_t *h) {
-  uint64_t n = 0, pos = h->head;
-  while (pos < h->tail) {
-    uint64_t len;
-    copy_out(h, pos, &len, sizeof len);
-    pos += REC + len;
-    n++;
-  }
-  h->count = n;
-  if (pos != h->tail) {            /* cannot happen with whole-record publication */
-    h->head = h->tail;
-    h->count = 0;
-  }
+/* After a side's lock holder died. Only the holder sleeps on its side's
+ * futex word, so a left-over sleeper count is the dead one's. */
+static void repair_producers(pq_hdr_t *h) {
+  ST(&h->pwait, 0);
+  uint64_t tc = w_cnt(LD(&h->tailw)), p = LD(&h->puts);
+  if ((p & CNT_MASK) != tc) ST(&h->puts, p - 1);   /* counted, never published */
 }
+static void repair_consumers(pq_hdr_t *h) { ST(&h->gwait, 0); }
 
-/* Takes the lock by the deadline (0 or MT_ETIMEDOUT), repairing the ring
- * if its last holder died. */
-static int pq_lock_until(pq_hdr_t *h, int64_t deadline) {
+static int side_lock(pq_hdr_t *h, mt_lock_t *l, int64_t deadline) {
   for (;;) {
-    int r = mt__lock_acquire_until(&h->lock, deadline, NULL);
-    if (r == MT_EOWNERDEAD) { repair(h); return 0; }
+    int r = mt__lock_acquire_until(l, deadline, NULL);
+    if (r == MT_EOWNERDEAD) {
+      if (l == &h->plock) repair_producers(h);
+      else repair_consumers(h);
+      return 0;
+    }
     if (r == 0 || r == MT_ETIMEDOUT) return r;
   }
 }
-static void pq_lock(pq_hdr_t *h) { pq_lock_until(h, MT__NEVER); }
 
-/* One wait round on c (lock held): MT_ETIMEDOUT when past the deadline. */
-static int pq_wait(pq_hdr_t *h, mt_cond_t *c, uint32_t *waiters, int64_t deadline) {
-  if (deadline != MT__NEVER && mt__now_ns() >= deadline) return MT_ETIMEDOUT;
-  (*waiters)++;
-  int r = mt__cond_wait_until(c, deadline);
-  (*waiters)--;
-  if (r == MT_EOWNERDEAD) repair(h);
-  return 0;
+static void wake(uint32_t *seq, uint32_t *nwait, int n) {
+  if (LD(nwait)) {
+    __atomic_fetch_add(seq, 1, __ATOMIC_SEQ_CST);
+    mt__futex_wake(seq, n, true);
+  }
+}
+
+/* One eventcount round: sleeps on *seq unless ready(h) turns true after
+ * counting ourselves in *nwait. MT_ETIMEDOUT past the deadline, else 0. */
+static int ec_wait(pq_hdr_t *h, uint32_t *seq, uint32_t *nwait, int64_t deadline, bool (*ready)(pq_hdr_t *, void *),
+                   void *ctx) {
+  int64_t now = mt__now_ns();
+  if (deadline != MT__NEVER && now >= deadline) return MT_ETIMEDOUT;
+  /* The other side is usually a few hundred nanoseconds away: watch for it
+   * for up to SPIN_NS before the system calls of a shared-futex sleep. Look
+   * only every few hundred nanoseconds: each look pulls the other side's
+   * word into this cache, and its next store must then take it back — a
+   * look per message would make every message pay that round trip, while
+   * a slower watch finds several messages waiting. */
+  int64_t until = now + SPIN_NS;
+  while (!ready(h, ctx)) {
+    for (int i = 0; i < 16; i++) mt__cpu_relax();
+    if (mt__now_ns() > until) break;
+  }
+  if (ready(h, ctx)) return 0;
+  uint32_t v = LD(seq);
+  __atomic_fetch_add(nwait, 1, __ATOMIC_SEQ_CST);
+  if (!ready(h, ctx)) mt__futex_wait(seq, v, deadline, true);
+  __atomic_fetch_sub(nwait, 1, __ATOMIC_SEQ_CST);
+  return 0;                     /* the caller re-checks, and then the deadline */
 }
 
 static int init_hdr(pq_hdr_t *h, size_t maxitems, size_t cap, size_t map_size) {
-  int e = mt_lock_init(&h->lock, MT_SHARED | MT__NOCHECK);
-  if (!e) e = mt_cond_init(&h->not_empty, &h->lock);
-  if (!e) e = mt_cond_init(&h->not_full, &h->lock);
-  if (!e) e = mt_cond_init(&h->all_done, &h->lock);
+  int e = mt_lock_init(&h->plock, MT_SHARED | MT__NOCHECK);
+  if (!e) e = mt_lock_init(&h->clock, MT_SHARED | MT__NOCHECK);
   if (e) return e;
   h->maxitems = maxitems;
   h->cap = cap;
@@ -159,30 +213,64 @@ MT_API mt_pqueue_t *mt_pqueue_open(const char *name, size_t maxitems, size_t cap
   return finish(q, h, sz, e);
 }
 
+typedef struct { uint64_t need; } put_ctx_t;
+
+static bool has_room(pq_hdr_t *h, void *ctx) {
+  uint64_t need = ((put_ctx_t *)ctx)->need;
+  uint64_t tw = LD(&h->tailw), hw = LD(&h->headw);
+  return LD(&h->closed) || (h->cap - used(h, tw, hw) >= need && queued(tw, hw) < max_items(h));
+}
+
 MT_API int mt_pqueue_put(mt_pqueue_t *q, const void *buf, size_t len, double timeout) {
   pq_hdr_t *h = q->h;
   if (len > h->cap - REC) return MT_EMSGSIZE;
   if (len && !buf) return MT_EINVAL;
-  uint64_t need = REC + len;
+  put_ctx_t c = { REC + len };
   int64_t deadline = mt__deadline(timeout);
-  if (pq_lock_until(h, deadline)) return MT_EFULL;
+  if (side_lock(h, &h->plock, deadline)) return MT_EFULL;
   int r = 0;
   for (;;) {
-    if (h->closed) { r = MT_ECLOSED; break; }
-    if (h->tail - h->head + need <= h->cap && (!h->maxitems || h->count < h->maxitems)) break;
-    if (pq_wait(h, &h->not_full, &h->putters, deadline)) { r = MT_EFULL; break; }
+    if (LD(&h->closed)) { r = MT_ECLOSED; break; }
+    uint64_t tw = h->tailw, hw = h->hcache;
+    if (h->cap - used(h, tw, hw) >= c.need && queued(tw, hw) < max_items(h)) break;
+    h->hcache = hw = LD(&h->headw);
+    if (h->cap - used(h, tw, hw) >= c.need && queued(tw, hw) < max_items(h)) break;
+    if (ec_wait(h, &h->pseq, &h->pwait, deadline, has_room, &c)) { r = MT_EFULL; break; }
   }
   if (r == 0) {
-    uint64_t l = len;
-    copy_in(h, h->tail, &l, sizeof l);
-    if (len) copy_in(h, h->tail + REC, buf, len);
-    h->tail += need;                     /* publishes the record */
-    h->count++;
-    h->unfinished++;
-    if (h->getters) mt_cond_notify(&h->not_empty, 1);
+    uint64_t tw = h->tailw, l = len;
+    mt__wrap_copy_in(h->data, h->cap, w_off(tw), &l, sizeof l);
+    if (len) mt__wrap_copy_in(h->data, h->cap, w_off(tw) + REC, buf, len);
+    /* Counted first, so a consumer's task_done never outruns it; a death
+     * between the two is undone by repair_producers. */
+    __atomic_store_n(&h->puts, h->puts + 1, __ATOMIC_RELEASE);   /* ordered by the next store */
+    ST(&h->tailw, mkw(w_cnt(tw) + 1, (w_off(tw) + c.need) % h->cap));    /* publishes */
+    wake(&h->gseq, &h->gwait, 1);
   }
-  mt_lock_release(&h->lock);
+  mt_lock_release(&h->plock);
   return r;
+}
+
+static bool has_record(pq_hdr_t *h, void *ctx) {
+  (void)ctx;
+  return LD(&h->closed) || queued(LD(&h->tailw), LD(&h->headw));
+}
+
+/* A getter that found the queue empty and then saw a record arrive lets
+ * a few more gather (while they keep coming: at most GATHER records or a
+ * couple of microseconds) and takes them from its copy of tailw without
+ * looking again. Taken one by one, each record would cost the producer's
+ * next store a cache-line round trip: the two would run in lockstep. */
+#define GATHER 32
+static void gather(pq_hdr_t *h) {
+  uint64_t n = queued(h->tcache, h->headw);
+  for (int k = 0; k < 8 && n < GATHER; k++) {
+    for (int i = 0; i < 16; i++) mt__cpu_relax();
+    uint64_t tw = LD(&h->tailw), m = queued(tw, h->headw);
+    if (m <= n) break;
+    h->tcache = tw;
+    n = m;
+  }
 }
 
 MT_API int mt_pqueue_get(mt_pqueue_t *q, void **buf, size_t *len, double timeout) {
@@ -190,67 +278,72 @@ MT_API int mt_pqueue_get(mt_pqueue_t *q, void **buf, size_t *len, double timeout
   *buf = NULL;
   *len = 0;
   int64_t deadline = mt__deadline(timeout);
-  if (pq_lock_until(h, deadline)) return MT_EEMPTY;
+  if (side_lock(h, &h->clock, deadline)) return MT_EEMPTY;
   int r = 0;
-  for (;;) {
-    if (h->tail != h->head) break;
-    if (h->closed) { r = MT_ECLOSED; break; }
-    if (pq_wait(h, &h->not_empty, &h->getters, deadline)) { r = MT_EEMPTY; break; }
+  for (bool waited = false;; waited = true) {
+    if (queued(h->tcache, h->headw)) break;
+    if (queued(h->tcache = LD(&h->tailw), h->headw)) {
+      if (waited) gather(h);
+      break;
+    }
+    if (LD(&h->closed)) { r = MT_ECLOSED; break; }
+    if (ec_wait(h, &h->gseq, &h->gwait, deadline, has_record, NULL)) { r = MT_EEMPTY; break; }
   }
   if (r == 0) {
-    uint64_t l;
-    copy_out(h, h->head, &l, sizeof l);
+    uint64_t hw = h->headw, l;
+    mt__wrap_copy_out(h->data, h->cap, w_off(hw), &l, sizeof l);
     void *b = l ? malloc((size_t)l) : NULL;   /* the caller frees it with free() */
     if (l && !b) {
       r = MT_ENOMEM;                     /* the message stays queued */
     } else {
-      if (l) copy_out(h, h->head + REC, b, (size_t)l);
-      h->head += REC + l;                /* consumes it */
-      h->count--;
+      if (l) mt__wrap_copy_out(h->data, h->cap, w_off(hw) + REC, b, (size_t)l);
+      ST(&h->headw, mkw(w_cnt(hw) + 1, (w_off(hw) + REC + l) % h->cap));   /* consumes it */
       *buf = b;
       *len = (size_t)l;
-      if (h->putters) mt_cond_notify(&h->not_full, 1);
+      wake(&h->pseq, &h->pwait, 1);
     }
   }
-  mt_lock_release(&h->lock);
+  mt_lock_release(&h->clock);
   return r;
 }
 
 MT_API size_t mt_pqueue_size(mt_pqueue_t *q) {
-  pq_lock(q->h);
-  size_t n = (size_t)q->h->count;
-  mt_lock_release(&q->h->lock);
-  return n;
+  uint64_t hw = LD(&q->h->headw);
+  return (size_t)queued(LD(&q->h->tailw), hw);
 }
 
 MT_API int mt_pqueue_task_done(mt_pqueue_t *q) {
   pq_hdr_t *h = q->h;
-  int r = 0;
-  pq_lock(h);
-  if (h->unfinished == 0) r = MT_EINVAL;
-  else if (--h->unfinished == 0 && h->joiners) mt_cond_notify_all(&h->all_done);
-  mt_lock_release(&h->lock);
-  return r;
+  uint64_t d = LD(&h->done);
+  do {
+    if (d >= LD(&h->puts)) return MT_EINVAL;
+  } while (!__atomic_compare_exchange_n(&h->done, &d, d + 1, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  if (d + 1 == LD(&h->puts)) wake(&h->jseq, &h->jwait, INT_MAX);
+  return 0;
+}
+
+static bool all_done(pq_hdr_t *h, void *ctx) {
+  (void)ctx;
+  return LD(&h->done) >= LD(&h->puts);
 }
 
 MT_API int mt_pqueue_join(mt_pqueue_t *q, double timeout) {
   pq_hdr_t *h = q->h;
   int64_t deadline = mt__deadline(timeout);
-  if (pq_lock_until(h, deadline)) return MT_ETIMEDOUT;
-  int r = 0;
-  while (h->unfinished && (r = pq_wait(h, &h->all_done, &h->joiners, deadline)) == 0) {
+  while (!all_done(h, NULL)) {
+    if (ec_wait(h, &h->jseq, &h->jwait, deadline, all_done, NULL)) return MT_ETIMEDOUT;
   }
-  mt_lock_release(&h->lock);
-  return r;
+  return 0;
 }
 
 MT_API void mt_pqueue_close(mt_pqueue_t *q) {
   pq_hdr_t *h = q->h;
-  pq_lock(h);
-  h->closed = 1;
-  mt_cond_notify_all(&h->not_empty);
-  mt_cond_notify_all(&h->not_full);
-  mt_lock_release(&h->lock);
+  ST(&h->closed, 1);
+  /* Everyone: sleepers re-check and see `closed`. */
+  __atomic_fetch_add(&h->gseq, 1, __ATOMIC_SEQ_CST);
+  __atomic_fetch_add(&h->pseq, 1, __ATOMIC_SEQ_CST);
+  mt__futex_wake(&h->gseq, INT_MAX, true);
+  mt__futex_wake(&h->pseq, INT_MAX, true);
 }
 
 MT_API void mt_pqueue_free(mt_pqueue_t *q) {
@@ -259,5 +352,16 @@ MT_API void mt_pqueue_free(mt_pqueue_t *q) {
   mt__free(q);
 }
 
-/* Test hook: takes the queue's lock and keeps it (to be killed holding it). */
-void mt__pqueue_hold_lock(mt_pqueue_t *q) { pq_lock(q->h); }
+/* Test hook: a producer that has counted its put and dies before it
+ * publishes it — takes the producers' lock, counts, and keeps the lock. */
+void mt__pqueue_hold_mid_put(mt_pqueue_t *q) {
+  side_lock(q->h, &q->h->plock, MT__NEVER);
+  __atomic_store_n(&q->h->puts, q->h->puts + 1, __ATOMIC_RELEASE);
+}
+
+/* Test hook: takes both of the queue's locks and keeps them (to be killed
+ * holding them). */
+void mt__pqueue_hold_lock(mt_pqueue_t *q) {
+  side_lock(q->h, &q->h->plock, MT__NEVER);
+  side_lock(q->h, &q->h->clock, MT__NEVER);
+}

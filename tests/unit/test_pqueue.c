@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 void mt__pqueue_hold_lock(mt_pqueue_t *q);
+void mt__pqueue_hold_mid_put(mt_pqueue_t *q);
 
 #if defined(__SANITIZE_ADDRESS__) || defined(MT_TSAN)
 #define PER 25000
@@ -173,6 +174,9 @@ static void killed_lock_holder_does_not_wedge(void **s) {
   char c;
   assert_int_equal(read(p[0], &c, 1), 1);
   assert_int_equal(mt_pqueue_put(q, "blocked", 7, 0.05), MT_EFULL);   /* lock held: times out */
+  void *m0;
+  size_t n0;
+  assert_int_equal(mt_pqueue_get(q, &m0, &n0, 0.05), MT_EEMPTY);      /* both sides' locks */
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   assert_int_equal(mt_pqueue_put(q, "after", 5, 1), 0);               /* recovered */
@@ -190,6 +194,41 @@ static void killed_lock_holder_does_not_wedge(void **s) {
   mt_pqueue_free(q);
 }
 
+/* A producer killed after counting its put and before publishing it: the
+ * next producer undoes the count, so join does not wait for a message that
+ * never came. */
+static void producer_killed_mid_put_does_not_hang_join(void **s) {
+  mt_pqueue_t *q = mt_pqueue_new(0, 1 << 12);
+  assert_int_equal(mt_pqueue_put(q, "keep", 4, 0), 0);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    mt__pqueue_hold_mid_put(q);
+    ssize_t w = write(p[1], "x", 1);
+    (void)w;
+    for (;;) pause();
+  }
+  char c;
+  assert_int_equal(read(p[0], &c, 1), 1);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  assert_int_equal(mt_pqueue_put(q, "after", 5, 1), 0);               /* repairs the count */
+  for (int i = 0; i < 2; i++) {
+    void *m;
+    size_t n;
+    assert_int_equal(mt_pqueue_get(q, &m, &n, 1), 0);
+    free(m);
+    assert_int_equal(mt_pqueue_task_done(q), 0);
+  }
+  assert_int_equal(mt_pqueue_task_done(q), MT_EINVAL);                /* nothing more was put */
+  assert_int_equal(mt_pqueue_join(q, 1), 0);
+  assert_int_equal(mt_pqueue_size(q), 0);
+  close(p[0]);
+  close(p[1]);
+  mt_pqueue_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(basics),
@@ -197,6 +236,7 @@ int main(void) {
     cmocka_unit_test(four_by_four_processes_lose_nothing),
     cmocka_unit_test(named_queue_between_unrelated_processes),
     cmocka_unit_test(killed_lock_holder_does_not_wedge),
+    cmocka_unit_test(producer_killed_mid_put_does_not_hang_join),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
