@@ -159,20 +159,29 @@ static void named_queue_between_unrelated_processes(void **s) {
   assert_int_equal(mt_shm_unlink(name), 0);
 }
 
-static void killed_lock_holder_does_not_wedge(void **s) {
-  mt_pqueue_t *q = mt_pqueue_new(0, 4096);
-  mt_pqueue_put(q, "keep", 4, 0);
+/* Forks a child that runs `stick` on the queue (a test hook that takes a
+ * lock and keeps it) and then waits to be killed; returns once it holds. */
+static pid_t fork_stuck_in(mt_pqueue_t *q, void (*stick)(mt_pqueue_t *)) {
   int p[2];
   assert_int_equal(pipe(p), 0);
   pid_t pid = fork();
   if (pid == 0) {
-    mt__pqueue_hold_lock(q);
+    stick(q);
     ssize_t w = write(p[1], "x", 1);
     (void)w;
     for (;;) pause();
   }
   char c;
   assert_int_equal(read(p[0], &c, 1), 1);
+  close(p[0]);
+  close(p[1]);
+  return pid;
+}
+
+static void killed_lock_holder_does_not_wedge(void **s) {
+  mt_pqueue_t *q = mt_pqueue_new(0, 4096);
+  mt_pqueue_put(q, "keep", 4, 0);
+  pid_t pid = fork_stuck_in(q, mt__pqueue_hold_lock);
   assert_int_equal(mt_pqueue_put(q, "blocked", 7, 0.05), MT_EFULL);   /* lock held: times out */
   void *m0;
   size_t n0;
@@ -189,8 +198,6 @@ static void killed_lock_holder_does_not_wedge(void **s) {
   assert_int_equal(mt_pqueue_get(q, &m, &n, 1), 0);
   assert_memory_equal(m, "after", 5);
   free(m);
-  close(p[0]);
-  close(p[1]);
   mt_pqueue_free(q);
 }
 
@@ -200,17 +207,7 @@ static void killed_lock_holder_does_not_wedge(void **s) {
 static void producer_killed_mid_put_does_not_hang_join(void **s) {
   mt_pqueue_t *q = mt_pqueue_new(0, 1 << 12);
   assert_int_equal(mt_pqueue_put(q, "keep", 4, 0), 0);
-  int p[2];
-  assert_int_equal(pipe(p), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    mt__pqueue_hold_mid_put(q);
-    ssize_t w = write(p[1], "x", 1);
-    (void)w;
-    for (;;) pause();
-  }
-  char c;
-  assert_int_equal(read(p[0], &c, 1), 1);
+  pid_t pid = fork_stuck_in(q, mt__pqueue_hold_mid_put);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   assert_int_equal(mt_pqueue_put(q, "after", 5, 1), 0);               /* repairs the count */
@@ -224,8 +221,6 @@ static void producer_killed_mid_put_does_not_hang_join(void **s) {
   assert_int_equal(mt_pqueue_task_done(q), MT_EINVAL);                /* nothing more was put */
   assert_int_equal(mt_pqueue_join(q, 1), 0);
   assert_int_equal(mt_pqueue_size(q), 0);
-  close(p[0]);
-  close(p[1]);
   mt_pqueue_free(q);
 }
 
