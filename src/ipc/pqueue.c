@@ -132,7 +132,7 @@ static int ec_wait(pq_hdr_t *h, uint32_t *seq, uint32_t *nwait, int64_t deadline
    * word into this cache, and its next store must then take it back — a
    * look per message would make every message pay that round trip, while
    * a slower watch finds several messages waiting. */
-  int64_t until = now + SPIN_NS;
+  int64_t until = deadline - now < SPIN_NS ? deadline : now + SPIN_NS;
   while (!ready(h, ctx)) {
     for (int i = 0; i < 16; i++) mt__cpu_relax();
     if (mt__now_ns() > until) break;
@@ -327,11 +327,27 @@ static bool all_done(pq_hdr_t *h, void *ctx) {
   return LD(&h->done) >= LD(&h->puts);
 }
 
+/* A producer that died between counting a put and publishing it leaves
+ * `puts` one ahead until the next producer repairs it; a joiner cannot
+ * wait for that, so it looks at the producers' lock itself now and then. */
+static void probe_producers(pq_hdr_t *h) {
+  int r = mt__lock_acquire_until(&h->plock, 0, NULL);    /* a try: the deadline has passed */
+  if (r != 0 && r != MT_EOWNERDEAD) return;              /* a live producer holds it */
+  if (r == MT_EOWNERDEAD) repair_producers(h);
+  mt_lock_release(&h->plock);
+}
+
+#define JOIN_PROBE_NS 100000000   /* 100 ms */
+
 MT_API int mt_pqueue_join(mt_pqueue_t *q, double timeout) {
   pq_hdr_t *h = q->h;
   int64_t deadline = mt__deadline(timeout);
   while (!all_done(h, NULL)) {
-    if (ec_wait(h, &h->jseq, &h->jwait, deadline, all_done, NULL)) return MT_ETIMEDOUT;
+    int64_t slice = mt__now_ns() + JOIN_PROBE_NS;
+    if (ec_wait(h, &h->jseq, &h->jwait, deadline < slice ? deadline : slice, all_done, NULL) &&
+        deadline <= slice)
+      return MT_ETIMEDOUT;
+    probe_producers(h);
   }
   return 0;
 }

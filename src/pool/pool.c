@@ -12,7 +12,8 @@
  * A worker says "idle" and then looks at the inbox once more under plock; a
  * submitter publishes its task under plock and then reads `idle`. Whichever
  * side takes plock second sees what the other did before, so a wake-up
- * cannot be lost, and the submit path needs no memory fence of its own. It wakes a worker only if one is idle and not
+ * cannot be lost, and the submit path needs no memory fence of its own.
+ * A submitter wakes a worker only if one is idle and not
  * already being woken (`pending`) and no worker is watching the queue
  * (`spinning`: before it sleeps, one worker at a time watches for SPIN_NS),
  * so a burst of submits costs few wake-ups; when that worker sees work

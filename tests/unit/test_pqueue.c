@@ -210,6 +210,13 @@ static void producer_killed_mid_put_does_not_hang_join(void **s) {
   pid_t pid = fork_stuck_in(q, mt__pqueue_hold_mid_put);
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
+  void *m0;
+  size_t n0;
+  assert_int_equal(mt_pqueue_get(q, &m0, &n0, 1), 0);
+  free(m0);
+  assert_int_equal(mt_pqueue_task_done(q), 0);
+  assert_int_equal(mt_pqueue_join(q, 2), 0);     /* no producer came: the joiner repairs */
+  assert_int_equal(mt_pqueue_put(q, "keep", 4, 0), 0);
   assert_int_equal(mt_pqueue_put(q, "after", 5, 1), 0);               /* repairs the count */
   for (int i = 0; i < 2; i++) {
     void *m;
