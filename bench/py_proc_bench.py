@@ -4,6 +4,7 @@
   process start + join           goal >= 20x Process
   pool map, 1 item per task      goal >= 20x Pool.map(chunksize=1)
   64-byte messages, 1P/1C        goal >= 50x multiprocessing.Queue
+and, last, the ceiling of the first: bench/fork_floor (a bare fork loop, no libmt).
 
 Usage: python3 bench/py_proc_bench.py [BUILD_DIR]   (default: build)
 """
@@ -75,6 +76,12 @@ def main():
         r = cv / v
         print(f"{name:30s} libmt {cv:11.0f}/s  python {v:9.0f}/s  ratio {r:6.1f}  "
               f"(goal >= {goal}: {'met' if r >= goal else 'NOT met'})")
+    # The ceiling for the first line: a bare fork loop in a minimal C program.
+    out = subprocess.run([os.path.join(build, "bench", "fork_floor")], check=True,
+                         capture_output=True, text=True).stdout
+    floor = float(re.search(r"waitpid\s+([0-9.]+)/s", out).group(1))
+    print(f"{'  ceiling: bare fork (no libmt)':30s}       {floor:11.0f}/s  python {py[0][1]:9.0f}/s  "
+          f"ratio {floor / py[0][1]:6.1f}  (what any fork-based start can reach here)")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ MT_API int mt_proc_start(mt_proc_t **out, int (*fn)(void *), void *arg, const mt
   mt_proc_t *p = mt__calloc(1, sizeof *p);
   if (!p) return MT_ENOMEM;
   p->daemon = opts && opts->daemon;
-  pid_t parent = getpid();
+  pid_t parent = p->daemon ? getpid() : 0;   /* getpid() is a system call */
   fflush(NULL);                         /* no buffered output written twice */
   pid_t pid = fork();
   if (pid < 0) {
