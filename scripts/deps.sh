@@ -34,7 +34,7 @@ if [ "$(id -u)" -eq 0 ]; then
   echo "deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
 else
   echo "deps: missing Debian packages: ${missing[*]}" >&2
   echo "deps: run: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
