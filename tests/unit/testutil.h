@@ -111,4 +111,16 @@ static inline void tu_join_n(mt_thread_t **t, int n) {
     assert_true(cond);                                                   \
   } while (0)
 
+/* The value of a counter a primitive keeps under its lock (a waiter count),
+ * read under that lock: a test waits on it instead of sleeping and hoping. */
+static inline unsigned tu_locked_count(mt_lock_t *l, const unsigned *count) {
+  mt_lock_acquire(l, MT_FOREVER);
+  unsigned n = *count;
+  mt_lock_release(l);
+  return n;
+}
+/* Waits until `n` callers are parked on the condition-based primitive whose
+ * lock is `l` and whose waiter counter is `count`. */
+#define tu_wait_parked(l, count, n) tu_eventually(tu_locked_count((l), (count)) >= (unsigned)(n), 10)
+
 #endif
