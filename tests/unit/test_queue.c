@@ -75,7 +75,7 @@ static void bounds_and_timeouts(void **s) {
 }
 
 static void *get_after(void *a) {
-  mt_sleep(0.05);
+  tu_eventually(mt__queue_parked(a, true) == 1, 10);    /* the putter sleeps */
   void *it;
   mt_queue_get(a, &it, MT_FOREVER);
   return it;
