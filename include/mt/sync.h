@@ -38,6 +38,7 @@
 
 #include "error.h"
 #include "time.h"
+#include "bits/waitq.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,9 +46,7 @@ extern "C" {
 
 #define MT_SHARED 0x1   /* flag: works between processes, in shared memory */
 
-/* ---- private parts (layout only; use the functions) -------------------- */
-struct mt__waiter;
-typedef struct mt__wq { uint32_t lk; struct mt__waiter *head, *tail; } mt__wq_t;
+/* ---- private parts (layout only; use the functions): mt/bits/waitq.h --- */
 
 /* ---- Lock --------------------------------------------------------------- */
 typedef struct mt_lock {
