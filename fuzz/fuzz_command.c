@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftpproto.h"
 #include "protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assert(!strpbrk(cmd.arg, "\r\n"));
     assert(strlen(cmd.arg) <= FTPD_MAX_LINE);
     char q[64];
-    if (ftpd_quote_path(cmd.arg, q, sizeof q)) assert(strlen(q) < sizeof q);
+    if (ftpp_path_quote(cmd.arg, q, sizeof q) >= 0) assert(strlen(q) < sizeof q);
   } else {
     assert(r == FTPD_PARSE_EMPTY || r == FTPD_PARSE_SYNTAX || r == FTPD_PARSE_NUL || r == FTPD_PARSE_TOOLONG);
   }

@@ -14,8 +14,8 @@ out=$build/fuzz
 mkdir -p "$out/artifacts"
 CC=${FUZZ_CC:-clang}
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
-       -I"$top/include" -I"$top/src/ftpd" -Wall)
-ftpd=("$top"/src/ftpd/{protocol,buf,log,fs,config,auth}.c)
+       -I"$top/include" -I"$top/src/ftpd" -I"$top/src/ftpproto" -Wall)
+ftpd=("$top"/src/ftpd/{protocol,buf,log,fs,config,auth}.c "$top"/src/ftpproto/ftpproto.c)
 libmt=$build/libmt.a
 [ -f "$libmt" ] || { echo "fuzz: $libmt not built" >&2; exit 1; }
 for h in command path config; do

@@ -96,8 +96,14 @@ void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
     ftpd_reply(s, 425, "Cannot open passive connection.");
     return;
   }
-  const unsigned char *b = (const unsigned char *)&a;
-  ftpd_reply(s, 227, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", b[0], b[1], b[2], b[3], port >> 8, port & 255);
+  struct sockaddr_storage ss = {0};
+  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+  in->sin_family = AF_INET;
+  in->sin_addr = a;
+  in->sin_port = htons((uint16_t)port);
+  char text[64];
+  ftpp_pasv_format(&ss, text, sizeof text);
+  ftpd_reply(s, 227, "%s", text);
 }
 
 void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg) {
@@ -117,7 +123,9 @@ void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg) {
     ftpd_reply(s, 425, "Cannot open passive connection.");
     return;
   }
-  ftpd_reply(s, 229, "Entering Extended Passive Mode (|||%d|)", port);
+  char text[64];
+  ftpp_epsv_format(port, text, sizeof text);
+  ftpd_reply(s, 229, "%s", text);
 }
 
 /* Accepts an active-mode target only toward the control peer, port >= 1024. */
@@ -138,64 +146,28 @@ static void set_port(ftpd_session_t *s, const struct sockaddr_storage *ss, int p
 }
 
 void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
-  unsigned v[6];
-  char tail;
-  if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) {
+  struct sockaddr_storage ss;
+  if (ftpp_port_parse(arg, &ss) < 0) {
     ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
     return;
   }
-  for (int i = 0; i < 6; i++)
-    if (v[i] > 255) {
-      ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
-      return;
-    }
-  struct sockaddr_storage ss = {0};
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  in->sin_family = AF_INET;
-  in->sin_addr.s_addr = htonl(v[0] << 24 | v[1] << 16 | v[2] << 8 | v[3]);
-  int port = (int)(v[4] << 8 | v[5]);
-  in->sin_port = htons((uint16_t)port);
-  set_port(s, &ss, port);
+  set_port(s, &ss, ntohs(((struct sockaddr_in *)&ss)->sin_port));
 }
 
 void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg) {
-  /* |af|addr|port| with any delimiter from 33 to 126 (RFC 2428). */
-  char d = arg[0];
-  char buf[128];
-  if (d < 33 || d > 126 || strlen(arg) >= sizeof buf) goto bad;
-  strcpy(buf, arg + 1);
-  char *f[3];
-  char *p = buf;
-  for (int i = 0; i < 3; i++) {
-    char *e = strchr(p, d);
-    if (!e) goto bad;
-    *e = 0;
-    f[i] = p;
-    p = e + 1;
-  }
-  if (*p) goto bad;
-  char *end;
-  long port = strtol(f[2], &end, 10);
-  if (*end || end == f[2] || port < 1 || port > 65535) goto bad;
-  struct sockaddr_storage ss = {0};
-  if (!strcmp(f[0], "1")) {
-    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, f[1], &in->sin_addr) != 1) goto bad;
-  } else if (!strcmp(f[0], "2")) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, f[1], &in6->sin6_addr) != 1) goto bad;
-  } else {
+  struct sockaddr_storage ss;
+  int r = ftpp_eprt_parse(arg, &ss);
+  if (r == -EAFNOSUPPORT) {
     ftpd_reply(s, 522, "Network protocol not supported, use (1,2)");
     return;
   }
-  set_port(s, &ss, (int)port);
-  return;
-bad:
-  ftpd_reply(s, 501, "Syntax: EPRT |af|address|port|");
+  if (r < 0) {
+    ftpd_reply(s, 501, "Syntax: EPRT |af|address|port|");
+    return;
+  }
+  int port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  set_port(s, &ss, port);
 }
 
 int ftpd_data_open(ftpd_session_t *s, const char *what) {

@@ -51,11 +51,8 @@ static void mlst_facts(ftpd_session_t *s, sbuf_t *b, const struct stat *st, cons
   if (f & 1) sbuf_printf(b, "type=%s;", type);
   if ((f & 2) && !S_ISDIR(st->st_mode)) sbuf_printf(b, "size=%lld;", (long long)st->st_size);
   if (f & 4) {
-    struct tm tm;
-    gmtime_r(&st->st_mtime, &tm);
-    char t[32];
-    strftime(t, sizeof t, "%Y%m%d%H%M%S", &tm);
-    sbuf_printf(b, "modify=%s;", t);
+    char t[16];
+    if (ftpp_time_format(st->st_mtime, t, sizeof t) == 14) sbuf_printf(b, "modify=%s;", t);
   }
   if (f & 8) {
     unsigned p = s->perms;

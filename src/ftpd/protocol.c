@@ -63,19 +63,6 @@ int ftpd_parse_command(const char *line, size_t len, ftpd_cmd_t *out) {
   return FTPD_PARSE_OK;
 }
 
-bool ftpd_quote_path(const char *path, char *out, size_t outsz) {
-  size_t o = 0;
-  for (const char *c = path; *c; c++) {
-    size_t need = *c == '"' ? 2 : 1;
-    if (o + need + 1 > outsz) return false;
-    out[o++] = *c;
-    if (*c == '"') out[o++] = '"';
-  }
-  if (o + 1 > outsz) return false;
-  out[o] = 0;
-  return true;
-}
-
 /* ---- replies ---------------------------------------------------------------- */
 
 static int send_out(ftpd_session_t *s) {

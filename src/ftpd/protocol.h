@@ -26,8 +26,4 @@ enum {
  * speaks over a Telnet-style control connection. */
 int ftpd_parse_command(const char *line, size_t len, ftpd_cmd_t *out);
 
-/* Quotes a path for a 257 reply: '"' doubled (RFC 959 appendix II). Writes
- * at most outsz bytes; false when it does not fit. */
-bool ftpd_quote_path(const char *path, char *out, size_t outsz);
-
 #endif

@@ -3,6 +3,7 @@
 #define FTPD_SESSION_H
 
 #include "fs.h"
+#include "ftpproto.h"
 #include "ftpd.h"
 #include "protocol.h"
 

@@ -61,14 +61,6 @@ static void test_parse_telnet_and_limits(void **st) {
   free(big);
 }
 
-static void test_quote_path(void **st) {
-  char out[16];
-  assert_true(ftpd_quote_path("/a\"b", out, sizeof out));
-  assert_string_equal(out, "/a\"\"b");
-  assert_false(ftpd_quote_path("/0123456789abcdef", out, sizeof out));
-  assert_false(ftpd_quote_path("\"\"\"\"\"\"\"\"", out, sizeof out));   /* 16 + NUL does not fit */
-}
-
 static void test_path_resolve(void **st) {
   char out[FTPD_MAX_PATH + 1];
   struct { const char *cwd, *arg, *want; int rc; } cases[] = {
@@ -275,7 +267,7 @@ static void test_next_line(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
-    cmocka_unit_test(test_quote_path),   cmocka_unit_test(test_path_resolve),
+    cmocka_unit_test(test_path_resolve),
     cmocka_unit_test(test_jail),         cmocka_unit_test(test_config),
     cmocka_unit_test(test_users_and_perms), cmocka_unit_test(test_sbuf),
     cmocka_unit_test(test_next_line),

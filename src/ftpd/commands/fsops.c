@@ -17,7 +17,7 @@
 
 void ftpd_cmd_pwd(ftpd_session_t *s, const char *arg) {
   char q[2 * FTPD_MAX_PATH + 3];
-  ftpd_quote_path(s->cwd, q, sizeof q);
+  ftpp_path_quote(s->cwd, q, sizeof q);
   ftpd_reply(s, 257, "\"%s\" is the current directory.", q);
 }
 
@@ -68,50 +68,26 @@ void ftpd_cmd_mdtm(ftpd_session_t *s, const char *arg) {
     ftpd_reply_err(s, 550, r, vpath);
     return;
   }
-  struct tm tm;
-  gmtime_r(&st.st_mtime, &tm);
-  char t[32];
-  strftime(t, sizeof t, "%Y%m%d%H%M%S", &tm);
-  ftpd_reply(s, 213, "%s", t);
-}
-
-/* "YYYYMMDDHHMMSS[.sss]" (UTC) → time_t; -1 when malformed. */
-static int parse_time(const char *p, size_t n, time_t *out) {
-  if (n < 14) return -1;
-  for (size_t i = 0; i < 14; i++)
-    if (p[i] < '0' || p[i] > '9') return -1;
-  if (n > 14 && p[14] != '.') return -1;
-  struct tm tm = {0};
-#define NUM(a, len) ({ int v_ = 0; for (int k_ = 0; k_ < (len); k_++) v_ = v_ * 10 + (p[(a) + k_] - '0'); v_; })
-  tm.tm_year = NUM(0, 4) - 1900;
-  tm.tm_mon = NUM(4, 2) - 1;
-  tm.tm_mday = NUM(6, 2);
-  tm.tm_hour = NUM(8, 2);
-  tm.tm_min = NUM(10, 2);
-  tm.tm_sec = NUM(12, 2);
-#undef NUM
-  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60)
-    return -1;
-  *out = timegm(&tm);
-  return 0;
+  char t[16];
+  if (ftpp_time_format(st.st_mtime, t, sizeof t) < 0) ftpd_reply(s, 550, "%s: modification time out of range.", vpath);
+  else ftpd_reply(s, 213, "%s", t);
 }
 
 void ftpd_cmd_mfmt(ftpd_session_t *s, const char *arg) {
-  const char *sp = strchr(arg, ' ');
-  time_t t;
-  if (!sp || !sp[1] || parse_time(arg, (size_t)(sp - arg), &t)) {
+  struct timespec t;
+  const char *path;
+  if (ftpp_mfmt_parse(arg, &t, &path) < 0) {
     ftpd_reply(s, 501, "Syntax: MFMT YYYYMMDDHHMMSS path");
     return;
   }
   char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, sp + 1, vpath) || !ftpd_authorize(s, PERM_T, vpath)) return;
+  if (!ftpd_sess_path(s, path, vpath) || !ftpd_authorize(s, PERM_T, vpath)) return;
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   if (dfd < 0) {
     ftpd_reply_err(s, 550, dfd, vpath);
     return;
   }
-  struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = t}};
+  struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, t};
   int r = utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
   close(dfd);
   if (r) {
@@ -141,7 +117,7 @@ static void name_op(ftpd_session_t *s, const char *arg, int op) {
     ftpd_reply_err(s, 550, r, vpath);
   } else if (op == OP_MKD) {
     char q[2 * FTPD_MAX_PATH + 3];
-    ftpd_quote_path(vpath, q, sizeof q);
+    ftpp_path_quote(vpath, q, sizeof q);
     ftpd_reply(s, 257, "\"%s\" created.", q);
   } else {
     ftpd_reply(s, 250, op == OP_DELE ? "File deleted." : "Directory removed.");
@@ -190,18 +166,19 @@ void ftpd_cmd_rnto(ftpd_session_t *s, const char *arg) {
 }
 
 void ftpd_site_chmod(ftpd_session_t *s, const char *arg) {
-  char *end;
-  long mode = strtol(arg, &end, 8);
-  if (end == arg || *end != ' ' || !end[1] || mode < 0 || mode > 07777) {
+  unsigned mode, asked;
+  const char *path;
+  if (ftpp_chmod_parse(arg, &mode, &asked, &path) < 0) {
     ftpd_reply(s, 501, "Syntax: SITE CHMOD <octal mode> <path>");
     return;
   }
   char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, end + 1, vpath) || !ftpd_authorize(s, PERM_CHMOD, vpath)) return;
+  if (!ftpd_sess_path(s, path, vpath) || !ftpd_authorize(s, PERM_CHMOD, vpath)) return;
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   /* AT_SYMLINK_NOFOLLOW: a symlink's target, maybe outside, is never changed. */
   int r = dfd < 0 ? dfd : fchmodat(dfd, name, (mode_t)mode, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
   if (dfd >= 0) close(dfd);
   if (r) ftpd_reply_err(s, 550, r, vpath);
+  else if (asked != mode) ftpd_reply(s, 200, "SITE CHMOD command ok (mode %04o: setuid, setgid and sticky bits are never set).", mode);
   else ftpd_reply(s, 200, "SITE CHMOD command ok.");
 }

@@ -18,15 +18,13 @@
 #include "../session.h"
 
 void ftpd_cmd_rest(ftpd_session_t *s, const char *arg) {
-  char *end;
-  errno = 0;
-  long long v = strtoll(arg, &end, 10);
-  if (errno || *end || end == arg || v < 0) {
+  int64_t v;
+  if (ftpp_rest_parse(arg, &v) < 0) {
     ftpd_reply(s, 501, "REST needs a non-negative byte offset.");
     return;
   }
   s->rest = (off_t)v;
-  ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", v);
+  ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", (long long)v);
 }
 
 void ftpd_cmd_abor(ftpd_session_t *s, const char *arg) {
