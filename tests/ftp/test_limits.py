@@ -30,16 +30,17 @@ def test_max_clients_pool_of_10(make_server):
     s.close()
     held.pop().quit()
     # a slot is free again once the server has seen the QUIT through: wait
-    # for that (a 421 until then), not for a fixed time
+    # for that (a 421 until then), not for a fixed time. Each try is itself
+    # a session, so a refused one must be gone before the next.
     deadline = time.monotonic() + 10 * SLOW
     while True:
-        s, line = banner(srv)
-        s.close()
-        if line.startswith(b"220") or time.monotonic() > deadline:
+        try:
+            g = srv.connect()
             break
-        time.sleep(0.02)
-    assert line.startswith(b"220"), line
-    g = srv.connect()
+        except ftplib.error_temp as e:
+            assert str(e).startswith("421"), e
+            assert time.monotonic() < deadline, "no slot came back after a QUIT"
+            time.sleep(0.02)
     assert g.pwd() == "/"
     g.quit()
     for h in held:
