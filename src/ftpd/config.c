@@ -41,6 +41,7 @@ void ftpd_config_defaults(ftpd_config_t *c) {
   c->model = MODEL_THREADS;
   c->max_clients = 50;
   c->max_per_ip = 0;
+  c->max_prelogin_cmds = FTPD_MAX_CMDS_PRELOGIN;
   c->log_level = LOG_INFO;
   c->login_timeout = FTPD_LOGIN_TIMEOUT;
   c->idle_timeout = FTPD_IDLE_TIMEOUT;
@@ -166,6 +167,11 @@ int ftpd_config_set(ftpd_config_t *c, const char *key, const char *v, char *err,
   } else if (!strcmp(key, "max-per-ip")) {
     if (parse_int(v, 0, 100000, &c->max_per_ip)) {
       seterr(err, errlen, "max-per-ip: expected a number from 0 (no limit) to 100000, got '%s'", v);
+      return -1;
+    }
+  } else if (!strcmp(key, "max-prelogin-commands")) {
+    if (parse_int(v, 1, 100000, &c->max_prelogin_cmds)) {
+      seterr(err, errlen, "max-prelogin-commands: expected a number from 1 to 100000, got '%s'", v);
       return -1;
     }
   } else if (!strcmp(key, "pasv-ports")) {
@@ -319,6 +325,7 @@ void ftpd_config_dump(const ftpd_config_t *c, FILE *out) {
   fprintf(out, "anonymous = %s\n", anon[c->anonymous]);
   fprintf(out, "model = %s\n", model[c->model]);
   fprintf(out, "max-clients = %d\nmax-per-ip = %d\n", c->max_clients, c->max_per_ip);
+  fprintf(out, "max-prelogin-commands = %d\n", c->max_prelogin_cmds);
   if (c->pasv_lo) fprintf(out, "pasv-ports = %d-%d\n", c->pasv_lo, c->pasv_hi);
   if (c->pasv_address) fprintf(out, "pasv-address = %s\n", c->pasv_address);
   if (c->xferlog) fprintf(out, "xferlog = %s\n", c->xferlog);
@@ -379,6 +386,7 @@ static const struct option long_opts[] = {
   {"model", required_argument, 0, OPT_BASE},
   {"max-clients", required_argument, 0, OPT_BASE},
   {"max-per-ip", required_argument, 0, OPT_BASE},
+  {"max-prelogin-commands", required_argument, 0, OPT_BASE},
   {"pasv-ports", required_argument, 0, OPT_BASE},
   {"pasv-address", required_argument, 0, OPT_BASE},
   {"xferlog", required_argument, 0, OPT_BASE},

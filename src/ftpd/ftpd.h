@@ -22,6 +22,7 @@
 #include <mt.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ void sbuf_reset(sbuf_t *b);
 void sbuf_put(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(sbuf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Copies the next line of text[*pos..len) into line (NUL-terminated, its
  * "\n" and a trailing "\r" dropped) and moves *pos past it. Returns its
@@ -86,6 +88,7 @@ typedef struct ftpd_config {
   int model;
   int max_clients;
   int max_per_ip;
+  int max_prelogin_cmds;      /* commands before a login; then 421 and close */
   int pasv_lo, pasv_hi;       /* 0,0 = any port */
   char *pasv_address;
   char *xferlog;
@@ -218,6 +221,8 @@ typedef struct ftpd_session {
   off_t xfer_bytes;
   double last_cmd;
   bool quit;
+  bool quit_in_xfer;          /* QUIT came during a transfer: stop reading, finish it */
+  bool authenticated;         /* a login succeeded once: REIN may restart the pre-login limits */
 } ftpd_session_t;
 
 /* Runs one control connection to its end and closes fd. */
