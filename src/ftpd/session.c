@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -89,11 +88,11 @@ void ftpd_sess_logout(ftpd_session_t *s) {
 }
 
 void ftpd_sess_name(ftpd_session_t *s) {
-  if (s->srv->model == MODEL_COROUTINES) return;   /* the thread is a scheduler's */
+  if (!s->srv->model || !s->srv->model->session_named) return;
   char name[16];
   if (s->logged_in) snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
   else snprintf(name, sizeof name, "ftp#%lu", s->id);
-  prctl(PR_SET_NAME, name, 0, 0, 0);
+  s->srv->model->session_named(name);
 }
 
 /* Parses and runs one line. */
@@ -255,5 +254,5 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);
   free(s);
-  if (srv->model == MODEL_THREADS) prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
+  if (srv->model && srv->model->session_end) srv->model->session_end();
 }
