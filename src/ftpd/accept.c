@@ -30,7 +30,7 @@ int ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const ch
   for (size_t i = 0; i < srv->n_ips; i++)
     if (!strcmp(srv->ips[i].ip, ip)) slot = &srv->ips[i];
   int rc = 0;
-  if (atomic_load(&srv->active) >= max || (srv->pool_size && atomic_load(&srv->active) >= srv->pool_size)) {
+  if (atomic_load(&srv->active) >= max || (srv->capacity && atomic_load(&srv->active) >= srv->capacity)) {
     *why = "421 Too many users, try later.\r\n";
     rc = -1;
   } else if (per_ip && slot && slot->n >= per_ip) {

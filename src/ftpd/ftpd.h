@@ -22,6 +22,7 @@
 #include <mt.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,8 +30,7 @@
 #include <sys/types.h>
 
 #include "ftpd_limits.h"
-
-#define FTPD_VERSION "0.1.0"
+#include "ftpd_version.h"
 
 /* ---- small checked buffer (buf.c) ---------------------------------------- */
 typedef struct {
@@ -45,6 +45,7 @@ void sbuf_reset(sbuf_t *b);
 void sbuf_put(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(sbuf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Copies the next line of text[*pos..len) into line (NUL-terminated, its
  * "\n" and a trailing "\r" dropped) and moves *pos past it. Returns its
@@ -80,12 +81,14 @@ enum { MODEL_THREADS = 0, MODEL_FORK = 1, MODEL_COROUTINES = 2 };
 typedef struct ftpd_config {
   char *listen[FTPD_MAX_LISTEN];
   int n_listen;
+  bool dual_stack;            /* IPv6 listeners without IPV6_V6ONLY */
   char *root;
   char *users_file;
   int anonymous;
   int model;
   int max_clients;
   int max_per_ip;
+  int max_prelogin_cmds;      /* commands before a login; then 421 and close */
   int pasv_lo, pasv_hi;       /* 0,0 = any port */
   char *pasv_address;
   char *xferlog;
@@ -154,11 +157,12 @@ typedef struct ftpd_server {
   atomic_bool stopping;
   atomic_ulong next_id;
   atomic_int active;          /* sessions admitted */
-  struct ip_slot *ips;        /* per-IP counts (model_threads.c) */
+  struct ip_slot *ips;        /* per-IP counts (accept.c) */
   size_t n_ips, cap_ips;
-  int pool_size;              /* session threads (max-clients at start) */
-  int model;                  /* MODEL_*, fixed at start */
-  mt_pool_t *offload;         /* coroutines model: where blocking work runs */
+  int capacity;               /* sessions the model can run at once, fixed at
+                                 start (the threads model's pool); 0 = no bound */
+  const struct ftpd_model *model;   /* fixed at start */
+  mt_pool_t *offload;         /* where blocking work runs (the coroutines model); NULL: in place */
 } ftpd_server_t;
 
 /* Runs fn(arg) where it cannot hold up other sessions: on srv->offload when
@@ -166,8 +170,14 @@ typedef struct ftpd_server {
  * Returns fn's result. */
 int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg);
 
+/* The snapshot new sessions get, with a reference the caller puts back
+ * (config.c). ftpd_snapshot_new() takes over cfg (and users) and returns a
+ * snapshot holding one reference, or NULL (cfg and users freed). */
+ftpd_snapshot_t *ftpd_snapshot_new(ftpd_config_t *cfg, ftpd_users_t *users);
 ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
 void ftpd_snapshot_put(ftpd_snapshot_t *s);
+/* Replaces srv's snapshot (SIGHUP); sessions running keep theirs. */
+void ftpd_snapshot_swap(ftpd_server_t *srv, ftpd_snapshot_t *n);
 
 /* ---- logging (log.c) -------------------------------------------------------- */
 extern atomic_int ftpd_log_level;   /* changed by SIGHUP while sessions log */
@@ -218,6 +228,8 @@ typedef struct ftpd_session {
   off_t xfer_bytes;
   double last_cmd;
   bool quit;
+  bool quit_in_xfer;          /* QUIT came during a transfer: stop reading, finish it */
+  bool authenticated;         /* a login succeeded once: REIN may restart the pre-login limits */
 } ftpd_session_t;
 
 /* Runs one control connection to its end and closes fd. */
@@ -229,10 +241,22 @@ int  ftpd_reply(ftpd_session_t *s, int code, const char *fmt, ...) __attribute__
 int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char *last);
 
 /* ---- models ------------------------------------------------------------------ */
-/* Each runs until stop is set, then shuts down in order; 0 or -1. */
-int  ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop);
-int  ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop);
-int  ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop);
+/* What a concurrency model provides. The session and the start-up code call
+ * these and never ask which model runs them. */
+typedef struct ftpd_model {
+  const char *name;                 /* as --model spells it */
+  const char *what;                 /* for the start-up log: "a thread per session from a pool" */
+  /* Serves srv->listen_fd until stop is set, then shuts down in order; 0 or -1. */
+  int (*run)(ftpd_server_t *srv, mt_event_t *stop);
+  /* The session's display name ("ftp#12 alice") at its start and after
+   * each login or logout; NULL where a session owns no thread to name. */
+  void (*session_named)(const char *name);
+  /* The session has ended (on the thread that ran it); NULL: nothing to do. */
+  void (*session_end)(void);
+} ftpd_model_t;
+extern const ftpd_model_t ftpd_model_threads, ftpd_model_fork, ftpd_model_co;
+/* The model for a config value (MODEL_*); never NULL for a checked config. */
+const ftpd_model_t *ftpd_model_get(int model);
 
 /* accept.c: a model's hand-off takes an admitted connection (0), or fails
  * (<0: the acceptor answers 421, closes it and releases its admission). */

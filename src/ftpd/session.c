@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -89,11 +88,11 @@ void ftpd_sess_logout(ftpd_session_t *s) {
 }
 
 void ftpd_sess_name(ftpd_session_t *s) {
-  if (s->srv->model == MODEL_COROUTINES) return;   /* the thread is a scheduler's */
+  if (!s->srv->model || !s->srv->model->session_named) return;
   char name[16];
   if (s->logged_in) snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
   else snprintf(name, sizeof name, "ftp#%lu", s->id);
-  prctl(PR_SET_NAME, name, 0, 0, 0);
+  s->srv->model->session_named(name);
 }
 
 /* Parses and runs one line. */
@@ -113,7 +112,7 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
   else if (r != FTPD_PARSE_OK) ftpd_reply(s, 500, "Syntax error, command unrecognized.");
   else {
     const ftpd_cmd_def_t *d = ftpd_cmd_lookup(cmd->verb);
-    if (!s->logged_in && ++s->prelogin_cmds > FTPD_MAX_CMDS_PRELOGIN) {
+    if (!s->logged_in && ++s->prelogin_cmds > s->cfg->max_prelogin_cmds) {
       ftpd_reply(s, 421, "Too many commands before login.");
       s->quit = true;
     } else if (!d) {
@@ -134,7 +133,10 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
   free(cmd);
 }
 
-/* Handles a line that arrives while a transfer runs (data.c calls it). */
+/* Handles a line that arrives while a transfer runs (data.c calls it).
+ * ABOR and STAT act at once; so do QUIT (221 now, the close after the
+ * transfer's final reply: RFC 959 4.1.1) and REIN (the login state goes,
+ * the running transfer finishes). Anything else waits for the transfer. */
 void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
   ftpd_cmd_t *cmd = malloc(sizeof *cmd);
   if (!cmd) return;
@@ -143,6 +145,11 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
     s->abort_req = true;
   } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "STAT") && !cmd->has_arg) {
     ftpd_reply(s, 213, "Status: %lld bytes transferred so far.", (long long)s->xfer_bytes);
+  } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "QUIT")) {
+    ftpd_reply(s, 221, "Goodbye; closing after the transfer's result.");
+    s->quit = s->quit_in_xfer = true;
+  } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "REIN")) {
+    ftpd_cmd_rein(s, "");
   } else if (s->n_deferred < FTPD_MAX_DEFERRED && (s->deferred[s->n_deferred] = malloc(len + 1))) {
     memcpy(s->deferred[s->n_deferred], line, len);     /* run after the transfer, in order */
     s->deferred[s->n_deferred][len] = 0;
@@ -247,5 +254,5 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);
   free(s);
-  if (srv->model == MODEL_THREADS) prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
+  if (srv->model && srv->model->session_end) srv->model->session_end();
 }

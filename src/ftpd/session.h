@@ -40,6 +40,8 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
 void ftpd_sess_name(ftpd_session_t *s);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);
+/* REIN (commands/login.c), also run during a transfer. */
+void ftpd_cmd_rein(ftpd_session_t *s, const char *arg);
 
 /* data.c */
 void ftpd_data_reset(ftpd_session_t *s);
@@ -62,6 +64,6 @@ enum { LIST_LONG, LIST_NAMES, LIST_MLSD };
 int  ftpd_list(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *line_prefix);
 /* One MLST fact line for vpath into b (without prefix or CRLF). */
 int  ftpd_mlst_one(ftpd_session_t *s, const char *vpath, sbuf_t *b);
-#define MLST_ALL_FACTS 0x1f
+#define MLST_ALL_FACTS FTPP_FACT_ALL
 
 #endif

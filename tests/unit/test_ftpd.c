@@ -52,6 +52,18 @@ static void test_parse_telnet_and_limits(void **st) {
   assert_int_equal(parse("STOR a\xff\xff" "b"), FTPD_PARSE_OK);         /* IAC IAC = 0xFF */
   assert_string_equal(cmd.arg, "a\xff" "b");
   assert_int_equal(parse("NOOP\xff"), FTPD_PARSE_OK);                   /* a dangling IAC */
+  /* issue 12, item 8: after IAC only a Telnet command code goes (RFC 854) */
+  assert_int_equal(parse("N\xffOOP"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "NOOP");
+  assert_int_equal(parse("RETR a\xff" "Ab"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.arg, "aAb");
+  /* bare IP and DM bytes before the verb (a synch whose IAC went out of band) */
+  assert_int_equal(parse("\xf4\xf2NOOP"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "NOOP");
+  assert_int_equal(parse("\xf2 ABOR"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "ABOR");
+  assert_int_equal(parse("\xf4\xf2"), FTPD_PARSE_EMPTY);
+  assert_int_equal(parse("NO\xf4OP"), FTPD_PARSE_SYNTAX);              /* only before the verb */
   char *big = malloc(FTPD_MAX_LINE + 2);
   memset(big, 'A', FTPD_MAX_LINE + 1);
   memcpy(big, "USER ", 5);
@@ -81,6 +93,11 @@ static void test_path_resolve(void **st) {
     assert_int_equal(r, cases[i].rc);
     if (!r) assert_string_equal(out, cases[i].want);
   }
+  /* CWD's form: ".." at the root stays there, the rest is the same */
+  assert_int_equal(ftpd_path_resolve_clamped("/", "..", out, sizeof out), 0);
+  assert_string_equal(out, "/");
+  assert_int_equal(ftpd_path_resolve_clamped("/a", "../../../b/./c/..", out, sizeof out), 0);
+  assert_string_equal(out, "/b");
   char longname[FTPD_MAX_NAME + 2];
   memset(longname, 'n', sizeof longname - 1);
   longname[sizeof longname - 1] = 0;

@@ -23,7 +23,11 @@ void ftpd_cmd_pwd(ftpd_session_t *s, const char *arg) {
 
 void ftpd_cmd_cwd(ftpd_session_t *s, const char *arg) {
   char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_E, vpath)) return;
+  if (ftpd_path_resolve_clamped(s->cwd, arg, vpath, sizeof vpath) < 0) {
+    ftpd_reply(s, 550, "File name too long.");
+    return;
+  }
+  if (!ftpd_authorize(s, PERM_E, vpath)) return;
   int fd = ftpd_fs_open(s->root_fd, vpath, O_PATH | O_DIRECTORY, 0);
   if (fd < 0) {
     ftpd_reply_err(s, 550, fd, vpath);
@@ -66,6 +70,10 @@ void ftpd_cmd_mdtm(ftpd_session_t *s, const char *arg) {
   int r = stat_path(s, vpath, &st);
   if (r < 0) {
     ftpd_reply_err(s, 550, r, vpath);
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {        /* RFC 3659 3.1 speaks of files; so do the other servers */
+    ftpd_reply(s, 550, "%s: not a regular file.", vpath);
     return;
   }
   char t[16];

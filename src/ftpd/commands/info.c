@@ -10,16 +10,18 @@ void ftpd_cmd_noop(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 200, "NOO
 void ftpd_cmd_syst(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 215, "UNIX Type: L8"); }
 void ftpd_cmd_allo(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 202, "ALLO not needed."); }
 
+/* FEAT's MLST line stars exactly the facts this session selected
+ * (RFC 3659 7.9.1), so it changes after OPTS MLST. */
 void ftpd_cmd_feat(ftpd_session_t *s, const char *arg) {
+  char facts[160];
+  ftpp_facts_format(FTPP_FACT_ALL, s->mlst_facts, true, facts, sizeof facts);
   sbuf_reset(&s->out);
-  sbuf_puts(&s->out,
-            " EPRT\r\n EPSV\r\n MDTM\r\n MFMT\r\n"
-            " MLST type*;size*;modify*;perm*;unix.mode*;\r\n"
-            " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n");
+  sbuf_printf(&s->out,
+              " EPRT\r\n EPSV\r\n MDTM\r\n MFMT\r\n"
+              " MLST %s\r\n"
+              " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", facts);
   ftpd_reply_multi(s, 211, "Features:", "End");
 }
-
-static const char *fact_names[] = {"type", "size", "modify", "perm", "unix.mode"};
 
 void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
   char buf[FTPD_MAX_LINE + 1];
@@ -37,17 +39,14 @@ void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
     return;
   }
   if (!strcasecmp(buf, "MLST")) {
-    unsigned m = 0;
-    char out[128] = "";
-    char *save = NULL;
-    for (char *tok = strtok_r(rest, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
-      for (int i = 0; i < 5; i++)
-        if (!strcasecmp(tok, fact_names[i]) && !(m & (1u << i))) {
-          m |= 1u << i;
-          strcat(out, fact_names[i]);
-          strcat(out, ";");
-        }
+    unsigned m;
+    if (ftpp_facts_select(rest, &m) < 0) {      /* the previous selection stays */
+      ftpd_reply(s, 501, "Syntax: OPTS MLST fact;fact;... (each fact followed by ';').");
+      return;
+    }
     s->mlst_facts = m;
+    char out[160];
+    ftpp_facts_format(m, 0, false, out, sizeof out);
     ftpd_reply(s, 200, "MLST OPTS %s", out);
     return;
   }
@@ -137,15 +136,40 @@ void ftpd_cmd_stru(ftpd_session_t *s, const char *arg) {
 
 void ftpd_site_chmod(ftpd_session_t *s, const char *arg);
 
+/* SITE's subcommands: one table for dispatch and SITE HELP. */
+static const struct {
+  const char *name;
+  void (*fn)(ftpd_session_t *s, const char *arg);
+  const char *syntax;
+} site_cmds[] = {
+  {"CHMOD", ftpd_site_chmod, "SITE CHMOD <octal mode> <path>"},
+  {"HELP", NULL, "SITE HELP [<subcommand>]"},
+};
+#define N_SITE (sizeof site_cmds / sizeof site_cmds[0])
+
+static int site_find(const char *word, size_t n) {
+  for (size_t i = 0; i < N_SITE; i++)
+    if (strlen(site_cmds[i].name) == n && !strncasecmp(site_cmds[i].name, word, n)) return (int)i;
+  return -1;
+}
+
 void ftpd_cmd_site(ftpd_session_t *s, const char *arg) {
-  if (!strncasecmp(arg, "CHMOD ", 6)) {
-    if (!s->logged_in) ftpd_reply(s, 530, "Please login with USER and PASS.");
-    else ftpd_site_chmod(s, arg + 6);
-  } else if (!strcasecmp(arg, "HELP")) {
-    sbuf_reset(&s->out);
-    sbuf_puts(&s->out, " CHMOD <octal mode> <path>\r\n HELP\r\n");
-    ftpd_reply_multi(s, 214, "SITE commands:", "End.");
-  } else {
+  size_t n = strcspn(arg, " ");
+  const char *rest = arg[n] ? arg + n + 1 : "";
+  int k = site_find(arg, n);
+  if (k < 0) {
     ftpd_reply(s, 500, "Unknown SITE command.");
+  } else if (site_cmds[k].fn) {
+    if (!s->logged_in) ftpd_reply(s, 530, "Please login with USER and PASS.");
+    else if (!*rest) ftpd_reply(s, 501, "Syntax: %s", site_cmds[k].syntax);
+    else site_cmds[k].fn(s, rest);
+  } else if (*rest) {                /* SITE HELP <subcommand> */
+    int h = site_find(rest, strlen(rest));
+    if (h < 0) ftpd_reply(s, 501, "Unknown SITE command '%s'.", rest);
+    else ftpd_reply(s, 214, "Syntax: %s", site_cmds[h].syntax);
+  } else {
+    sbuf_reset(&s->out);
+    for (size_t i = 0; i < N_SITE; i++) sbuf_printf(&s->out, " %s\r\n", site_cmds[i].syntax + 5);
+    ftpd_reply_multi(s, 214, "SITE commands:", "End.");
   }
 }
