@@ -213,6 +213,7 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   double t0 = mt_now();
   int dfd = ftpd_data_open(s, what);
   int rc = 0;
+  bool not_regular = false;
   off_t got = 0;
   if (dfd < 0) {
     rc = MT_ECANCELED;
@@ -223,6 +224,7 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
       if (ffd >= 0 && (fstat(ffd, &fst) || !S_ISREG(fst.st_mode))) {
         close(ffd);
         ffd = -EINVAL;
+        not_regular = true;
       }
       if (ffd < 0) rc = ffd;
     } else if (in_place && rest > 0 && (ftruncate(ffd, rest) || lseek(ffd, rest, SEEK_SET) < 0)) {
@@ -257,7 +259,7 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   char ok[FTPD_MAX_NAME + 64];
   if (kind == UP_STOU) snprintf(ok, sizeof ok, "Transfer complete (unique file name: %s).", final);
   else snprintf(ok, sizeof ok, "Transfer complete.");
-  if (rc == -EINVAL) {
+  if (not_regular) {                 /* something else appeared under the name meanwhile */
     mt_close(dfd);
     s->in_xfer = false;
     ftpd_reply(s, 553, "%s: not a regular file.", vpath);
