@@ -388,6 +388,8 @@ static void test_session_in_process(void **st) {
   FILE *f = fopen(path, "w");
   fputs("hello", f);
   fclose(f);
+  snprintf(path, sizeof path, "%s/x\r\n213 forged", stree);     /* a name that would end a reply */
+  close(open(path, O_CREAT | O_WRONLY, 0644));
 
   ftpd_config_t cfg;
   ftpd_config_defaults(&cfg);
@@ -442,6 +444,8 @@ static void test_session_in_process(void **st) {
   assert_int_equal(say(c, "STAT /", buf, sizeof buf), 213);
   assert_non_null(strstr(buf, " hello.txt\r\n"));
   assert_non_null(strstr(buf, " sub\r\n"));
+  assert_null(strstr(buf, "forged"));                            /* left out, and the reply ended right */
+  assert_int_equal(say(c, "NOOP", buf, sizeof buf), 200);
   assert_int_equal(say(c, "SITE CHMOD 4755 sub", buf, sizeof buf), 200);
   struct stat sst;
   snprintf(path, sizeof path, "%s/sub", stree);
