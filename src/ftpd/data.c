@@ -299,16 +299,20 @@ struct io_job {
   int err;
 };
 
+/* Both retry EINTR: in the fork model the session's SIGTERM handler (the
+ * graceful stop) may interrupt them mid-transfer, which must not end it. */
 static int sendfile_run(void *p) {
   struct io_job *j = p;
-  j->r = sendfile(j->out, j->in, j->off, j->n);
+  do j->r = sendfile(j->out, j->in, j->off, j->n);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }
 
 static int pread_run(void *p) {
   struct io_job *j = p;
-  j->r = pread(j->in, j->buf, j->n, j->pos);
+  do j->r = pread(j->in, j->buf, j->n, j->pos);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }
