@@ -2,9 +2,9 @@
  * RNTO MKD RMD and SITE CHMOD.
  *
  * The dispatcher (session.c) has resolved each one's path (vp) and checked
- * the permission its table entry names before the handler runs. Operations on a last component (delete, rename,
- * mkdir) work on a parent-directory fd from ftpd_fs_parent() and never follow
- * a symlink in that last component. */
+ * the permission its table entry names before the handler runs. Operations
+ * on a last component (delete, rename, mkdir) work on a parent-directory fd
+ * from ftpd_fs_parent() and never follow a symlink in that last component. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
