@@ -79,7 +79,7 @@ static int pasv_listen(ftpd_session_t *s) {
   return mt_tcp_port(fd);
 }
 
-void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->epsv_all) {
     ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
     return;
@@ -106,7 +106,7 @@ void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 227, "%s", text);
 }
 
-void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "ALL")) {
     s->epsv_all = true;
     ftpd_reply(s, 200, "EPSV ALL ok.");
@@ -145,7 +145,7 @@ static void set_port(ftpd_session_t *s, const struct sockaddr_storage *ss, int p
   ftpd_reply(s, 200, "%s command successful. Consider using PASV.", s->verb);
 }
 
-void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_port(ftpd_session_t *s, const char *arg, const char *vp) {
   struct sockaddr_storage ss;
   if (ftpp_port_parse(arg, &ss) < 0) {
     ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
@@ -154,7 +154,7 @@ void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
   set_port(s, &ss, ntohs(((struct sockaddr_in *)&ss)->sin_port));
 }
 
-void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg, const char *vp) {
   struct sockaddr_storage ss;
   int r = ftpp_eprt_parse(arg, &ss);
   if (r == -EAFNOSUPPORT) {
@@ -299,16 +299,20 @@ struct io_job {
   int err;
 };
 
+/* Both retry EINTR: in the fork model the session's SIGTERM handler (the
+ * graceful stop) may interrupt them mid-transfer, which must not end it. */
 static int sendfile_run(void *p) {
   struct io_job *j = p;
-  j->r = sendfile(j->out, j->in, j->off, j->n);
+  do j->r = sendfile(j->out, j->in, j->off, j->n);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }
 
 static int pread_run(void *p) {
   struct io_job *j = p;
-  j->r = pread(j->in, j->buf, j->n, j->pos);
+  do j->r = pread(j->in, j->buf, j->n, j->pos);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }

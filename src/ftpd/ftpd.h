@@ -1,20 +1,33 @@
 /* ftpd.h — mtftpd's internal types: configuration, users, the server and a session.
  *
  * Trust map (file names say what an attacker reaches):
- *   protocol.c   parses raw control lines (untrusted bytes) into a verb and an argument
+ *   protocol.c   raw control lines (untrusted bytes) into a verb and an argument
+ *                (Telnet per RFC 854); replies out, every line of them checked
+ *   ../ftpproto/ the protocol's text forms as pure functions shared with the
+ *                client: PORT/EPRT, 227/229, REST, MDTM/MFMT times, SITE CHMOD
+ *                modes (masked to 0777), 257 quoting, reply lines, MLST facts.
+ *                Untrusted input both ways; each parser has a fuzz harness
+ *   commands/table.c  every verb's rules: login, argument, permission, path
+ *   session.c    the per-connection state machine and the dispatcher:
+ *                ftpd_cmd_run() enforces a verb's table entry — its path
+ *                resolved beneath the root, then ftpd_authorize(), the one
+ *                gate — before the handler in commands/ runs
  *   fs.c         turns a client path into an fd beneath the user's root (the jail)
- *   auth.c       users file, password checks, `mtftpd passwd`
- *   session.c    the per-connection state machine, and ftpd_authorize(), the one
- *                gate every file verb passes; commands/ implements the verbs
+ *   listing.c    names from the disk out (CR/LF names left out)
+ *   auth.c       the users file and password checks (reached by PASS)
+ *   passwd.c     `mtftpd passwd`: the administrator's tool, never the network
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
- *   config.c     config file and flags (trusted: written by the administrator)
+ *   config.c     config keys, file and flags, and the snapshot sessions read
+ *                (trusted: written by the administrator)
  *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
  *   model_co.c       coroutines on one scheduler per core; offload.c runs their
  *                    blocking work (hashing, listings, file IO) on a thread pool
  *
- * A session only calls libmt's parking IO, so it does not know which model runs it.
+ * A session only calls libmt's parking IO, so it does not know which model
+ * runs it: each model is a table (ftpd_model_t) of what it provides, and the
+ * session, main.c and accept.c only call through it.
  */
 #ifndef FTPD_H
 #define FTPD_H

@@ -2,7 +2,8 @@
  *
  * Start-up order matters for safety: read the configuration, open the root
  * and bind the listeners (may need root), detach if asked, drop privileges,
- * and only then start threads and accept clients.
+ * and only then start threads and accept clients — by calling the chosen
+ * model's run function (ftpd_model_t), the only place a model is picked.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,11 @@
  *
  * This is the first code that touches bytes from the network. It works on an
  * explicit length, never trusts a terminator, and copies into fixed buffers
- * whose size is checked against FTPD_MAX_LINE.
+ * whose size is checked against FTPD_MAX_LINE. Replies go the other way:
+ * built in the session's growable buffer (any length a path needs), with no
+ * CR, LF or NUL inside a line, and every body line of a multi-line reply
+ * starting with a space, whatever names from the disk went into it. The
+ * arguments' own grammars (PORT, REST, times, modes...) are ftpproto's.
  */
 #include <ctype.h>
 #include <stdarg.h>

@@ -4,13 +4,14 @@ import ftplib
 import io
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import MODEL, MTFTPD, SLOW, add_user, children, connect_retry
+from conftest import MODEL, MTFTPD, SLOW, add_user, children, connect_retry, free_port
 
 
 def test_sigterm_lets_running_transfer_finish(make_server):
@@ -232,3 +233,32 @@ def test_daemon_with_pidfile(tmp_path):
             break
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_dual_stack_listener(make_server):
+    # [::] with --dual-stack: one socket serves IPv4 (v4-mapped) and IPv6
+    port = free_port("::1")
+    srv = make_server(extra=["--dual-stack"], listen=[f"[::]:{port}"], start=False)
+    srv.port = port
+    srv.start()
+    (srv.root / "f.txt").write_text("both")
+    for host in ("127.0.0.1", "::1"):
+        f = ftplib.FTP(timeout=10 * SLOW)
+        f.connect(host, port)
+        f.login("alice", "wonderland")
+        out = io.BytesIO()
+        f.retrbinary("RETR f.txt", out.write)   # PASV over IPv4, EPSV over IPv6
+        assert out.getvalue() == b"both"
+        f.quit()
+    assert "connect from 127.0.0.1 " in srv.log_text()   # the mapped address, shown as IPv4
+    # without it, an IPv6 listener is IPv6-only
+    port6 = free_port("::1")
+    srv6 = make_server(listen=[f"[::]:{port6}"], start=False)
+    srv6.host, srv6.port = "::1", port6
+    srv6.start()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port6), timeout=5).close()
+    g = ftplib.FTP(timeout=10 * SLOW)
+    g.connect("::1", port6)
+    g.login("alice", "wonderland")
+    g.quit()

@@ -6,13 +6,13 @@
 
 #include "../session.h"
 
-void ftpd_cmd_noop(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 200, "NOOP ok."); }
-void ftpd_cmd_syst(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 215, "UNIX Type: L8"); }
-void ftpd_cmd_allo(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 202, "ALLO not needed."); }
+void ftpd_cmd_noop(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 200, "NOOP ok."); }
+void ftpd_cmd_syst(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 215, "UNIX Type: L8"); }
+void ftpd_cmd_allo(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 202, "ALLO not needed."); }
 
 /* FEAT's MLST line stars exactly the facts this session selected
  * (RFC 3659 7.9.1), so it changes after OPTS MLST. */
-void ftpd_cmd_feat(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_feat(ftpd_session_t *s, const char *arg, const char *vp) {
   char facts[160];
   ftpp_facts_format(FTPP_FACT_ALL, s->mlst_facts, true, facts, sizeof facts);
   sbuf_reset(&s->out);
@@ -23,7 +23,7 @@ void ftpd_cmd_feat(ftpd_session_t *s, const char *arg) {
   ftpd_reply_multi(s, 211, "Features:", "End");
 }
 
-void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_opts(ftpd_session_t *s, const char *arg, const char *vp) {
   char buf[FTPD_MAX_LINE + 1];
   snprintf(buf, sizeof buf, "%s", arg);
   char *sp = strchr(buf, ' ');
@@ -53,7 +53,7 @@ void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 501, "Option not understood.");
 }
 
-void ftpd_cmd_help(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_help(ftpd_session_t *s, const char *arg, const char *vp) {
   if (*arg) {
     char v[5] = {0};
     for (int i = 0; i < 4 && arg[i]; i++) v[i] = (char)toupper((unsigned char)arg[i]);
@@ -75,8 +75,8 @@ void ftpd_cmd_help(ftpd_session_t *s, const char *arg) {
   ftpd_reply_multi(s, 214, "The following commands are recognized:", "Help OK.");
 }
 
-void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
-  if (!*arg) {
+void ftpd_cmd_stat(ftpd_session_t *s, const char *arg, const char *vp) {
+  if (!vp) {
     sbuf_reset(&s->out);
     sbuf_printf(&s->out, " Connected to %s\r\n", s->peer_ip);
     if (s->logged_in) sbuf_printf(&s->out, " Logged in as %s\r\n", s->user);
@@ -88,17 +88,7 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
     ftpd_reply_multi(s, 211, "mtftpd " FTPD_VERSION " status:", "End of status.");
     return;
   }
-  if (!s->logged_in) {
-    ftpd_reply(s, 530, "Please login with USER and PASS.");
-    return;
-  }
-  char vpath[FTPD_MAX_PATH + 1];
-  const char *p = arg;
-  while (*p == '-') {              /* "STAT -la dir", as some clients send */
-    while (*p && *p != ' ') p++;
-    while (*p == ' ') p++;
-  }
-  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+  const char *vpath = vp;            /* with an argument: logged in, PERM_L checked */
   sbuf_t b;
   sbuf_init(&b, 64 << 20);
   int r = ftpd_list(s, vpath, LIST_LONG, &b, " ");
@@ -112,7 +102,7 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
   ftpd_reply_multi(s, 213, "Status follows:", "End of status.");
 }
 
-void ftpd_cmd_type(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_type(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
     s->ascii = true;
     ftpd_reply(s, 200, "Switching to ASCII mode.");
@@ -124,52 +114,34 @@ void ftpd_cmd_type(ftpd_session_t *s, const char *arg) {
   }
 }
 
-void ftpd_cmd_mode(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_mode(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "S")) ftpd_reply(s, 200, "Mode set to S.");
   else ftpd_reply(s, 504, "Only MODE S (stream) is supported.");
 }
 
-void ftpd_cmd_stru(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_stru(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "F")) ftpd_reply(s, 200, "Structure set to F.");
   else ftpd_reply(s, 504, "Only STRU F (file) is supported.");
 }
 
-void ftpd_site_chmod(ftpd_session_t *s, const char *arg);
-
-/* SITE's subcommands: one table for dispatch and SITE HELP. */
-static const struct {
-  const char *name;
-  void (*fn)(ftpd_session_t *s, const char *arg);
-  const char *syntax;
-} site_cmds[] = {
-  {"CHMOD", ftpd_site_chmod, "SITE CHMOD <octal mode> <path>"},
-  {"HELP", NULL, "SITE HELP [<subcommand>]"},
-};
-#define N_SITE (sizeof site_cmds / sizeof site_cmds[0])
-
-static int site_find(const char *word, size_t n) {
-  for (size_t i = 0; i < N_SITE; i++)
-    if (strlen(site_cmds[i].name) == n && !strncasecmp(site_cmds[i].name, word, n)) return (int)i;
-  return -1;
-}
-
-void ftpd_cmd_site(ftpd_session_t *s, const char *arg) {
+/* SITE: its subcommands are table entries too (commands/table.c), run
+ * through the same dispatcher checks as the verbs. */
+void ftpd_cmd_site(ftpd_session_t *s, const char *arg, const char *vp) {
   size_t n = strcspn(arg, " ");
   const char *rest = arg[n] ? arg + n + 1 : "";
-  int k = site_find(arg, n);
-  if (k < 0) {
-    ftpd_reply(s, 500, "Unknown SITE command.");
-  } else if (site_cmds[k].fn) {
-    if (!s->logged_in) ftpd_reply(s, 530, "Please login with USER and PASS.");
-    else if (!*rest) ftpd_reply(s, 501, "Syntax: %s", site_cmds[k].syntax);
-    else site_cmds[k].fn(s, rest);
-  } else if (*rest) {                /* SITE HELP <subcommand> */
-    int h = site_find(rest, strlen(rest));
-    if (h < 0) ftpd_reply(s, 501, "Unknown SITE command '%s'.", rest);
-    else ftpd_reply(s, 214, "Syntax: %s", site_cmds[h].syntax);
-  } else {
-    sbuf_reset(&s->out);
-    for (size_t i = 0; i < N_SITE; i++) sbuf_printf(&s->out, " %s\r\n", site_cmds[i].syntax + 5);
-    ftpd_reply_multi(s, 214, "SITE commands:", "End.");
+  const ftpd_cmd_def_t *d = ftpd_site_lookup(arg, n);
+  if (!d) ftpd_reply(s, 500, "Unknown SITE command.");
+  else ftpd_cmd_run(s, d, rest);
+}
+
+void ftpd_site_help(ftpd_session_t *s, const char *arg, const char *vp) {
+  if (*arg) {                        /* SITE HELP <subcommand> */
+    const ftpd_cmd_def_t *d = ftpd_site_lookup(arg, strlen(arg));
+    if (!d) ftpd_reply(s, 501, "Unknown SITE command '%s'.", arg);
+    else ftpd_reply(s, 214, "Syntax: SITE %s", d->help);
+    return;
   }
+  sbuf_reset(&s->out);
+  for (const ftpd_cmd_def_t *d = ftpd_site_cmds; d->verb; d++) sbuf_printf(&s->out, " %s\r\n", d->help);
+  ftpd_reply_multi(s, 214, "SITE commands:", "End.");
 }

@@ -27,7 +27,7 @@ static int pw_check(void *p) {
 
 static bool is_anonymous_name(const char *n) { return !strcmp(n, "anonymous") || !strcmp(n, "ftp"); }
 
-void ftpd_cmd_user(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_user(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->logged_in) {
     ftpd_reply(s, 530, "Already logged in; use REIN to change user.");
     return;
@@ -38,7 +38,7 @@ void ftpd_cmd_user(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 331, "Please specify the password.");
 }
 
-void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->logged_in) {
     ftpd_reply(s, 230, "Already logged in.");
     return;
@@ -96,7 +96,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 230, "Login successful.");
 }
 
-void ftpd_cmd_rein(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp) {
   bool was_in = s->logged_in;
   ftpd_sess_logout(s);
   strcpy(s->user, "-");
@@ -107,7 +107,7 @@ void ftpd_cmd_rein(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 220, "Ready for a new user.");
 }
 
-void ftpd_cmd_quit(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_quit(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpd_reply(s, 221, "Goodbye.");
   s->quit = true;
 }

@@ -20,7 +20,7 @@
 
 #include "../session.h"
 
-void ftpd_cmd_rest(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_rest(ftpd_session_t *s, const char *arg, const char *vp) {
   int64_t v;
   if (ftpp_rest_parse(arg, &v) < 0) {
     ftpd_reply(s, 501, "REST needs a non-negative byte offset.");
@@ -36,16 +36,15 @@ void ftpd_cmd_rest(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", (long long)v);
 }
 
-void ftpd_cmd_abor(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_abor(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpd_data_reset(s);
   ftpd_reply(s, 225, "No transfer to abort.");
 }
 
-void ftpd_cmd_retr(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
   off_t rest = s->rest;
   s->rest = 0;
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_R, vpath)) return;
+  const char *vpath = vp;
   if (rest > 0 && s->ascii) {
     ftpd_reply(s, 554, "Restart is not supported in ASCII mode; send TYPE I.");
     return;
@@ -133,14 +132,10 @@ static void target_error(ftpd_session_t *s, int err, const char *vpath) {
  * is open: the checks run first, and a file written in place (APPE, and
  * STOR or APPE after REST) is created or truncated only once the client's
  * data is about to flow. */
-static void upload(ftpd_session_t *s, const char *arg, int kind) {
+static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   off_t rest = s->rest;
   s->rest = 0;
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  const char *want = arg;
-  if (kind == UP_STOU && !*arg) want = "ftp-upload";
-  if (!ftpd_sess_path(s, want, vpath)) return;
-  if (!ftpd_authorize(s, kind == UP_APPE ? PERM_A : PERM_W, vpath)) return;
+  char name[FTPD_MAX_NAME + 1];
   if (kind == UP_STOU) rest = 0;
   if (rest > 0 && s->ascii) {
     ftpd_reply(s, 554, "Restart is not supported in ASCII mode; send TYPE I.");
@@ -218,6 +213,7 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
   double t0 = mt_now();
   int dfd = ftpd_data_open(s, what);
   int rc = 0;
+  bool not_regular = false;
   off_t got = 0;
   if (dfd < 0) {
     rc = MT_ECANCELED;
@@ -228,6 +224,7 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
       if (ffd >= 0 && (fstat(ffd, &fst) || !S_ISREG(fst.st_mode))) {
         close(ffd);
         ffd = -EINVAL;
+        not_regular = true;
       }
       if (ffd < 0) rc = ffd;
     } else if (in_place && rest > 0 && (ftruncate(ffd, rest) || lseek(ffd, rest, SEEK_SET) < 0)) {
@@ -262,7 +259,7 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
   char ok[FTPD_MAX_NAME + 64];
   if (kind == UP_STOU) snprintf(ok, sizeof ok, "Transfer complete (unique file name: %s).", final);
   else snprintf(ok, sizeof ok, "Transfer complete.");
-  if (rc == -EINVAL) {
+  if (not_regular) {                 /* something else appeared under the name meanwhile */
     mt_close(dfd);
     s->in_xfer = false;
     ftpd_reply(s, 553, "%s: not a regular file.", vpath);
@@ -271,21 +268,13 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
   ftpd_data_finish(s, dfd, rc, ok);
 }
 
-void ftpd_cmd_stor(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOR); }
-void ftpd_cmd_appe(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_APPE); }
-void ftpd_cmd_stou(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOU); }
+void ftpd_cmd_stor(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_STOR); }
+void ftpd_cmd_appe(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_APPE); }
+void ftpd_cmd_stou(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_STOU); }
 
 /* LIST/NLST/MLSD: build the listing, then send it in one go. */
-static void listing(ftpd_session_t *s, const char *arg, int style) {
+static void listing(ftpd_session_t *s, const char *vpath, int style) {
   s->rest = 0;
-  const char *p = arg;
-  if (style != LIST_MLSD)
-    while (*p == '-') {            /* "LIST -la": ls options, ignored */
-      while (*p && *p != ' ') p++;
-      while (*p == ' ') p++;
-    }
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
   sbuf_t b;
   sbuf_init(&b, 64 << 20);
   int r = ftpd_list(s, vpath, style, &b, "");
@@ -302,13 +291,12 @@ static void listing(ftpd_session_t *s, const char *arg, int style) {
   sbuf_free(&b);
 }
 
-void ftpd_cmd_list(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_LONG); }
-void ftpd_cmd_nlst(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_NAMES); }
-void ftpd_cmd_mlsd(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_MLSD); }
+void ftpd_cmd_list(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_LONG); }
+void ftpd_cmd_nlst(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_NAMES); }
+void ftpd_cmd_mlsd(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_MLSD); }
 
-void ftpd_cmd_mlst(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+void ftpd_cmd_mlst(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
   sbuf_t b;
   sbuf_init(&b, 0);
   sbuf_puts(&b, " ");
