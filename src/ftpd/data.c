@@ -334,10 +334,6 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
       ftpd_offload(s->srv, sendfile_run, &j);    /* may read the disk */
       ssize_t w = j.r;
       errno = j.err;
-      if (w < 0 && errno == EINTR) {     /* a signal (the fork model's SIGTERM: finish, then go) */
-        off = before;
-        continue;
-      }
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         if ((r = wait_data(s, dfd, MT_WRITE)) < 0) break;
         continue;
