@@ -223,6 +223,7 @@ typedef struct ftpd_session {
   char *rnfr;                 /* virtual path after RNFR */
   bool epsv_all, utf8;
   unsigned mlst_facts;
+  int hash_algo;              /* HASH's algorithm (commands/hash.c), 0 = SHA-256 */
   int pasv_fd;                /* listening data socket, -1 */
   struct sockaddr_storage port_addr;
   bool port_set;

@@ -78,6 +78,7 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   s->rnfr = NULL;
   s->epsv_all = false;
   s->mlst_facts = MLST_ALL_FACTS;
+  s->hash_algo = 0;
   ftpd_data_reset(s);
 }
 

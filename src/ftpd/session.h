@@ -59,6 +59,9 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
 void ftpd_sess_name(ftpd_session_t *s);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);
+/* HASH (commands/hash.c): the FEAT line's algorithm list, and OPTS HASH. */
+void ftpd_hash_feat(const ftpd_session_t *s, char *out, size_t n);
+void ftpd_hash_opts(ftpd_session_t *s, const char *arg);
 /* REIN (commands/login.c), also run during a transfer. */
 void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp);
 

@@ -13,13 +13,14 @@ void ftpd_cmd_allo(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_re
 /* FEAT's MLST line stars exactly the facts this session selected
  * (RFC 3659 7.9.1), so it changes after OPTS MLST. */
 void ftpd_cmd_feat(ftpd_session_t *s, const char *arg, const char *vp) {
-  char facts[160];
+  char facts[160], hashes[80];
   ftpp_facts_format(FTPP_FACT_ALL, s->mlst_facts, true, facts, sizeof facts);
+  ftpd_hash_feat(s, hashes, sizeof hashes);
   sbuf_reset(&s->out);
   sbuf_printf(&s->out,
-              " EPRT\r\n EPSV\r\n MDTM\r\n MFMT\r\n"
+              " EPRT\r\n EPSV\r\n HASH %s\r\n MDTM\r\n MFMT\r\n"
               " MLST %s\r\n"
-              " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", facts);
+              " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", hashes, facts);
   ftpd_reply_multi(s, 211, "Features:", "End");
 }
 
@@ -36,6 +37,10 @@ void ftpd_cmd_opts(ftpd_session_t *s, const char *arg, const char *vp) {
     } else {
       ftpd_reply(s, 504, "UTF8 cannot be turned off.");
     }
+    return;
+  }
+  if (!strcasecmp(buf, "HASH")) {
+    ftpd_hash_opts(s, rest);
     return;
   }
   if (!strcasecmp(buf, "MLST")) {

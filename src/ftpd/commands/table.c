@@ -22,7 +22,7 @@
   X("NOOP", noop, 0, 0, PATH_NONE, "NOOP")                                                \
   X("SYST", syst, 0, 0, PATH_NONE, "SYST")                                                \
   X("FEAT", feat, 0, 0, PATH_NONE, "FEAT")                                                \
-  X("OPTS", opts, A, 0, PATH_NONE, "OPTS UTF8 ON | OPTS MLST <facts>")                    \
+  X("OPTS", opts, A, 0, PATH_NONE, "OPTS UTF8 ON | OPTS MLST <facts> | OPTS HASH [<algorithm>]")                    \
   X("HELP", help, 0, 0, PATH_NONE, "HELP [<command>]")                                    \
   X("STAT", stat, LW, PERM_L, PATH_LIST, "STAT [<path>]")                                 \
   X("TYPE", type, LA, 0, PATH_NONE, "TYPE A | I | L 8")                                   \
@@ -59,7 +59,8 @@
   X("STOU", stou, L, PERM_W, PATH_UNIQUE, "STOU [<name>]")                                \
   X("APPE", appe, LA, PERM_A, PATH_ARG, "APPE <path>")                                    \
   X("REST", rest, LA, 0, PATH_NONE, "REST <offset>")                                      \
-  X("ABOR", abor, L, 0, PATH_NONE, "ABOR")
+  X("ABOR", abor, L, 0, PATH_NONE, "ABOR")                                                \
+  X("HASH", hash, LA, PERM_R, PATH_ARG, "HASH <path>")
 
 /* SITE's subcommands, dispatched by ftpd_cmd_site() through the same checks. */
 #define FTPD_SITE_COMMANDS(X)                                                             \
