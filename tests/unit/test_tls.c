@@ -109,6 +109,25 @@ static pthread_t start_server(srv_t *s, int fd) {
 
 static void pair(int sv[2]) { assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0); }
 
+/* A socketpair with a server thread on one end and a client handshake on
+ * the other: link_open returns what ftls_connect returned; link_close waits
+ * for the server and frees everything. */
+typedef struct { int sv[2]; srv_t s; pthread_t th; ftls_t *c; } link_t;
+
+static int link_open(link_t *l, srv_t s, ftls_ctx_t *cc, const char *host, ftls_t *offer) {
+  pair(l->sv);
+  l->s = s;
+  l->th = start_server(&l->s, l->sv[0]);
+  return ftls_connect(&l->c, cc, l->sv[1], host, offer, 10);
+}
+static void link_close(link_t *l) {
+  if (!l->c) shutdown(l->sv[1], SHUT_RDWR);       /* a failed handshake: end the server's too */
+  pthread_join(l->th, NULL);
+  ftls_free(l->c);
+  close(l->sv[0]);
+  close(l->sv[1]);
+}
+
 /* Echo n bytes through c, then end cleanly. */
 static void echo(ftls_t *c, size_t n) {
   unsigned char *out = malloc(n), *in = malloc(n);
@@ -135,32 +154,19 @@ static void echo(ftls_t *c, size_t n) {
 
 static void handshake_and_data_both_ways(void **st) {
   ftls_ctx_t *sc = server_ctx(cert, key), *cc = client_ctx(ca, true);
-  int sv[2];
-  pair(sv);
-  srv_t s = { .ctx = sc };
-  pthread_t th = start_server(&s, sv[0]);
-  ftls_t *c;
-  assert_int_equal(ftls_connect(&c, cc, sv[1], "localhost", NULL, 10), 0);
-  assert_string_equal(ftls_version(c), "TLSv1.3");
-  assert_non_null(ftls_cipher(c));
-  assert_false(ftls_resumed(c));
-  echo(c, 1 << 20);
-  pthread_join(th, NULL);
-  assert_int_equal(s.rc, 0);
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  link_t l;
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc }, cc, "localhost", NULL), 0);
+  assert_string_equal(ftls_version(l.c), "TLSv1.3");
+  assert_non_null(ftls_cipher(l.c));
+  assert_false(ftls_resumed(l.c));
+  echo(l.c, 1 << 20);
+  link_close(&l);
+  assert_int_equal(l.s.rc, 0);
   /* one PEM with the chain and the key works too; the IP form of the host is checked */
   ftls_ctx_t *sc2 = server_ctx(both, NULL);
-  pair(sv);
-  srv_t s2 = { .ctx = sc2 };
-  th = start_server(&s2, sv[0]);
-  assert_int_equal(ftls_connect(&c, cc, sv[1], "127.0.0.1", NULL, 10), 0);
-  echo(c, 1000);
-  pthread_join(th, NULL);
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc2 }, cc, "127.0.0.1", NULL), 0);
+  echo(l.c, 1000);
+  link_close(&l);
   ftls_ctx_free(sc);
   ftls_ctx_free(sc2);
   ftls_ctx_free(cc);
@@ -179,33 +185,20 @@ static void verification_failures_are_refused(void **st) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ftls_ctx_t *cc = client_ctx(cases[i].cafile, true);
-    int sv[2];
-    pair(sv);
-    srv_t s = { .ctx = cases[i].srv };
-    pthread_t th = start_server(&s, sv[0]);
-    ftls_t *c = (ftls_t *)1;
-    assert_int_equal(ftls_connect(&c, cc, sv[1], cases[i].host, NULL, 10), -EACCES);
-    assert_null(c);
+    link_t l;
+    assert_int_equal(link_open(&l, (srv_t){ .ctx = cases[i].srv }, cc, cases[i].host, NULL), -EACCES);
+    assert_null(l.c);
     assert_non_null(strstr(ftls_error(NULL), "certificate verification failed"));
     assert_non_null(strstr(ftls_error(NULL), cases[i].why));
-    close(sv[1]);                                       /* the server's handshake fails too */
-    pthread_join(th, NULL);
-    assert_true(s.rc < 0);
-    close(sv[0]);
+    link_close(&l);
+    assert_true(l.s.rc < 0);                          /* the server's handshake failed too */
     ftls_ctx_free(cc);
   }
   ftls_ctx_t *insecure = client_ctx(NULL, false);
-  int sv[2];
-  pair(sv);
-  srv_t s = { .ctx = sc };
-  pthread_t th = start_server(&s, sv[0]);
-  ftls_t *c;
-  assert_int_equal(ftls_connect(&c, insecure, sv[1], "anything", NULL, 10), 0);
-  echo(c, 100);
-  pthread_join(th, NULL);
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  link_t l;
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc }, insecure, "anything", NULL), 0);
+  echo(l.c, 100);
+  link_close(&l);
   ftls_ctx_free(insecure);
   ftls_ctx_free(sc);
   ftls_ctx_free(good);
@@ -215,24 +208,17 @@ static void verification_failures_are_refused(void **st) {
  * stops so may be truncated. */
 static void missing_close_notify_is_reported(void **st) {
   ftls_ctx_t *sc = server_ctx(cert, key), *cc = client_ctx(ca, true);
-  int sv[2];
-  pair(sv);
-  srv_t s = { .ctx = sc, .mode = 1 };
-  pthread_t th = start_server(&s, sv[0]);
-  ftls_t *c;
-  assert_int_equal(ftls_connect(&c, cc, sv[1], "localhost", NULL, 10), 0);
+  link_t l;
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc, .mode = 1 }, cc, "localhost", NULL), 0);
   char buf[16];
   size_t got = 0;
   ssize_t r;
-  while ((r = ftls_read(c, buf + got, sizeof buf - got, 10)) > 0) got += (size_t)r;
+  while ((r = ftls_read(l.c, buf + got, sizeof buf - got, 10)) > 0) got += (size_t)r;
   assert_int_equal(got, 5);
   assert_memory_equal(buf, "hello", 5);
   assert_int_equal(r, -ECONNABORTED);
-  assert_non_null(strstr(ftls_error(c), "close_notify"));
-  pthread_join(th, NULL);
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  assert_non_null(strstr(ftls_error(l.c), "close_notify"));
+  link_close(&l);
   ftls_ctx_free(sc);
   ftls_ctx_free(cc);
 }
@@ -241,62 +227,48 @@ static void missing_close_notify_is_reported(void **st) {
  * same session: tls_data_reuse=same accepts them), that resume another
  * control connection's ticket (resumed, but not the same: refused), or
  * that do not resume at all. */
-typedef struct { ftls_t *srv, *cli; int fds[2]; pthread_t th; srv_t s; } ctl_t;
-
-static void control_open(ctl_t *k, ftls_ctx_t *sc, ftls_ctx_t *cc) {
-  pair(k->fds);
-  k->s = (srv_t){ .ctx = sc, .keep = true };
-  k->th = start_server(&k->s, k->fds[0]);
-  assert_int_equal(ftls_connect(&k->cli, cc, k->fds[1], "localhost", NULL, 10), 0);
+static void control_open(link_t *k, ftls_ctx_t *sc, ftls_ctx_t *cc) {
+  assert_int_equal(link_open(k, (srv_t){ .ctx = sc, .keep = true }, cc, "localhost", NULL), 0);
   /* a round trip, so the client has read the server's post-handshake tickets */
   char b[4];
-  assert_int_equal(ftls_write(k->cli, "ping", 4, 10), 4);
+  assert_int_equal(ftls_write(k->c, "ping", 4, 10), 4);
   size_t got = 0;
   while (got < 4) {
-    ssize_t r = ftls_read(k->cli, b + got, 4 - got, 10);
+    ssize_t r = ftls_read(k->c, b + got, 4 - got, 10);
     assert_true(r > 0);
     got += (size_t)r;
   }
 }
-static void control_close(ctl_t *k) {
-  assert_int_equal(ftls_shutdown(k->cli, true, 10), 0);
-  pthread_join(k->th, NULL);
-  ftls_free(k->cli);
+static void control_close(link_t *k) {
+  assert_int_equal(ftls_shutdown(k->c, true, 10), 0);
+  link_close(k);
   ftls_free(k->s.conn);
-  close(k->fds[0]);
-  close(k->fds[1]);
 }
 
 static void data(ftls_ctx_t *sc, ftls_ctx_t *cc, ftls_t *server_control, ftls_t *offer, bool *resumed, bool *same) {
-  int sv[2];
-  pair(sv);
-  srv_t s = { .ctx = sc, .control = server_control };
-  pthread_t th = start_server(&s, sv[0]);
-  ftls_t *c;
-  assert_int_equal(ftls_connect(&c, cc, sv[1], "localhost", offer, 10), 0);
-  echo(c, 5000);
-  pthread_join(th, NULL);
-  assert_int_equal(s.rc, 0);
-  assert_int_equal(ftls_resumed(c), s.resumed);
-  *resumed = s.resumed;
-  *same = s.same;
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  link_t l;
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc, .control = server_control }, cc, "localhost", offer), 0);
+  echo(l.c, 5000);
+  bool client_resumed = ftls_resumed(l.c);
+  link_close(&l);
+  assert_int_equal(l.s.rc, 0);
+  assert_int_equal(client_resumed, l.s.resumed);
+  *resumed = l.s.resumed;
+  *same = l.s.same;
 }
 
 static void data_connections_resume_the_control_session(void **st) {
   ftls_ctx_t *sc = server_ctx(cert, key), *cc = client_ctx(ca, true);
-  ctl_t a, b;
+  link_t a, b;
   control_open(&a, sc, cc);
   control_open(&b, sc, cc);
   bool resumed, same;
   for (int i = 0; i < 3; i++) {             /* again and again: tickets refreshed */
-    data(sc, cc, a.s.conn, a.cli, &resumed, &same);
+    data(sc, cc, a.s.conn, a.c, &resumed, &same);
     assert_true(resumed);
     assert_true(same);
   }
-  data(sc, cc, a.s.conn, b.cli, &resumed, &same);     /* b's ticket on a's data connection */
+  data(sc, cc, a.s.conn, b.c, &resumed, &same);     /* b's ticket on a's data connection */
   assert_true(resumed);
   assert_false(same);
   data(sc, cc, a.s.conn, NULL, &resumed, &same);      /* a client that never resumes */
@@ -373,14 +345,10 @@ static void coroutines_handshake_on_one_scheduler(void **st) {
  * `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum` gives. */
 static void peer_key_pin(void **st) {
   ftls_ctx_t *sc = server_ctx(cert, key), *cc = client_ctx(ca, true);
-  int sv[2];
-  pair(sv);
-  srv_t s = { .ctx = sc };
-  pthread_t th = start_server(&s, sv[0]);
-  ftls_t *c;
-  assert_int_equal(ftls_connect(&c, cc, sv[1], "localhost", NULL, 10), 0);
+  link_t l;
+  assert_int_equal(link_open(&l, (srv_t){ .ctx = sc }, cc, "localhost", NULL), 0);
   unsigned char pin[32];
-  assert_int_equal(ftls_peer_key_sha256(c, pin), 0);
+  assert_int_equal(ftls_peer_key_sha256(l.c, pin), 0);
   char hex[65];
   for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", pin[i]);
   char cmd[512], want[80] = "";
@@ -390,11 +358,8 @@ static void peer_key_pin(void **st) {
   assert_non_null(fgets(want, sizeof want, p));
   pclose(p);
   assert_memory_equal(hex, want, 64);
-  echo(c, 10);
-  pthread_join(th, NULL);
-  ftls_free(c);
-  close(sv[0]);
-  close(sv[1]);
+  echo(l.c, 10);
+  link_close(&l);
   ftls_ctx_free(sc);
   ftls_ctx_free(cc);
 }
