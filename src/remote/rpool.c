@@ -136,14 +136,25 @@ static int decode(const char *s, size_t n, mt_buf_t **out) {
 }
 
 /* KEYS done list; ARGV result prefix ("mt:{P}:r:CLIENT:"), count, then
- * the seqs of the previous batch, now applied: first drops those (LREM and
- * DEL: idempotent, so a retry after a lost answer is harmless), then
- * returns the next batch without removing it: { seq1, result1 or false, ... }.
+ * what the collector has applied since its last call: n, the number of seqs
+ * it took from the head of the list, and the seqs (those n first, then any
+ * found by the lost-task check). It drops them — the n by LTRIM if the head
+ * is still the first of them, the others by LREM, their results by DEL:
+ * idempotent, so a retry after a lost answer is harmless — then returns
+ * the next batch without removing it: { seq1, result1 or false, ... }.
  * Nothing is deleted before the collector has it. */
 static mt__rscript_t s_fetch = MT__RSCRIPT(
-    "for i = 3, #ARGV do\n"
-    "  redis.call('LREM', KEYS[1], 1, ARGV[i])\n"
-    "  redis.call('DEL', ARGV[1] .. ARGV[i])\n"
+    "local n = tonumber(ARGV[3])\n"
+    "if n > 0 and redis.call('LINDEX', KEYS[1], 0) == ARGV[4] then\n"
+    "  redis.call('LTRIM', KEYS[1], n, -1)\n"
+    "end\n"
+    "if ARGV[4] ~= '' then\n"
+    "  local keys = {}\n"
+    "  for i = 4, #ARGV do\n"
+    "    if i > 3 + n then redis.call('LREM', KEYS[1], 1, ARGV[i]) end\n"
+    "    keys[#keys + 1] = ARGV[1] .. ARGV[i]\n"
+    "  end\n"
+    "  redis.call('DEL', unpack(keys))\n"
     "end\n"
     "local out = {}\n"
     "for _, s in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do\n"
@@ -178,7 +189,8 @@ static mt__rscript_t s_cancel = MT__RSCRIPT(
 
 /* The seqs applied and not yet dropped from Redis (s_fetch drops them). */
 typedef struct {
-  size_t n;
+  size_t n;                     /* seqs noted */
+  size_t head;                  /* how many of the first ones came from the list's head */
   char seq[BATCH * 2][24];
 } drops_t;
 
@@ -268,7 +280,7 @@ static void *collector(void *arg) {
   char batch[16];
   snprintf(batch, sizeof batch, "%d", BATCH);
   drops_t *d = mt__calloc(1, sizeof *d);
-  const char **argv = mt__malloc(sizeof *argv * (3 + BATCH * 2));
+  const char **argv = mt__malloc(sizeof *argv * (4 + BATCH * 2));
   mt__rconn_t *c = NULL;
   int64_t last_news = mt__now_ns();
   int64_t check_ns = (int64_t)(p->opts.check_interval * 1e9);
@@ -284,15 +296,20 @@ static void *collector(void *arg) {
       }
       backoff = 0.05;
     }
+    char head[24];
+    snprintf(head, sizeof head, "%zu", d->head);
     argv[0] = p->k_done;
     argv[1] = rprefix;
     argv[2] = batch;
-    for (size_t i = 0; i < d->n; i++) argv[3 + i] = d->seq[i];
+    argv[3] = head;
+    for (size_t i = 0; i < d->n; i++) argv[4 + i] = d->seq[i];
+    if (d->n == 0) argv[4] = "";
     redisReply *rep;
-    int e = mt__rscript(c, &s_fetch, p->opts.io_timeout, &rep, 1, (int)(3 + d->n), argv, NULL);
-    if (!e) d->n = 0;                           /* dropped */
+    int e = mt__rscript(c, &s_fetch, p->opts.io_timeout, &rep, 1, (int)(4 + (d->n ? d->n : 1)), argv, NULL);
+    if (!e) d->n = d->head = 0;                 /* dropped */
     if (!e && rep->type == REDIS_REPLY_ARRAY && rep->elements) {
       apply_results(p, rep, d);
+      d->head = d->n;
       freeReplyObject(rep);
       last_news = mt__now_ns();
       continue;

@@ -124,7 +124,7 @@ static void job_free(job_t *j) {
 /* ---- scripts ------------------------------------------------------------------------ */
 /* KEYS stream; ARGV group, me, prefix, then (id, client, seq, ttl, payload)*. */
 static mt__rscript_t s_ack = MT__RSCRIPT(
-    "local n = 0\n"
+    "local ids, lists = {}, {}\n"
     "for i = 4, #ARGV, 5 do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)\n"
@@ -132,14 +132,22 @@ static mt__rscript_t s_ack = MT__RSCRIPT(
     "    local ttl = tonumber(ARGV[i + 3])\n"
     "    redis.call('SET', ARGV[3] .. 'r:' .. ARGV[i + 1] .. ':' .. ARGV[i + 2], ARGV[i + 4], 'PX', ttl)\n"
     "    local dk = ARGV[3] .. 'd:' .. ARGV[i + 1]\n"
-    "    redis.call('RPUSH', dk, ARGV[i + 2])\n"
-    "    redis.call('PEXPIRE', dk, ttl)\n"
-    "    redis.call('XACK', KEYS[1], ARGV[1], id)\n"
-    "    redis.call('XDEL', KEYS[1], id)\n"
-    "    n = n + 1\n"
+    "    local l = lists[dk]\n"
+    "    if not l then l = { ttl = ttl } lists[dk] = l end\n"
+    "    if ttl > l.ttl then l.ttl = ttl end\n"
+    "    l[#l + 1] = ARGV[i + 2]\n"
+    "    ids[#ids + 1] = id\n"
     "  end\n"
     "end\n"
-    "return n\n");
+    "for dk, l in pairs(lists) do\n"
+    "  redis.call('RPUSH', dk, unpack(l))\n"
+    "  redis.call('PEXPIRE', dk, l.ttl)\n"
+    "end\n"
+    "if #ids > 0 then\n"
+    "  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))\n"
+    "  redis.call('XDEL', KEYS[1], unpack(ids))\n"
+    "end\n"
+    "return #ids\n");
 
 /* KEYS stream, heartbeat; ARGV group, me, hb_ms, ids... Refreshes the
  * heartbeat and the claims still ours; returns the ids no longer ours. */

@@ -5,8 +5,8 @@
  * completes elsewhere as attempt 2); every worker killed, then new ones
  * (nothing lost); a poison task (dead-letter stream, MT_EBROKEN); Redis
  * killed and restarted with AOF (nothing acknowledged lost, everyone
- * reconnects); Redis paused with SIGSTOP (timeouts, then recovery); cancel
- * before and after delivery; a worker's link cut by a relay mid-task (the
+ * reconnects); Redis paused with SIGSTOP (timeouts, then recovery); a long
+ * task keeps its claim; cancel before and after delivery; a worker's link cut by a relay mid-task (the
  * task is reclaimed and completed elsewhere; the late result is dropped);
  * a task Redis lost and a result that expired (MT_ELOST, not a hang). */
 #include <setjmp.h>
@@ -363,6 +363,26 @@ static void redis_paused_times_out_then_recovers(void **st) {
   stop_worker(w);
 }
 
+static void long_task_keeps_its_claim(void **st) {
+  __atomic_store_n(&sh->progress_at, 2, __ATOMIC_RELEASE);   /* a second run = it was reclaimed */
+  pid_t a = spawn_worker(rs.url, "long", 1);
+  mt_rpool_t *p = pool_connect(rs.url, "long");
+  mt_future_t *f = mt_rpool_submit(p, "hold", NULL, 0);
+  assert_int_equal(mt_event_wait(&sh->started, 10), 0);
+  pid_t b = spawn_worker(rs.url, "long", 1);                  /* a rival, ready to reclaim */
+  /* Three visibility timeouts pass while the task runs: nobody takes it. */
+  assert_int_equal(mt_event_wait(&sh->progress, 3 * WOPTS.visibility_timeout), MT_ETIMEDOUT);
+  mt_event_set(&sh->release);
+  answer_t r = result_of(f, 10);
+  assert_int_equal(r.attempt, 1);
+  assert_int_equal(r.host, a);
+  assert_int_equal(__atomic_load_n(&sh->runs, __ATOMIC_ACQUIRE), 1);
+  mt_future_release(f);
+  mt_rpool_free(p);
+  stop_worker(a);
+  stop_worker(b);
+}
+
 static void cancel_before_and_after_delivery(void **st) {
   mt_rpool_t *p = pool_connect(rs.url, "cancel");
   int64_t v = 5;
@@ -494,6 +514,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test_setup(poison_task_goes_to_the_dead_letter_stream, before),
     cmocka_unit_test_setup(redis_killed_and_restarted_with_aof_loses_nothing, before),
     cmocka_unit_test_setup(redis_paused_times_out_then_recovers, before),
+    cmocka_unit_test_setup(long_task_keeps_its_claim, before),
     cmocka_unit_test_setup(cancel_before_and_after_delivery, before),
     cmocka_unit_test_setup(cut_link_task_reclaimed_and_late_result_dropped, before),
     cmocka_unit_test_setup(lost_task_and_expired_result_fail_with_elost, before),
