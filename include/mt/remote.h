@@ -16,7 +16,8 @@
  * call's own timeout when it has one, else by the handle's io_timeout (5 s by
  * default). A call that cannot reach Redis returns MT_ETIMEDOUT (no answer
  * in time, e.g. Redis paused), MT_ECONNREFUSED or MT_ECONNRESET (refused or
- * cut), or MT_EIO (Redis answered with an error, e.g. out of memory).
+ * cut), MT_EAGAIN (Redis is still loading its data after a restart), or
+ * MT_EIO (Redis answered with an error, e.g. out of memory).
  *
  * ---- The queue (mt_rqueue_*) -------------------------------------------------
  * A named FIFO of byte messages in Redis with mt_pqueue's semantics, shared

@@ -242,7 +242,12 @@ int mt__rreply(mt__rconn_t *c, double wait, redisReply **out) {
     return c->err = map_ctx_error(c->c, e);
   }
   *out = rep;
-  return ((redisReply *)rep)->type == REDIS_REPLY_ERROR ? MT_EIO : 0;
+  redisReply *rr = rep;
+  if (rr->type != REDIS_REPLY_ERROR) return 0;
+  /* Transient refusals: still loading its data after a restart, or busy
+   * with a long script. */
+  if (mt__rerr_is(rr, "LOADING") || mt__rerr_is(rr, "BUSY ") || mt__rerr_is(rr, "TRYAGAIN")) return MT_EAGAIN;
+  return MT_EIO;
 }
 
 int mt__rappend(mt__rconn_t *c, int argc, const char **argv, const size_t *lens) {

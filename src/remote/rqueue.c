@@ -168,7 +168,11 @@ static int blpop(mt_rqueue_t *q, const char *list, double t, redisReply **out) {
   if (r) return r;
   r = mt__rcmd(c, wait, out, 3, argv, NULL);
   mt__rlink_give(&q->link, c);
-  if (r) return r;
+  if (r) {
+    if (*out) freeReplyObject(*out);
+    *out = NULL;
+    return r;
+  }
   if ((*out)->type == REDIS_REPLY_NIL) {
     freeReplyObject(*out);
     *out = NULL;
