@@ -26,7 +26,7 @@
  * for room, then fails with MT_EFULL), task_done/join and close (puts fail
  * with MT_ECLOSED; gets drain what was put before the close, then fail with
  * MT_ECLOSED). A put is one atomic script; an item is in the queue once put
- * returns 0 and is handed to exactly one get. The queue is as durable as
+ * returns 0, and no two gets ever receive it. The queue is as durable as
  * Redis is configured to be (with AOF `appendfsync always`, a returned put
  * survives a Redis restart). A get whose reply is lost in transit (the
  * connection cut between Redis sending and the caller receiving) loses that

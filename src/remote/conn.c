@@ -11,6 +11,7 @@
  * the calling thread and consumes one it raised itself.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,17 +284,31 @@ static int conn_setup(mt__rlink_t *l, mt__rconn_t *c, double wait) {
   return r;
 }
 
+/* True if an idle connection was closed by the other end meanwhile (Redis
+ * restarted, a proxy timed it out): it shows as readable, since nothing
+ * else is due on an idle connection. */
+static bool conn_stale(const mt__rconn_t *c) {
+  struct pollfd pf = { c->c->fd, POLLIN | POLLRDHUP, 0 };
+  return poll(&pf, 1, 0) != 0;
+}
+
 int mt__rlink_take(mt__rlink_t *l, double wait, mt__rconn_t **out) {
   *out = NULL;
-  mt_lock_acquire(&l->lock, MT_FOREVER);
-  mt__rconn_t *c = l->idle;
-  if (c) l->idle = c->next;
-  mt_lock_release(&l->lock);
-  if (c) {
+  for (;;) {
+    mt_lock_acquire(&l->lock, MT_FOREVER);
+    mt__rconn_t *c = l->idle;
+    if (c) l->idle = c->next;
+    mt_lock_release(&l->lock);
+    if (!c) break;
+    if (conn_stale(c)) {                       /* drop it; try the next, or connect */
+      conn_close(c);
+      continue;
+    }
     c->next = NULL;
     *out = c;
     return 0;
   }
+  mt__rconn_t *c;
   if (wait <= 0) wait = l->io_timeout;
   c = mt__calloc(1, sizeof *c);
   if (!c) return MT_ENOMEM;

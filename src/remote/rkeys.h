@@ -1,5 +1,5 @@
 /* rkeys.h — the Redis layout of a pool, shared by submitters (rpool.c) and
- * workers (rworker.c), and the scripts both sides know.
+ * workers (rworker.c), and the consumer group both sides create.
  *
  * For pool P, every key starts with "mt:{P}:" (one hash slot):
  *   tasks          the stream of tasks; consumer group "workers"

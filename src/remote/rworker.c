@@ -20,7 +20,8 @@
  * max_deliveries, when the reclaim script moves it to the dead-letter
  * stream and stores MT_EBROKEN as its result. Reclaiming is XAUTOCLAIM of
  * entries idle past the visibility timeout, plus XCLAIM of entries held by
- * consumers whose heartbeat key has expired.
+ * consumers whose heartbeat key has expired; consumers without heartbeat
+ * and without pending tasks are then removed from the group.
  *
  * `lock` (with `cond`) guards the two job lists (running, finished) and
  * `inhand`; nobody holds it across network I/O or procpool calls. The done
@@ -202,6 +203,17 @@ static mt__rscript_t s_reclaim = MT__RSCRIPT(
     "    if not alive[who] then\n"
     "      local c = redis.call('XCLAIM', KEYS[1], g, me, ARGV[7], p[1])\n"
     "      if #c == 1 and c[1] and c[1][2] then handle(c[1][1], c[1][2], p[4] + 1) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local ok, cs = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], g)\n"
+    "if ok then\n"
+    "  for _, c in ipairs(cs) do\n"
+    "    local info = {}\n"
+    "    for i = 1, #c, 2 do info[c[i]] = c[i + 1] end\n"
+    "    if info.name ~= me and info.pending == 0 and\n"
+    "       redis.call('EXISTS', prefix .. 'hb:' .. info.name) == 0 then\n"
+    "      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], g, info.name)\n"
     "    end\n"
     "  end\n"
     "end\n"

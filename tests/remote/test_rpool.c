@@ -289,6 +289,10 @@ static void every_worker_killed_then_new_ones(void **st) {
     mt_future_release(fs[i]);
   }
   assert_true(again > 0);           /* the dead workers held tasks: redelivered */
+  /* The dead consumers leave the group once their tasks are reclaimed. */
+  double end = mt_now() + 10;
+  while (rs_int(&rs, "XINFO CONSUMERS mt:{all}:tasks workers") != 2 && mt_now() < end) mt_sleep(0.02);
+  assert_int_equal(rs_int(&rs, "XINFO CONSUMERS mt:{all}:tasks workers"), 2);
   mt_rpool_free(p);
   stop_worker(w3);
   stop_worker(w4);
