@@ -148,7 +148,6 @@ static int map_ctx_error(const redisContext *c, int saved_errno) {
   return MT_EIO;                                         /* protocol error, other */
 }
 
-int mt__rconn_error(const mt__rconn_t *c) { return c->err ? c->err : MT_EIO; }
 bool mt__rconn_failed(const mt__rconn_t *c) { return c->err != 0; }
 
 bool mt__rerr_is(const redisReply *r, const char *prefix) {
@@ -395,21 +394,6 @@ static int script_args(mt__rscript_t *s, const char *verb, const char *body, int
 static void sha_copy(mt__rscript_t *s, char *out) {
   for (int i = 0; i < 40; i++) out[i] = __atomic_load_n(&s->sha[i], __ATOMIC_RELAXED);
   out[40] = 0;
-}
-
-int mt__rscript_append(mt__rconn_t *c, mt__rscript_t *s, int nkeys, int argc, const char **argv,
-                       const size_t *lens) {
-  char sha[41], nk[16];
-  if (!mt__load(&s->have_sha)) return MT_EINVAL;
-  sha_copy(s, sha);
-  const char **v;
-  size_t *l;
-  int r = script_args(s, "EVALSHA", sha, nkeys, argc, argv, lens, &v, &l, nk);
-  if (r) return r;
-  r = mt__rappend(c, argc + 3, v, l);
-  mt__free(v);
-  mt__free(l);
-  return r;
 }
 
 int mt__rscript(mt__rconn_t *c, mt__rscript_t *s, double wait, redisReply **out, int nkeys,

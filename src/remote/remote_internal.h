@@ -67,8 +67,6 @@ int  mt__rcmd(mt__rconn_t *c, double wait, redisReply **out, int argc, const cha
  * order with mt__rreply. */
 int  mt__rappend(mt__rconn_t *c, int argc, const char **argv, const size_t *lens);
 int  mt__rreply(mt__rconn_t *c, double wait, redisReply **out);
-/* A connection error (negative code) for a failed context. */
-int  mt__rconn_error(const mt__rconn_t *c);
 bool mt__rconn_failed(const mt__rconn_t *c);
 /* Take, one command, give back. */
 int  mt__rlink_cmd(mt__rlink_t *l, int64_t deadline, redisReply **out, int argc, const char **argv,
@@ -88,9 +86,6 @@ typedef struct {
 /* Runs s with nkeys keys then args (argv/lens: keys first). As mt__rcmd. */
 int  mt__rscript(mt__rconn_t *c, mt__rscript_t *s, double wait, redisReply **out, int nkeys,
                  int argc, const char **argv, const size_t *lens);
-/* Queues it on a pipeline (EVALSHA; the SHA must be known: mt__rscript_prepare). */
-int  mt__rscript_append(mt__rconn_t *c, mt__rscript_t *s, int nkeys, int argc, const char **argv,
-                        const size_t *lens);
 /* Makes sure Redis knows s (SCRIPT LOAD) and its SHA is filled. */
 int  mt__rscript_prepare(mt__rconn_t *c, mt__rscript_t *s, double wait);
 
