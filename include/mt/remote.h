@@ -170,8 +170,10 @@ mt_rworker_t *mt_rworker_new(const char *url, const char *pool, const mt_rworker
  * mt_procpool). 0, MT_EEXIST, MT_EINVAL, MT_EBUSY (running), MT_ENOMEM. */
 int  mt_rworker_register(mt_rworker_t *w, const char *task, mt_ptask_fn fn);
 /* Runs tasks in nprocs worker processes (0: one per CPU) until
- * mt_rworker_stop(). Returns 0 after a stop (tasks in hand finished and
- * acknowledged first), or an error that kept it from starting (MT_EAGAIN
+ * mt_rworker_stop(). Returns 0 after a stop — the tasks in hand are
+ * finished and acknowledged first (if Redis stays unreachable for
+ * 2 x io_timeout meanwhile, they are left to be delivered again) — or an
+ * error that kept it from starting (MT_EBUSY: already running; MT_EAGAIN:
  * fork...). Redis going away is not an error: it retries. */
 int  mt_rworker_run(mt_rworker_t *w, size_t nprocs);
 /* Makes run() return soon. Async-signal-safe: may be called from a signal
