@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,6 +92,7 @@ static __attribute__((unused)) int rs_spawn(rs_t *s) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive a test that failed */
     const char *bin = getenv("MT_REDIS_SERVER");
     if (!bin) bin = "redis-server";
     execlp(bin, bin, "--port", port, "--bind", "127.0.0.1", "--dir", s->dir, "--save", "",
@@ -290,6 +292,7 @@ static __attribute__((unused)) int relay_start(relay_t *r, int target) {
   if (r->pid < 0) return -1;
   if (r->pid == 0) {
     signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(c[1]);
     close(k[0]);
     relay_loop(lfd, target, c[0], k[1]);

@@ -107,6 +107,7 @@ static pid_t spawn_worker(const char *url, const char *pool, size_t nprocs) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);       /* dies with its parent, even one that failed */
     execl("/proc/self/exe", "test_rpool", "--worker", shm_name, url, pool, n, (char *)NULL);
     _exit(127);
   }

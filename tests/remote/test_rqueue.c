@@ -316,6 +316,7 @@ static void password_and_unix_socket(void **st) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int dn = open("/dev/null", O_WRONLY);
     dup2(dn, 1);
     const char *bin = getenv("MT_REDIS_SERVER");
