@@ -5,7 +5,8 @@
  * included by <mt.h>: include <mt/remote.h> yourself.
  *
  * URLs: "redis://[[user]:password@]host[:port][/db]" (port 6379, db 0 by
- * default) and "unix://[[user]:password@]/path/to/redis.sock[?db=N]".
+ * default; an IPv6 host in brackets, "[::1]") and
+ * "unix://[[user]:password@]/path/to/redis.sock[?db=N]".
  *
  * Connections. Every handle keeps a small stack of hiredis connections; a
  * call takes one for itself (a new one if all are in use) and gives it back,

@@ -84,13 +84,25 @@ int mt__rurl_parse(const char *url, mt__rurl_t *u) {
   }
   const char *slash = strchr(p, '/');
   size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-  const char *colon = memchr(p, ':', hl);
-  size_t hostlen = colon ? (size_t)(colon - p) : hl;
+  const char *host = p, *after = p;            /* after: where ":port" may start */
+  size_t hostlen;
+  if (*p == '[') {                             /* an IPv6 literal: [::1]:6379 */
+    const char *close = memchr(p, ']', hl);
+    if (!close || close == p + 1) goto fail;
+    host = p + 1;
+    hostlen = (size_t)(close - p - 1);
+    after = close + 1;
+    if (after < p + hl && *after != ':') goto fail;
+  } else {
+    const char *colon = memchr(p, ':', hl);
+    hostlen = colon ? (size_t)(colon - p) : hl;
+    after = p + hostlen;
+  }
   if (hostlen == 0) goto fail;
-  if (colon && !parse_int(colon + 1, hl - hostlen - 1, 1, 65535, &u->port)) goto fail;
+  if (after < p + hl && !parse_int(after + 1, (size_t)(p + hl - after - 1), 1, 65535, &u->port)) goto fail;
   if (slash && slash[1] && !parse_int(slash + 1, strlen(slash + 1), 0, 1 << 20, &u->db)) goto fail;
   r = MT_ENOMEM;
-  if (!(u->host = dupn(p, hostlen))) goto fail;
+  if (!(u->host = dupn(host, hostlen))) goto fail;
   return 0;
 fail:
   mt__rurl_free(u);

@@ -240,7 +240,8 @@ static void four_by_four_processes_lose_nothing(void **st) {
 static void bad_urls_and_names(void **st) {
   const char *bad[] = { NULL, "", "http://x", "redis://", "redis://:1", "redis://h:0", "redis://h:65536",
                         "redis://h:12x", "redis://h/abc", "unix://", "unix://rel/path", "unix:///s?x=1",
-                        "redis://user@h" };
+                        "redis://user@h", "redis://[]:1", "redis://[::1", "redis://[::1]x", "redis://[::1]:",
+                        "redis://h:1:2" };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     assert_null(mt_rqueue_open(bad[i], "q", 0));
     assert_int_equal(mt_last_error(), MT_EINVAL);
@@ -254,6 +255,14 @@ static void bad_urls_and_names(void **st) {
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", rs_free_port());      /* nobody there */
   assert_null(mt_rqueue_open(url, "q", 0));
   assert_int_equal(mt_last_error(), MT_ECONNREFUSED);
+  /* an IPv6 literal parses (nobody serves it here: Redis listens on 127.0.0.1 only) */
+  snprintf(url, sizeof url, "redis://[::1]:%d/0", rs.port);
+  assert_null(mt_rqueue_open(url, "q", 0));
+  assert_int_not_equal(mt_last_error(), MT_EINVAL);
+  snprintf(url, sizeof url, "redis://localhost:%d", rs.port);   /* a name, not an address */
+  mt_rqueue_t *byname = mt_rqueue_open(url, "q", 0);
+  if (byname) mt_rqueue_free(byname);
+  else assert_int_not_equal(mt_last_error(), MT_EINVAL);
   assert_null(mt_rqueue_open("unix:///nonexistent/redis.sock", "q", 0));
   assert_int_equal(mt_last_error(), MT_ECONNREFUSED);
   /* a database other than 0 keeps its own queues */
