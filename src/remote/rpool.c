@@ -42,6 +42,13 @@ typedef struct rec {
   bool cancelling;
 } rec_t;
 
+/* The seqs applied and not yet dropped from Redis (s_fetch drops them). */
+typedef struct {
+  size_t n;                     /* seqs noted */
+  size_t head;                  /* how many of the first ones came from the list's head */
+  char seq[BATCH * 2][24];
+} drops_t;
+
 struct mt_rpool {
   mt__rlink_t link;
   mt_rpool_opts_t opts;
@@ -55,6 +62,8 @@ struct mt_rpool {
   bool closed;
   uint32_t stop;
   mt_thread_t *collector;
+  drops_t *drops;               /* the collector's, allocated up front */
+  const char **fetch_argv;
 };
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -187,13 +196,6 @@ static mt__rscript_t s_cancel = MT__RSCRIPT(
     "redis.call('XDEL', KEYS[1], ARGV[2])\n"
     "return 1\n");
 
-/* The seqs applied and not yet dropped from Redis (s_fetch drops them). */
-typedef struct {
-  size_t n;                     /* seqs noted */
-  size_t head;                  /* how many of the first ones came from the list's head */
-  char seq[BATCH * 2][24];
-} drops_t;
-
 /* Applies a batch in s_fetch's format; notes each seq in d for dropping. */
 static void apply_results(mt_rpool_t *p, redisReply *rep, drops_t *d) {
   for (size_t i = 0; i + 1 < rep->elements; i += 2) {
@@ -279,13 +281,13 @@ static void *collector(void *arg) {
   snprintf(rprefix, sizeof rprefix, "%sr:%s:", p->prefix, p->client);
   char batch[16];
   snprintf(batch, sizeof batch, "%d", BATCH);
-  drops_t *d = mt__calloc(1, sizeof *d);
-  const char **argv = mt__malloc(sizeof *argv * (4 + BATCH * 2));
+  drops_t *d = p->drops;
+  const char **argv = p->fetch_argv;
   mt__rconn_t *c = NULL;
   int64_t last_news = mt__now_ns();
   int64_t check_ns = (int64_t)(p->opts.check_interval * 1e9);
   double backoff = 0.05;
-  while (d && argv && !mt__load(&p->stop)) {
+  while (!mt__load(&p->stop)) {
     if (!c) {
       int e = mt__rlink_take(&p->link, 0, &c);
       if (e) {
@@ -336,8 +338,6 @@ static void *collector(void *arg) {
       backoff = 0.05;
     }
   }
-  mt__free(d);
-  mt__free(argv);
   mt__rlink_give(&p->link, c);
   return NULL;
 }
@@ -416,7 +416,9 @@ MT_API mt_rpool_t *mt_rpool_connect(const char *url, const char *pool, const mt_
   snprintf(dk, sizeof dk, "d:%s", p->client);
   p->k_stream = catkey(p->prefix, "tasks");
   p->k_done = catkey(p->prefix, dk);
-  if (!p->k_stream || !p->k_done || tab_grow(p)) goto fail;
+  p->drops = mt__calloc(1, sizeof *p->drops);
+  p->fetch_argv = mt__malloc(sizeof *p->fetch_argv * (4 + BATCH * 2));
+  if (!p->k_stream || !p->k_done || !p->drops || !p->fetch_argv || tab_grow(p)) goto fail;
   {                                             /* reach Redis now; make the group */
     const char *argv[6] = MT__R_CREATE_GROUP(p->k_stream);
     redisReply *rep;
@@ -473,6 +475,8 @@ MT_API void mt_rpool_free(mt_rpool_t *p) {
   mt__free(p->prefix);
   mt__free(p->k_stream);
   mt__free(p->k_done);
+  mt__free(p->drops);
+  mt__free(p->fetch_argv);
   mt__free(p);
 }
 

@@ -14,9 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
-
-#include "mt.h"
+#include "testutil.h"
 #include "mt/remote.h"
 #include "redis_fixture.h"
 
@@ -533,6 +531,45 @@ static void free_fails_unfinished_futures(void **st) {
   mt_rworker_free(w);
 }
 
+/* Every allocation of connect, submit, cancel and worker setup, failed in
+ * turn: MT_ENOMEM (or success), and nothing leaked either way. */
+static void out_of_memory_fails_cleanly(void **st) {
+  bool done = false;
+  long k = 0;
+  for (; !done && k < 2000; k++) {
+    tu_alloc_install(k);
+    int r = 0;
+    mt_rpool_opts_t o = { .io_timeout = 1 };
+    mt_rpool_t *p = mt_rpool_connect(rs.url, "oom", &o);
+    if (!p) r = mt_last_error();
+    mt_future_t *f = NULL;
+    if (p) {
+      f = mt_rpool_submit(p, "square", "12345678", 8);
+      if (!f) r = mt_last_error();
+    }
+    if (f) {
+      r = mt_future_cancel(f);
+      mt_future_release(f);
+    }
+    mt_rworker_t *w = NULL;
+    if (!r) {
+      w = mt_rworker_new(rs.url, "oom", &WOPTS);
+      if (!w) r = mt_last_error();
+    }
+    if (w) {
+      r = mt_rworker_register(w, "square", t_square);
+      mt_rworker_free(w);
+    }
+    mt_rpool_free(p);
+    tu_alloc_restore();
+    assert_int_equal(tu_live, 0);
+    if (r) assert_int_equal(r, MT_ENOMEM);
+    done = !r;
+  }
+  assert_true(done);
+  assert_true(k > 10);
+}
+
 int main(int argc, char **argv) {
   if (argc == 6 && !strcmp(argv[1], "--worker")) return worker_main(argv);
   const struct CMUnitTest tests[] = {
@@ -548,6 +585,7 @@ int main(int argc, char **argv) {
     cmocka_unit_test_setup(stalled_link_task_reclaimed_and_late_result_dropped, before),
     cmocka_unit_test_setup(lost_task_and_expired_result_fail_with_elost, before),
     cmocka_unit_test_setup(free_fails_unfinished_futures, before),
+    cmocka_unit_test_setup(out_of_memory_fails_cleanly, before),
   };
   if (getenv("MT_TEST_FILTER")) cmocka_set_test_filter(getenv("MT_TEST_FILTER"));
   return cmocka_run_group_tests(tests, setup, teardown);

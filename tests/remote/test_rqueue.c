@@ -10,9 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
-
-#include "mt.h"
+#include "testutil.h"
 #include "mt/remote.h"
 #include "redis_fixture.h"
 
@@ -358,6 +356,40 @@ static void password_and_unix_socket(void **st) {
   rs_stop(&s2);
 }
 
+/* Every allocation of open and of each call, failed in turn: a clear
+ * MT_ENOMEM (or success), and nothing leaked either way. */
+static void out_of_memory_fails_cleanly(void **st) {
+  bool done = false;
+  long k = 0;
+  for (; !done && k < 1000; k++) {
+    tu_alloc_install(k);
+    mt_rqueue_t *q = mt_rqueue_open(rs.url, "oom", 2);
+    int e = q ? 0 : mt_last_error();
+    int r = MT_EINVAL;
+    if (q) {
+      r = mt_rqueue_put(q, "abc", 3, 0);
+      void *m = NULL;
+      size_t n;
+      if (!r) r = mt_rqueue_get(q, &m, &n, 0);
+      free(m);
+      if (!r) r = mt_rqueue_task_done(q);
+      if (!r) r = mt_rqueue_join(q, 0);
+      if (!r) r = mt_rqueue_unlink(q);
+      mt_rqueue_free(q);
+    }
+    tu_alloc_restore();
+    assert_int_equal(tu_live, 0);
+    if (!q) assert_int_equal(e, MT_ENOMEM);
+    else if (r) assert_int_equal(r, MT_ENOMEM);
+    done = q && !r;
+    mt_rqueue_t *c = mt_rqueue_open(rs.url, "oom", 2);   /* clean up after a half-done round */
+    mt_rqueue_unlink(c);
+    mt_rqueue_free(c);
+  }
+  assert_true(done);
+  assert_true(k > 10);                 /* many allocations were made to fail */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(basics),
@@ -369,6 +401,7 @@ int main(void) {
     cmocka_unit_test(bad_urls_and_names),
     cmocka_unit_test(paused_redis_times_out_then_recovers),
     cmocka_unit_test(password_and_unix_socket),
+    cmocka_unit_test(out_of_memory_fails_cleanly),
   };
   if (getenv("MT_TEST_FILTER")) cmocka_set_test_filter(getenv("MT_TEST_FILTER"));
   return cmocka_run_group_tests(tests, setup, teardown);
