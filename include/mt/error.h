@@ -55,7 +55,8 @@ extern "C" {
   X(MT_ECLOSED,         -4003,            "closed")                              \
   X(MT_EBROKEN,         -4004,            "broken (barrier broken or worker died)") \
   X(MT_ERUNNING,        -4005,            "still running")                       \
-  X(MT_EOVERRELEASE,    -4006,            "released more times than acquired")
+  X(MT_EOVERRELEASE,    -4006,            "released more times than acquired") \
+  X(MT_ELOST,           -4007,            "lost: the remote task or its result is gone (expired, or the broker lost it)")
 
 #define MT__ERR_ENUM(name, value, msg) name = (value),
 typedef enum mt_errno { MT_ERROR_MAP(MT__ERR_ENUM) MT__ERR_LAST = 0 } mt_errno_t;

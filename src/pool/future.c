@@ -38,6 +38,9 @@ struct mt_future {
   mt__wq_t wq;                  /* waiters; wq.lk guards the lists below */
   mt__fwatch_t *watchers;
   cb_node_t *cbs, **cbs_tail;
+  int (*cancel_fn)(mt_future_t *, void *, uint64_t);   /* mt__future_set_cancel_hook */
+  void *cancel_ud;
+  uint64_t cancel_tag;
 };
 
 static inline uint32_t st(const mt_future_t *f) { return mt__load(&f->state) & STATE; }
@@ -54,7 +57,15 @@ mt_future_t *mt__future_new(unsigned refs) {
   f->watchers = NULL;
   f->cbs = NULL;
   f->cbs_tail = &f->cbs;
+  f->cancel_fn = NULL;
   return f;
+}
+
+void mt__future_set_cancel_hook(mt_future_t *f, int (*fn)(mt_future_t *, void *, uint64_t),
+                                void *ud, uint64_t tag) {
+  f->cancel_fn = fn;
+  f->cancel_ud = ud;
+  f->cancel_tag = tag;
 }
 
 MT_API mt_future_t *mt_future_retain(mt_future_t *f) {
@@ -178,6 +189,10 @@ MT_API int mt_future_result(mt_future_t *f, double timeout, void **result) {
 }
 
 MT_API int mt_future_cancel(mt_future_t *f) {
+  if (f->cancel_fn && st(f) == PENDING) {
+    int r = f->cancel_fn(f, f->cancel_ud, f->cancel_tag);
+    if (r) return r;
+  }
   if (mt__future_cancel(f)) return 0;
   switch (st(f)) {
     case CANCELLED: return 0;

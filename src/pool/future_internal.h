@@ -3,6 +3,8 @@
 #ifndef MT_FUTURE_INTERNAL_H
 #define MT_FUTURE_INTERNAL_H
 
+#include <stdint.h>
+
 #include "mt/future.h"
 
 typedef struct mt__fwatch {
@@ -24,5 +26,11 @@ bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w);
 /* Removes it if still there; afterwards its fn is not running and never will. */
 void mt__future_unwatch(mt_future_t *f, mt__fwatch_t *w);
 int  mt__future_code(const mt_future_t *f);
+/* For an executor that must agree to a cancel (the remote pool): while f is
+ * pending, mt_future_cancel(f) first calls fn(f, ud, tag) outside any lock;
+ * 0 lets the cancel go on, any other value is returned to the caller. Set it
+ * before f is shared; fn must cope with f finishing meanwhile. */
+void mt__future_set_cancel_hook(mt_future_t *f, int (*fn)(mt_future_t *f, void *ud, uint64_t tag),
+                                void *ud, uint64_t tag);
 
 #endif
