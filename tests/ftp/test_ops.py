@@ -233,10 +233,8 @@ def test_daemon_with_pidfile(tmp_path):
 
 def test_dual_stack_listener(make_server):
     # [::] with --dual-stack: one socket serves IPv4 (v4-mapped) and IPv6
-    port = free_port("::1")
-    srv = make_server(extra=["--dual-stack"], listen=[f"[::]:{port}"], start=False)
-    srv.port = port
-    srv.start()
+    srv = make_server(extra=["--dual-stack"], listen=["[::]:0"])   # the port: from the log
+    port = srv.port
     (srv.root / "f.txt").write_text("both")
     for host in ("127.0.0.1", "::1"):
         f = ftplib.FTP(timeout=10 * SLOW)
@@ -248,10 +246,10 @@ def test_dual_stack_listener(make_server):
         f.quit()
     assert "connect from 127.0.0.1 " in srv.log_text()   # the mapped address, shown as IPv4
     # without it, an IPv6 listener is IPv6-only
-    port6 = free_port("::1")
-    srv6 = make_server(listen=[f"[::]:{port6}"], start=False)
-    srv6.host, srv6.port = "::1", port6
+    srv6 = make_server(listen=["[::]:0"], start=False)
+    srv6.host = "::1"
     srv6.start()
+    port6 = srv6.port
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port6), timeout=5).close()
     g = ftplib.FTP(timeout=10 * SLOW)
