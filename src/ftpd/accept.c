@@ -4,11 +4,12 @@
  * ftpd_admit() counts a connection against --max-clients and --max-per-ip
  * (srv->lock guards the per-IP table and the count) from accept to the end
  * of its session; over a limit the client gets its 421 and is closed at
- * once; a model whose sessions run on a fixed pool bounds admission by
- * srv->capacity as well. ftpd_accept_loop() admits connections from one listening socket and
- * hands each to the model's hand-off function, noticing srv->stopping within
- * half a second; the threads and fork models run it on one acceptor thread
- * per socket, the coroutines model in an acceptor coroutine per scheduler.
+ * once; for a model with a fixed pool (ftpd_model_t.fixed_pool) the pool's
+ * size, srv->capacity, bounds admission too. ftpd_accept_loop() admits
+ * connections from one listening socket and hands each to the model's
+ * hand-off function, noticing srv->stopping within half a second; the
+ * threads and fork models run it on one acceptor thread per socket, the
+ * coroutines model in an acceptor coroutine per scheduler.
  */
 #include <errno.h>
 #include <stdlib.h>

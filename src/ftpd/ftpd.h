@@ -173,7 +173,7 @@ typedef struct ftpd_server {
   struct ip_slot *ips;        /* per-IP counts (accept.c) */
   size_t n_ips, cap_ips;
   int capacity;               /* sessions the model can run at once, fixed at
-                                 start (the threads model's pool); 0 = no bound */
+                                 start for a fixed_pool model; 0 = no bound */
   const struct ftpd_model *model;   /* fixed at start */
   mt_pool_t *offload;         /* where blocking work runs (the coroutines model); NULL: in place */
 } ftpd_server_t;
@@ -260,6 +260,9 @@ int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char
 typedef struct ftpd_model {
   const char *name;                 /* as --model spells it */
   const char *what;                 /* for the start-up log: "a thread per session from a pool" */
+  /* Sessions run on a pool sized at start (max-clients then): admission is
+   * bounded by srv->capacity too, which a SIGHUP raising max-clients cannot grow. */
+  bool fixed_pool;
   /* Serves srv->listen_fd until stop is set, then shuts down in order; 0 or -1. */
   int (*run)(ftpd_server_t *srv, mt_event_t *stop);
   /* The session's display name ("ftp#12 alice") at its start and after

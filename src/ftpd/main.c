@@ -110,6 +110,7 @@ static int serve(void) {
   srv.snap = snap;
   srv.xferlog_fd = -1;
   srv.model = ftpd_model_get(c->model);
+  srv.capacity = srv.model->fixed_pool ? c->max_clients : 0;
   srv.root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (srv.root_fd < 0) {
     fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));

@@ -1,8 +1,11 @@
 /* model_fork.c — the fork model: one process per session.
  *
- * The acceptor threads (accept.c) admit a connection and hand it here; it is
- * served by a child started with mt_proc_start (so it is reaped through a
- * pidfd, never left a zombie, and dies with an abruptly dying parent). The
+ * The acceptor threads (accept.c) admit a connection and queue it for the
+ * forker thread, which serves it by a child started with mt_proc_start (so
+ * it is reaped through a pidfd, never left a zombie, and dies with an
+ * abruptly dying parent). Only the forker forks, and it lives until every
+ * child is reaped: a child's parent-death signal follows the thread that
+ * forked it, and acceptor threads end at SIGTERM. The
  * parent closes its copy of the connection at once. A child that finishes
  * its session writes its pid into a pipe to the parent; the monitor thread
  * reads it and releases the admission at once, so --max-clients and
@@ -41,6 +44,8 @@ typedef struct {
   child_t *children;
   int n;
   int done[2];                   /* children write their pid here when done */
+  mt_queue_t *pending;           /* accepted connections for the forker thread */
+  mt_event_t reaped;             /* set when every child is reaped: the forker may go */
   /* what the next child serves (read by it right after the fork) */
   int fd;
   struct sockaddr_storage peer;
@@ -78,13 +83,14 @@ static int child_main(void *arg) {
   return 0;
 }
 
-static int fork_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
-  forker_t *fk = ctx;
+/* Starts the session process for fd (on the forker thread). 0, or <0 with
+ * the connection left to the caller. */
+static int start_child(forker_t *fk, int fd, const struct sockaddr_storage *peer) {
   child_t *c = malloc(sizeof *c);
   if (!c) return MT_ENOMEM;
   c->peer = *peer;
   c->released = false;
-  /* One acceptor forks at a time: the child reads fd and peer from fk. */
+  /* The child reads fd and peer from fk; the list append is under the lock. */
   mt_lock_acquire(&fk->lock, MT_FOREVER);
   fk->fd = fd;
   fk->peer = *peer;
@@ -104,6 +110,46 @@ static int fork_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) 
   }
   mt_close(fd);                    /* the child has its own copy */
   return 0;
+}
+
+typedef struct {
+  int fd;
+  struct sockaddr_storage peer;
+} pending_t;
+
+/* The acceptors' hand-off: queue the connection for the forker thread. */
+static int fork_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
+  forker_t *fk = ctx;
+  pending_t *p = malloc(sizeof *p);
+  if (!p) return MT_ENOMEM;
+  p->fd = fd;
+  p->peer = *peer;
+  int r = mt_queue_put(fk->pending, p, 0);     /* unbounded: admission bounds it */
+  if (r < 0) free(p);
+  return r;
+}
+
+/* The one thread that starts session processes, and outlives them all: a
+ * daemonic child's PR_SET_PDEATHSIG fires when the *thread* that forked it
+ * exits, so children forked by the acceptor threads were killed the moment
+ * SIGTERM stopped those threads — their transfers cut short. This thread
+ * returns only once fork_run() has reaped every child (fk->reaped). */
+static void *forker(void *arg) {
+  forker_t *fk = arg;
+  void *item;
+  while (mt_queue_get(fk->pending, &item, MT_FOREVER) == 0) {
+    pending_t *p = item;
+    if (start_child(fk, p->fd, &p->peer) < 0) {
+      static const char msg[] = "421 Service not available, try later.\r\n";
+      (void)!send(p->fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      mt_close(p->fd);
+      ftpd_release(fk->srv, &p->peer);
+    }
+    free(p);
+    mt_queue_task_done(fk->pending);
+  }
+  mt_event_wait(&fk->reaped, MT_FOREVER);
+  return NULL;
 }
 
 /* Reaps the children that ended; with kill, sends them sig first. */
@@ -165,13 +211,21 @@ static int fork_run(ftpd_server_t *srv, mt_event_t *stop) {
     return -1;
   }
   mt_lock_init(&fk.lock, 0);
-  mt_thread_t *acc[FTPD_MAX_LISTEN] = {0}, *mon = NULL;
+  mt_event_init(&fk.reaped, 0);
+  fk.pending = mt_queue_new(MT_FIFO, 0);
+  mt_thread_t *acc[FTPD_MAX_LISTEN] = {0}, *mon = NULL, *fth = NULL;
   mt_thread_opts_t o = {.name = "ftp-reaper", .daemon = true};
-  int rc = mt_thread_start(&mon, monitor, &fk, &o) < 0 ? -1 : 0;
+  mt_thread_opts_t fo = {.name = "ftp-forker", .daemon = true};
+  int rc = fk.pending && mt_thread_start(&mon, monitor, &fk, &o) == 0 ? 0 : -1;
+  if (rc == 0 && mt_thread_start(&fth, forker, &fk, &fo) < 0) rc = -1;
   if (rc == 0 && ftpd_acceptors_start(srv, fork_handoff, &fk, acc) < 0) rc = -1;
   if (rc == 0) mt_event_wait(stop, MT_FOREVER);
 
   ftpd_acceptors_stop(srv, acc);
+  if (fk.pending) {                /* what was accepted is forked (and told 421) first */
+    mt_queue_close(fk.pending);
+    if (fth) mt_queue_join(fk.pending, MT_FOREVER);
+  }
   if (mon) {
     mt_thread_join(mon, MT_FOREVER, NULL);
     mt_thread_free(mon);
@@ -188,6 +242,19 @@ static int fork_run(ftpd_server_t *srv, mt_event_t *stop) {
     reap(&fk, SIGKILL);
     while (reap(&fk, 0)) mt_sleep(0.01);
   }
+  mt_event_set(&fk.reaped);
+  if (fth) {
+    mt_thread_join(fth, MT_FOREVER, NULL);
+    mt_thread_free(fth);
+  }
+  for (void *item; fk.pending && mt_queue_get(fk.pending, &item, 0) == 0;) {   /* only if the forker never ran */
+    pending_t *p = item;
+    mt_close(p->fd);
+    ftpd_release(srv, &p->peer);
+    free(p);
+  }
+  mt_queue_free(fk.pending);
+  mt_event_destroy(&fk.reaped);
   mt_lock_destroy(&fk.lock);
   close(fk.done[0]);
   close(fk.done[1]);

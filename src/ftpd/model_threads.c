@@ -59,8 +59,7 @@ static void name_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 static void back_to_idle(void) { prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0); }
 
 static int threads_run(ftpd_server_t *srv, mt_event_t *stop) {
-  int n = srv->snap->cfg.max_clients;   /* the pool is sized once; a reload cannot grow it */
-  srv->capacity = n;
+  int n = srv->capacity;   /* max-clients at start: the pool is sized once */
   mt_queue_t *q = mt_queue_new(MT_FIFO, (size_t)n);
   mt_thread_t **workers = calloc((size_t)n, sizeof *workers);
   mt_thread_t *acc[FTPD_MAX_LISTEN] = {0};
@@ -110,6 +109,7 @@ static int threads_run(ftpd_server_t *srv, mt_event_t *stop) {
 const ftpd_model_t ftpd_model_threads = {
   .name = "threads",
   .what = "a pool of session threads fed by a bounded queue",
+  .fixed_pool = true,
   .run = threads_run,
   .session_named = name_thread,
   .session_end = back_to_idle,

@@ -8,6 +8,7 @@ sanitizers in its log (the ASan and TSan builds run these same tests).
 import ftplib
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -71,8 +72,11 @@ class Server:
         self.root.mkdir(exist_ok=True)
         self.users = tmp / "users"
         self.host = "127.0.0.1"
-        self.port = free_port()
-        self.listen = listen or [f"{self.host}:{self.port}"]
+        # Port 0: the kernel picks a free port at bind and start() reads it
+        # from the server's log, so no other process can take it meanwhile
+        # (free_port() then bind left a window other test runs hit).
+        self.port = 0
+        self.listen = listen or [f"{self.host}:0"]
         self.log = tmp / "server.log"
         self.xferlog = tmp / "xfer.log"
         if users and not self.users.exists():
@@ -92,11 +96,17 @@ class Server:
 
     def start(self):
         self.logf = open(self.log, "ab")
+        offset = self.log.stat().st_size
         self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf, env=self.env)
         deadline = time.time() + 10 * SLOW
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("mtftpd exited at start:\n" + self.log.read_text())
+            m = re.search(rb"listening on \S+ port (\d+)", self.log.read_bytes()[offset:])
+            if not m:
+                time.sleep(0.05)
+                continue
+            self.port = int(m.group(1))      # the first --listen address's port
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as s:
                     s.recv(100)

@@ -34,6 +34,19 @@ def test_sigterm_lets_running_transfer_finish(make_server):
             break
         assert time.monotonic() < deadline, "still accepting after SIGTERM"
         time.sleep(0.02)
+    # and the acceptor threads end; in the fork model a session process must
+    # survive that (a parent-death signal follows the thread that forked)
+    def acceptors():
+        n = 0
+        for t in os.listdir(f"/proc/{srv.proc.pid}/task"):
+            try:
+                n += open(f"/proc/{srv.proc.pid}/task/{t}/comm").read().startswith("ftp-accept")
+            except OSError:
+                pass
+        return n
+    while acceptors():
+        assert time.monotonic() < deadline, "acceptor threads still running after SIGTERM"
+        time.sleep(0.02)
     got = [first]
     while True:
         b = conn.recv(1 << 20)
@@ -237,10 +250,8 @@ def test_daemon_with_pidfile(tmp_path):
 
 def test_dual_stack_listener(make_server):
     # [::] with --dual-stack: one socket serves IPv4 (v4-mapped) and IPv6
-    port = free_port("::1")
-    srv = make_server(extra=["--dual-stack"], listen=[f"[::]:{port}"], start=False)
-    srv.port = port
-    srv.start()
+    srv = make_server(extra=["--dual-stack"], listen=["[::]:0"])   # the port: from the log
+    port = srv.port
     (srv.root / "f.txt").write_text("both")
     for host in ("127.0.0.1", "::1"):
         f = ftplib.FTP(timeout=10 * SLOW)
@@ -252,10 +263,10 @@ def test_dual_stack_listener(make_server):
         f.quit()
     assert "connect from 127.0.0.1 " in srv.log_text()   # the mapped address, shown as IPv4
     # without it, an IPv6 listener is IPv6-only
-    port6 = free_port("::1")
-    srv6 = make_server(listen=[f"[::]:{port6}"], start=False)
-    srv6.host, srv6.port = "::1", port6
+    srv6 = make_server(listen=["[::]:0"], start=False)
+    srv6.host = "::1"
     srv6.start()
+    port6 = srv6.port
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port6), timeout=5).close()
     g = ftplib.FTP(timeout=10 * SLOW)
