@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +40,14 @@ mt_linereader_t *mt_linereader_new(int fd, size_t max_line);
  * for a line longer than max_line (that line is skipped to its end);
  * MT_ETIMEDOUT; MT_ECANCELED; -errno. */
 int  mt_readline(mt_linereader_t *lr, char **line, size_t *len, double timeout);
+/* Reads through read_fn(ctx, buf, n, timeout) instead of the fd from now on
+ * — a TLS layer once the handshake is done (read_fn returns what mt_recv
+ * would: a count, 0 at the end of the stream, or a negative code). Bytes
+ * already buffered stay; a caller switching a stream from plain text to TLS
+ * checks mt_linereader_pending() first (plain text sent before the
+ * handshake must not be taken as protected). NULL read_fn: back to the fd. */
+void mt_linereader_set_io(mt_linereader_t *lr, ssize_t (*read_fn)(void *ctx, void *buf, size_t n, double timeout),
+                          void *ctx);
 /* Bytes read past the last line returned (e.g. data after a command). */
 size_t mt_linereader_pending(const mt_linereader_t *lr);
 void mt_linereader_free(mt_linereader_t *lr);

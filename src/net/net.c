@@ -147,6 +147,8 @@ MT_API int mt_tcp_connect(const char *host, int port, double timeout) {
 /* ---- the line reader ---------------------------------------------------------------------- */
 struct mt_linereader {
   int fd;
+  ssize_t (*read_fn)(void *ctx, void *buf, size_t n, double timeout);   /* NULL: the fd */
+  void *ctx;
   size_t max, cap;
   size_t start, end;          /* unread bytes: buf[start, end) */
   bool skipping;              /* inside an over-long line */
@@ -200,9 +202,10 @@ MT_API int mt_readline(mt_linereader_t *lr, char **line, size_t *len, double tim
       scanned -= lr->start;
       lr->start = 0;
     }
-    ssize_t r = mt_recv(lr->fd, lr->buf + lr->end, lr->cap - lr->end, 0,
-                        deadline == MT__NEVER ? MT_FOREVER : mt__remaining(deadline));
-    if (r == -ENOTSOCK)
+    double left = deadline == MT__NEVER ? MT_FOREVER : mt__remaining(deadline);
+    ssize_t r = lr->read_fn ? lr->read_fn(lr->ctx, lr->buf + lr->end, lr->cap - lr->end, left)
+                            : mt_recv(lr->fd, lr->buf + lr->end, lr->cap - lr->end, 0, left);
+    if (r == -ENOTSOCK && !lr->read_fn)
       r = mt_read(lr->fd, lr->buf + lr->end, lr->cap - lr->end,
                   deadline == MT__NEVER ? MT_FOREVER : mt__remaining(deadline));
     if (r < 0) return (int)r;
@@ -223,6 +226,12 @@ MT_API int mt_readline(mt_linereader_t *lr, char **line, size_t *len, double tim
 }
 
 MT_API size_t mt_linereader_pending(const mt_linereader_t *lr) { return lr->end - lr->start; }
+
+MT_API void mt_linereader_set_io(mt_linereader_t *lr, ssize_t (*read_fn)(void *ctx, void *buf, size_t n, double timeout),
+                                 void *ctx) {
+  lr->read_fn = read_fn;
+  lr->ctx = ctx;
+}
 
 MT_API void mt_linereader_free(mt_linereader_t *lr) {
   if (!lr) return;

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
+
 #include "testutil.h"
 
 /* ---- echo server and clients, all coroutines ------------------------------------------ */
@@ -240,6 +242,46 @@ static void line_reader_limits(void **s) {
   close(p[0]);
 }
 
+/* set_io: after the switch, lines come through the read function (here a
+ * "decoder" that upper-cases what it reads), buffered bytes first. */
+typedef struct { int fd; int calls; } upper_t;
+static ssize_t upper_read(void *ctx, void *buf, size_t n, double timeout) {
+  upper_t *u = ctx;
+  u->calls++;
+  ssize_t r = mt_recv(u->fd, buf, n, 0, timeout);
+  for (ssize_t i = 0; i < r; i++) ((char *)buf)[i] = (char)toupper(((unsigned char *)buf)[i]);
+  return r;
+}
+static void line_reader_through_a_read_function(void **s) {
+  int p[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+  mt_linereader_t *lr = mt_linereader_new(p[0], 100);
+  assert_int_equal(write(p[1], "auth tls\r\nbuffered\n", 19), 19);
+  char *line;
+  size_t len;
+  assert_int_equal(mt_readline(lr, &line, &len, 1), 0);
+  assert_string_equal(line, "auth tls");
+  assert_int_equal(mt_linereader_pending(lr), 9);        /* what a STARTTLS switch must refuse */
+  upper_t u = { p[0], 0 };
+  mt_linereader_set_io(lr, upper_read, &u);
+  assert_int_equal(mt_readline(lr, &line, &len, 1), 0);
+  assert_string_equal(line, "buffered");                 /* already read: as it came */
+  assert_int_equal(u.calls, 0);
+  assert_int_equal(write(p[1], "user bob\r\n", 10), 10);
+  assert_int_equal(mt_readline(lr, &line, &len, 1), 0);
+  assert_string_equal(line, "USER BOB");
+  assert_true(u.calls >= 1);
+  assert_int_equal(mt_readline(lr, &line, &len, 0.02), MT_ETIMEDOUT);   /* the function's timeout */
+  mt_linereader_set_io(lr, NULL, NULL);                 /* back to the fd */
+  assert_int_equal(write(p[1], "plain\n", 6), 6);
+  assert_int_equal(mt_readline(lr, &line, &len, 1), 0);
+  assert_string_equal(line, "plain");
+  close(p[1]);
+  assert_int_equal(mt_readline(lr, &line, &len, 1), MT_ECLOSED);
+  mt_linereader_free(lr);
+  close(p[0]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(echo_server_with_many_clients),
@@ -248,6 +290,7 @@ int main(void) {
     cmocka_unit_test(sendfile_and_threads),
     cmocka_unit_test(resolution_and_errors),
     cmocka_unit_test(line_reader_limits),
+    cmocka_unit_test(line_reader_through_a_read_function),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
