@@ -245,3 +245,15 @@ def test_usage_errors(argv, code, msg):
     assert r.returncode == code and msg in r.stderr and r.stderr.count("\n") == 1
     r = subprocess.run([SERVER, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout.startswith("usage: http_server")
+
+
+def test_sigint_stops_cleanly(root):
+    import signal
+    srv = Server([SERVER, "--listen", "127.0.0.1:0", "--root", str(root)], "http_server")
+    with socket.create_connection((srv.host, srv.port)) as idle:   # a kept-alive connection open
+        idle.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        code, err = srv.stop(signal.SIGINT)
+        srv.check_clean(err)
+        assert code == 0, err
+        assert idle.recv(4096) == b""                              # closed by the server
