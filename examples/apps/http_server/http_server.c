@@ -5,8 +5,9 @@
  *
  *   http_server --listen HOST:PORT --root DIR [--threads N]
  *
- * GET and HEAD; keep-alive (HTTP/1.1 by default, HTTP/1.0 on request) with
- * pipelining; Content-Length, Content-Type by extension, Last-Modified and
+ * GET and HEAD, origin- or absolute-form targets; keep-alive (HTTP/1.1 by
+ * default, HTTP/1.0 on request) with pipelining; a request's headers must
+ * all arrive within 30 s, and an idle connection closes after 30 s; Content-Length, Content-Type by extension, Last-Modified and
  * If-Modified-Since (304); one byte range (206, 416 when unsatisfiable);
  * directories: "/dir" redirects (301) to "/dir/", which serves index.html
  * or a generated listing. Replies 400 (malformed request, no Host in 1.1),
@@ -196,8 +197,10 @@ static int read_request(mt_linereader_t *lr, req_t *rq) {
   else if (ver[5] >= '0' && ver[5] <= '9' && ver[6] == '.' && ver[7] >= '0' && ver[7] <= '9' && !ver[8]) return 505;
   else return 400;
   rq->keep_alive = rq->minor == 1;
+  double deadline = mt_now() + REQ_TIMEOUT;      /* one deadline for all the headers */
   for (int n = 0;; n++) {
-    r = mt_readline(lr, &line, &len, REQ_TIMEOUT);
+    double left = deadline - mt_now();
+    r = left > 0 ? mt_readline(lr, &line, &len, left) : MT_ETIMEDOUT;
     if (r == MT_EMSGSIZE) return 431;
     if (r) return -1;
     if (len == 0) break;
@@ -376,7 +379,12 @@ static int serve(conn_t *c, req_t *rq) {
     return send_error(c, rq, 405, rq->keep_alive, "Allow: GET, HEAD\r\n");
   char vpath[MAX_PATH + 16];
   bool slash;
-  int e = jail_normalize(rq->target, vpath, MAX_PATH, &slash);
+  const char *target = rq->target;
+  if (!strncasecmp(target, "http://", 7)) {      /* absolute-form (RFC 9112 3.2.2): drop the authority */
+    target = strchr(target + 7, '/');
+    if (!target) target = "/";
+  }
+  int e = jail_normalize(target, vpath, MAX_PATH, &slash);
   if (e) return send_error(c, rq, e == -EACCES ? 403 : e == -ENAMETOOLONG ? 414 : 400, rq->keep_alive, NULL);
   int fd = jail_open(root_fd, vpath);
   if (fd < 0) return send_error(c, rq, status_of(fd), rq->keep_alive, NULL);

@@ -116,6 +116,9 @@ def test_keep_alive_and_pipelining(server):
     assert out.count(b"HTTP/1.1 200 OK") == 2
     assert out.index(b"hello, world") < out.index(b"<p>page</p>")
     assert b"Connection: keep-alive" in out and out.endswith(b"<p>page</p>\n")
+    # the absolute form of a target
+    out = raw(server, b"GET http://x/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"hello, world\n")
     # HTTP/1.0 closes unless asked to keep the connection alive
     out = raw(server, b"GET /a.txt HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in out
