@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "../common/hostport.h"
+#include "../common/shutdown.h"
 #include "jail.h"
 #include "mt.h"
 
@@ -603,13 +604,20 @@ int main(int argc, char **argv) {
     if (i == 0) port = mt_tcp_port(s[0].listen_fd);
   }
   mt_event_init(&stop, 0);
-  mt_signal_shutdown_event(&stop);
+  int r;
+  if ((r = shutdown_on_signals(&stop)) != 0) {
+    fprintf(stderr, "http_server: cannot handle signals: %s\n", mt_strerror(r));
+    for (long i = 0; i < threads; i++) mt_close(s[i].listen_fd);
+    free(s);
+    close(root_fd);
+    return 1;
+  }
   printf("http_server: listening on %s:%d\n", host[0] ? host : "*", port);
   fflush(stdout);
   mt_thread_t **th = calloc((size_t)threads, sizeof *th);
   for (long i = 1; th && i < threads; i++)
     if (mt_thread_start(&th[i], sched_thread, &s[i], &(mt_thread_opts_t){ .name = "http-sched" })) th[i] = NULL;
-  int r = mt_co_main(sched_main, &s[0]);
+  r = mt_co_main(sched_main, &s[0]);
   for (long i = 1; th && i < threads; i++)
     if (th[i]) {
       mt_thread_join(th[i], MT_FOREVER, NULL);
