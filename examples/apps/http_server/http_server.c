@@ -481,6 +481,19 @@ static void *conn_co(void *arg) {
   }
   free(rq);
   mt_linereader_free(lr);
+  /* A lingering close: a reply sent on an error may be followed by request
+   * bytes we never read, and closing with unread input would make the
+   * kernel send a reset that can destroy the reply before the client reads
+   * it. So stop sending, and drain what comes for a moment. */
+  if (!stopping && shutdown(c->fd, SHUT_WR) == 0) {
+    char sink[4096];
+    double until = mt_now() + 1.0;
+    size_t drained = 0;
+    ssize_t n;
+    while (drained < (1 << 20) && mt_now() < until &&
+           (n = mt_recv(c->fd, sink, sizeof sink, 0, until - mt_now())) > 0)
+      drained += (size_t)n;
+  }
   sched_t *s = c->s;
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;
