@@ -48,7 +48,7 @@ int main(void) {
   printf("map of two 0.3 s naps with timeout 0.05: %s\n", mt_strerror(code));
 
   mt_future_t *fs[3];
-  intptr_t naps[3] = { 20, 1, 10 };
+  intptr_t naps[3] = { 50, 1, 15 };
   for (int i = 0; i < 3; i++) {
     fs[i] = mt_pool_submit(pool, nap, (void *)naps[i]);
     mt_future_add_done_callback(fs[i], on_done, NULL);
