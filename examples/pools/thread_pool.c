@@ -74,5 +74,5 @@ int main(void) {
 // expect: ^map\(square, \[1\.\.5\]\) = 1 4 9 16 25$
 // expect: ^map of two 0\.3 s naps with timeout 0\.05: timed out$
 // expect: ^wait\(FIRST_COMPLETED\): 1 done, the 0\.01 s nap among them: True$
-// expect: ^as_completed order: 1 10 20$
+// expect: ^as_completed order: 1 15 50$
 // expect: ^done callbacks run: 3$
