@@ -39,9 +39,9 @@ int main(void) {
   long sum = 0;
   printf("consumed:");
   for (int i = 0; i < ngot; i++) printf(" %ld", got[i]), sum += got[i];
-  printf("\ncoroutines + mt_queue: %d items, sum %ld, then the sentinel\n", ngot, sum);
+  printf("\n%d items, sum %ld, then the sentinel\n", ngot, sum);
   mt_queue_free(q);
   return ngot == N ? 0 : 1;
 }
 // expect: ^consumed: 1 2 3 4 5 6 7 8 9 10$
-// expect: ^coroutines \+ mt_queue: 10 items, sum 55, then the sentinel$
+// expect: ^10 items, sum 55, then the sentinel$

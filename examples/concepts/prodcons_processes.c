@@ -35,9 +35,9 @@ int main(void) {
   mt_proc_free(p);
   printf("consumed:");
   for (int i = 0; i < ngot; i++) printf(" %ld", got[i]), sum += got[i];
-  printf("\nprocesses + mt_pqueue: %d items, sum %ld, then the sentinel\n", ngot, sum);
+  printf("\n%d items, sum %ld, then the sentinel\n", ngot, sum);
   mt_pqueue_free(q);
   return ngot == N && code == 0 ? 0 : 1;
 }
 // expect: ^consumed: 1 2 3 4 5 6 7 8 9 10$
-// expect: ^processes \+ mt_pqueue: 10 items, sum 55, then the sentinel$
+// expect: ^10 items, sum 55, then the sentinel$

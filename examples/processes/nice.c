@@ -7,18 +7,21 @@
 
 #include "mt.h"
 
-static mt_event_t *done;
+typedef struct { mt_event_t started, done; } shared_t;
+static shared_t *sh;
 
 static int worker(void *arg) {
-  mt_event_wait(done, 10);                    /* until the parent has looked */
+  mt_event_set(&sh->started);                 /* our name and nice value are set by now */
+  mt_event_wait(&sh->done, 10);               /* until the parent has looked */
   return 0;
 }
 
 int main(void) {
-  done = mt_shm_alloc(sizeof *done);
-  if (!done || mt_event_init(done, MT_SHARED)) return 1;
+  sh = mt_shm_alloc(sizeof *sh);
+  if (!sh || mt_event_init(&sh->started, MT_SHARED) || mt_event_init(&sh->done, MT_SHARED)) return 1;
   mt_proc_t *p;
   if (mt_proc_start(&p, worker, NULL, &(mt_proc_opts_t){ .name = "nice-worker", .nice = 5 })) return 1;
+  if (mt_event_wait(&sh->started, 10)) return 1;
   char cmd[96], out[128] = "";
   snprintf(cmd, sizeof cmd, "ps -o ni=,comm= -p %d", (int)mt_proc_pid(p));
   FILE *ps = popen(cmd, "r");
@@ -28,11 +31,12 @@ int main(void) {
   char comm[64] = "";
   sscanf(out, "%d %63s", &ni, comm);
   printf("ps: pid %d  nice %d  name %s\n", (int)mt_proc_pid(p), ni, comm);
-  mt_event_set(done);
+  mt_event_set(&sh->done);
   mt_proc_join(p, 5);
   mt_proc_free(p);
-  mt_event_destroy(done);
-  mt_shm_free(done, sizeof *done);
+  mt_event_destroy(&sh->started);
+  mt_event_destroy(&sh->done);
+  mt_shm_free(sh, sizeof *sh);
   int want = getpriority(PRIO_PROCESS, 0) + 5;
   if (want > 19) want = 19;
   printf("expected nice %d (ours + 5): %s\n", want, ni == want ? "yes" : "no");

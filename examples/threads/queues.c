@@ -1,6 +1,6 @@
 /* queues.c — FIFO, LIFO and priority queues, with the notes' priority
- * example: lower numbers first, so (1, 'SVIP') is served before
- * (10, 'VIP') and (100, 'normal'). Also put_nowait on a full queue and
+ * example: lower numbers first, so (1, 'SVIP') is served before (2, 'VIP')
+ * and (3, 'normal user'). Also put_nowait on a full queue and
  * get with a timeout on an empty one.
  * Python: queue.Queue, queue.LifoQueue, queue.PriorityQueue. */
 #include <stdio.h>
@@ -27,10 +27,10 @@ int main(void) {
   printf("put_nowait on a full Queue(3): %s\n", mt_strerror(full));
   drain("FIFO", fifo);
   drain("LIFO", lifo);
-  mt_queue_put_prio(pq, 10, "(10,'VIP')", 0);
-  mt_queue_put_prio(pq, 100, "(100,'normal')", 0);
+  mt_queue_put_prio(pq, 3, "(3,'normal-user')", 0);
+  mt_queue_put_prio(pq, 2, "(2,'VIP')", 0);
   mt_queue_put_prio(pq, 1, "(1,'SVIP')", 0);
-  mt_queue_put_prio(pq, 10, "(10,'VIP2')", 0);              /* FIFO among equals */
+  mt_queue_put_prio(pq, 2, "(2,'VIP-2')", 0);               /* FIFO among equals */
   drain("priority", pq);
   void *item;
   int r = mt_queue_get(fifo, &item, 0.05);
@@ -43,5 +43,5 @@ int main(void) {
 // expect: ^put_nowait on a full Queue\(3\): queue is full$
 // expect: ^FIFO: first second third$
 // expect: ^LIFO: third second first$
-// expect: ^priority: \(1,'SVIP'\) \(10,'VIP'\) \(10,'VIP2'\) \(100,'normal'\)$
+// expect: ^priority: \(1,'SVIP'\) \(2,'VIP'\) \(2,'VIP-2'\) \(3,'normal-user'\)$
 // expect: ^get\(timeout=0\.05\) on an empty queue: queue is empty$

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../common/hostport.h"
+#include "../common/shutdown.h"
 #include "mt.h"
 
 #define MAX_LINE 512
@@ -323,10 +324,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   mt_event_init(&stop, 0);
-  mt_signal_shutdown_event(&stop);
+  int r;
+  if ((r = shutdown_on_signals(&stop)) != 0) {
+    fprintf(stderr, "chat_server: cannot handle signals: %s\n", mt_strerror(r));
+    mt_close(listen_fd);
+    return 1;
+  }
   printf("chat_server: listening on %s:%d\n", host[0] ? host : "*", mt_tcp_port(listen_fd));
   fflush(stdout);
-  int r = mt_co_main(main_co, NULL);
+  r = mt_co_main(main_co, NULL);
   mt_close(listen_fd);
   if (r) fprintf(stderr, "chat_server: %s\n", mt_strerror(r));
   return r ? 1 : 0;

@@ -132,11 +132,15 @@ def test_client_that_stops_reading(server):
     assert stopper.line() == "* speaker joined"
     assert listener.line() == "* speaker joined"
     got = []
+    progress = threading.Condition()
 
     def listen():
         while len(got) < n:
-            got.append(listener.line())
-    t = threading.Thread(target=listen)
+            line = listener.line()
+            with progress:
+                got.append(line)
+                progress.notify()
+    t = threading.Thread(target=listen, daemon=True)
     t.start()
     pad = "x" * 460
     # In batches that the listener keeps up with (what it has not read yet
@@ -144,8 +148,8 @@ def test_client_that_stops_reading(server):
     batch = 100
     for b in range(0, n, batch):
         speaker.s.sendall("".join(f"{i:05d} {pad}\n" for i in range(b, b + batch)).encode())
-        while len(got) < b + batch and t.is_alive():
-            t.join(0.001)
+        with progress:
+            assert progress.wait_for(lambda: len(got) >= b + batch or not t.is_alive(), TIMEOUT)
     t.join(60 * SLOW)
     assert not t.is_alive(), f"the listener got only {len(got)} of {n} lines"
     assert got == [f"<speaker> {i:05d} {pad}" for i in range(n)]
@@ -223,3 +227,14 @@ def test_client_usage_errors():
     for prog in (SERVER, CLIENT):
         r = subprocess.run([prog, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0 and r.stdout.startswith("usage: ")
+
+
+def test_sigint_stops_cleanly():
+    import signal
+    srv = Server([SERVER, "--listen", "127.0.0.1:0"], "chat_server")
+    a = Client(srv, "a")
+    code, err = srv.stop(signal.SIGINT)
+    srv.check_clean(err)
+    assert code == 0, err
+    assert a.until(lambda l: "shutting down" in l)[-1] == "* the server is shutting down"
+    assert a.closed()

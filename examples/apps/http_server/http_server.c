@@ -5,8 +5,9 @@
  *
  *   http_server --listen HOST:PORT --root DIR [--threads N]
  *
- * GET and HEAD; keep-alive (HTTP/1.1 by default, HTTP/1.0 on request) with
- * pipelining; Content-Length, Content-Type by extension, Last-Modified and
+ * GET and HEAD, origin- or absolute-form targets; keep-alive (HTTP/1.1 by
+ * default, HTTP/1.0 on request) with pipelining; a request's headers must
+ * all arrive within 30 s, and an idle connection closes after 30 s; Content-Length, Content-Type by extension, Last-Modified and
  * If-Modified-Since (304); one byte range (206, 416 when unsatisfiable);
  * directories: "/dir" redirects (301) to "/dir/", which serves index.html
  * or a generated listing. Replies 400 (malformed request, no Host in 1.1),
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "../common/hostport.h"
+#include "../common/shutdown.h"
 #include "jail.h"
 #include "mt.h"
 
@@ -196,8 +198,10 @@ static int read_request(mt_linereader_t *lr, req_t *rq) {
   else if (ver[5] >= '0' && ver[5] <= '9' && ver[6] == '.' && ver[7] >= '0' && ver[7] <= '9' && !ver[8]) return 505;
   else return 400;
   rq->keep_alive = rq->minor == 1;
+  double deadline = mt_now() + REQ_TIMEOUT;      /* one deadline for all the headers */
   for (int n = 0;; n++) {
-    r = mt_readline(lr, &line, &len, REQ_TIMEOUT);
+    double left = deadline - mt_now();
+    r = left > 0 ? mt_readline(lr, &line, &len, left) : MT_ETIMEDOUT;
     if (r == MT_EMSGSIZE) return 431;
     if (r) return -1;
     if (len == 0) break;
@@ -376,7 +380,12 @@ static int serve(conn_t *c, req_t *rq) {
     return send_error(c, rq, 405, rq->keep_alive, "Allow: GET, HEAD\r\n");
   char vpath[MAX_PATH + 16];
   bool slash;
-  int e = jail_normalize(rq->target, vpath, MAX_PATH, &slash);
+  const char *target = rq->target;
+  if (!strncasecmp(target, "http://", 7)) {      /* absolute-form (RFC 9112 3.2.2): drop the authority */
+    target = strchr(target + 7, '/');
+    if (!target) target = "/";
+  }
+  int e = jail_normalize(target, vpath, MAX_PATH, &slash);
   if (e) return send_error(c, rq, e == -EACCES ? 403 : e == -ENAMETOOLONG ? 414 : 400, rq->keep_alive, NULL);
   int fd = jail_open(root_fd, vpath);
   if (fd < 0) return send_error(c, rq, status_of(fd), rq->keep_alive, NULL);
@@ -472,6 +481,19 @@ static void *conn_co(void *arg) {
   }
   free(rq);
   mt_linereader_free(lr);
+  /* A lingering close: a reply sent on an error may be followed by request
+   * bytes we never read, and closing with unread input would make the
+   * kernel send a reset that can destroy the reply before the client reads
+   * it. So stop sending, and drain what comes for a moment. */
+  if (!stopping && shutdown(c->fd, SHUT_WR) == 0) {
+    char sink[4096];
+    double until = mt_now() + 1.0;
+    size_t drained = 0;
+    ssize_t n;
+    while (drained < (1 << 20) && mt_now() < until &&
+           (n = mt_recv(c->fd, sink, sizeof sink, 0, until - mt_now())) > 0)
+      drained += (size_t)n;
+  }
   sched_t *s = c->s;
   if (c->prev) c->prev->next = c->next;
   else s->conns = c->next;
@@ -595,13 +617,20 @@ int main(int argc, char **argv) {
     if (i == 0) port = mt_tcp_port(s[0].listen_fd);
   }
   mt_event_init(&stop, 0);
-  mt_signal_shutdown_event(&stop);
+  int r;
+  if ((r = shutdown_on_signals(&stop)) != 0) {
+    fprintf(stderr, "http_server: cannot handle signals: %s\n", mt_strerror(r));
+    for (long i = 0; i < threads; i++) mt_close(s[i].listen_fd);
+    free(s);
+    close(root_fd);
+    return 1;
+  }
   printf("http_server: listening on %s:%d\n", host[0] ? host : "*", port);
   fflush(stdout);
   mt_thread_t **th = calloc((size_t)threads, sizeof *th);
   for (long i = 1; th && i < threads; i++)
     if (mt_thread_start(&th[i], sched_thread, &s[i], &(mt_thread_opts_t){ .name = "http-sched" })) th[i] = NULL;
-  int r = mt_co_main(sched_main, &s[0]);
+  r = mt_co_main(sched_main, &s[0]);
   for (long i = 1; th && i < threads; i++)
     if (th[i]) {
       mt_thread_join(th[i], MT_FOREVER, NULL);

@@ -116,6 +116,9 @@ def test_keep_alive_and_pipelining(server):
     assert out.count(b"HTTP/1.1 200 OK") == 2
     assert out.index(b"hello, world") < out.index(b"<p>page</p>")
     assert b"Connection: keep-alive" in out and out.endswith(b"<p>page</p>\n")
+    # the absolute form of a target
+    out = raw(server, b"GET http://x/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"hello, world\n")
     # HTTP/1.0 closes unless asked to keep the connection alive
     out = raw(server, b"GET /a.txt HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in out
@@ -245,3 +248,15 @@ def test_usage_errors(argv, code, msg):
     assert r.returncode == code and msg in r.stderr and r.stderr.count("\n") == 1
     r = subprocess.run([SERVER, "--help"], capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout.startswith("usage: http_server")
+
+
+def test_sigint_stops_cleanly(root):
+    import signal
+    srv = Server([SERVER, "--listen", "127.0.0.1:0", "--root", str(root)], "http_server")
+    with socket.create_connection((srv.host, srv.port)) as idle:   # a kept-alive connection open
+        idle.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        code, err = srv.stop(signal.SIGINT)
+        srv.check_clean(err)
+        assert code == 0, err
+        assert idle.recv(4096) == b""                              # closed by the server
