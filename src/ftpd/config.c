@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "ftpd.h"
+#include "tls.h"
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
@@ -59,6 +60,10 @@ void ftpd_config_free(ftpd_config_t *c) {
   free(c->pidfile);
   free(c->run_as);
   free(c->banner);
+  free(c->tls_cert);
+  free(c->tls_key);
+  free(c->tls_min_version);
+  free(c->tls_ciphers);
   free(c->config_file);
   memset(c, 0, sizeof *c);
 }
@@ -143,6 +148,9 @@ typedef struct cfg_key {
 static const char *const model_names[] = {"threads", "fork", "coroutines", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const anon_names[] = {"off", "ro", "rw", NULL};
+static const char *const tls_req_names[] = {"off", "login", "data", "all", NULL};
+static const char *const tls_reuse_names[] = {"off", "any", "same", NULL};
+static const char *const yes_no_names[] = {"yes", "no", NULL};
 
 #define F(field) offsetof(ftpd_config_t, field)
 static const cfg_key_t keys[] = {
@@ -173,6 +181,19 @@ static const cfg_key_t keys[] = {
   {"idle-timeout", K_SECS, F(idle_timeout), 0, 0, NULL, "S", "seconds between commands"},
   {"data-timeout", K_SECS, F(data_timeout), 0, 0, NULL, "S", "data connection set-up, and each stall"},
   {"shutdown-grace", K_SECS, F(shutdown_grace), 0, 0, NULL, "S", "seconds running transfers get at SIGTERM"},
+  {"tls-cert", K_STR, F(tls_cert), 0, 0, NULL, "FILE",
+   "certificate chain (PEM) for FTPS: AUTH TLS, PBSZ and PROT (RFC 4217) turn on"},
+  {"tls-key", K_STR, F(tls_key), 0, 0, NULL, "FILE", "private key (PEM); default: in the tls-cert file"},
+  {"tls-required", K_ENUM, F(tls_required), 0, 0, tls_req_names, "WHAT",
+   "off, login (USER only after AUTH TLS), data (PROT P for every data connection) or all"},
+  {"tls-data-reuse", K_ENUM, F(tls_data_reuse), 0, 0, tls_reuse_names, "HOW",
+   "off, any (a data connection must resume a TLS session) or same (the control connection's: "
+   "stops a third party taking a passive data connection; ftplib cannot)"},
+  {"tls-min-version", K_STR, F(tls_min_version), 0, 0, NULL, "V", "lowest TLS version, 1.2 or 1.3"},
+  {"tls-ciphers", K_STR, F(tls_ciphers), 0, 0, NULL, "LIST", "TLS 1.2 cipher list (OpenSSL syntax)"},
+  {"tls-strict-eof", K_ENUM, F(tls_strict_eof), 0, 0, yes_no_names, "yes|no",
+   "yes: an upload whose data connection ends without the client's close_notify may be "
+   "truncated and is not stored (426)"},
 };
 #undef F
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -401,6 +422,10 @@ int ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen) {
     seterr(err, errlen, "root '%s' is not a directory", c->root ? c->root : "");
     return -1;
   }
+  if (!c->tls_cert && (c->tls_required || c->tls_data_reuse || c->tls_key)) {
+    seterr(err, errlen, "%s needs tls-cert", c->tls_key ? "tls-key" : c->tls_required ? "tls-required" : "tls-data-reuse");
+    return -1;
+  }
   if (c->max_per_ip > c->max_clients) {
     seterr(err, errlen, "max-per-ip (%d) is larger than max-clients (%d)", c->max_per_ip, c->max_clients);
     return -1;
@@ -579,6 +604,7 @@ void ftpd_snapshot_put(ftpd_snapshot_t *s) {
   if (atomic_fetch_sub(&s->refs, 1) != 1) return;
   ftpd_config_free(&s->cfg);
   ftpd_users_free(&s->users);
+  ftls_ctx_free(s->tls);         /* reference-counted by OpenSSL: live TLS sessions keep it */
   free(s);
 }
 

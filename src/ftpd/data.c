@@ -10,6 +10,14 @@
  * data-timeout seconds is dropped. The file side of a transfer (sendfile,
  * pread, write) goes through ftpd_offload(), so in the coroutines model a
  * slow disk holds up a pool thread, not a scheduler.
+ *
+ * After PROT P a data connection is TLS (RFC 4217): the server side of the
+ * handshake whichever side connected, the session-reuse rule of
+ * tls-data-reuse checked before any byte moves, reads and writes through
+ * ftls_* in FTPD_CTRL_POLL slices (the same control checks as plain ones),
+ * files read into a buffer instead of sendfile, and a close_notify at the
+ * end. An upload that ends without the client's close_notify may be
+ * truncated: with tls-strict-eof it fails (426) and is never stored.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +28,9 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "session.h"
+#include "tls.h"
 
 void ftpd_data_reset(ftpd_session_t *s) {
   if (s->pasv_fd >= 0) mt_close(s->pasv_fd);
@@ -170,9 +180,37 @@ void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg, const char *vp) {
   set_port(s, &ss, port);
 }
 
+/* PROT P: the handshake on a new data connection, then the reuse rule.
+ * 0, or -1 after replying 522. */
+static int tls_open(ftpd_session_t *s, int fd) {
+  int r = ftls_accept(&s->dtls, s->snap->tls, fd, s->tls, s->cfg->data_timeout);
+  if (r) {
+    ftpd_log(LOG_INFO, "#%lu TLS handshake on the data connection failed: %s", s->id, ftls_error(NULL));
+    ftpd_reply(s, 522, "TLS handshake on the data connection failed: %s.", ftls_error(NULL));
+    return -1;
+  }
+  int mode = s->cfg->tls_data_reuse;
+  bool ok = mode == TLS_REUSE_OFF || (mode == TLS_REUSE_ANY ? ftls_resumed(s->dtls) : ftls_same_session(s->dtls, s->tls));
+  if (!ok) {
+    const char *name = ftpd_config_name("tls-data-reuse", mode);
+    ftpd_log(LOG_INFO, "#%lu data connection refused: it did not resume %s TLS session (tls-data-reuse = %s)", s->id,
+             mode == TLS_REUSE_ANY ? "a" : "the control connection's", name);
+    ftpd_reply(s, 522, "The data connection must resume %s TLS session (tls-data-reuse = %s).",
+               mode == TLS_REUSE_ANY ? "a" : "the control connection's", name);
+    ftls_free(s->dtls);
+    s->dtls = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 int ftpd_data_open(ftpd_session_t *s, const char *what) {
   if (s->pasv_fd < 0 && !s->port_set) {
     ftpd_reply(s, 425, "Use PORT, EPRT, PASV or EPSV first.");
+    return -1;
+  }
+  if (!ftpd_tls_data_allowed(s)) {        /* tls-required = data | all, and PROT C */
+    ftpd_data_reset(s);
     return -1;
   }
   if (ftpd_reply(s, 150, "%s", what) < 0) return -1;
@@ -207,6 +245,10 @@ int ftpd_data_open(ftpd_session_t *s, const char *what) {
   ftpd_data_reset(s);
   if (fd < 0) {
     ftpd_reply(s, 425, "Cannot open data connection.");
+    return -1;
+  }
+  if (s->prot_p && tls_open(s, fd) < 0) {
+    mt_close(fd);
     return -1;
   }
   s->in_xfer = true;
@@ -258,7 +300,30 @@ static int between_chunks(ftpd_session_t *s, double *next) {
   return ctrl_check(s);
 }
 
+/* A TLS data connection's write loop: slices of FTPD_CTRL_POLL with the
+ * control connection read between them, as wait_data does for plain ones. */
+static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
+  double next = 0, stalled = 0;
+  while (n) {
+    int r = between_chunks(s, &next);
+    if (r < 0) return r;
+    ssize_t w = ftls_write_some(s->dtls, p, n, FTPD_CTRL_POLL);
+    if (w == MT_ETIMEDOUT) {                        /* repeat with the same bytes (tls.h) */
+      if ((r = ctrl_check(s)) < 0) return r;
+      if ((stalled += FTPD_CTRL_POLL) >= s->cfg->data_timeout) return MT_ETIMEDOUT;
+      continue;
+    }
+    if (w < 0) return (int)w;
+    stalled = 0;
+    p += w;
+    n -= (size_t)w;
+    s->xfer_bytes += w;
+  }
+  return 0;
+}
+
 int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
+  if (s->dtls) return tls_send(s, p, n);
   double next = 0;
   while (n) {
     int r = between_chunks(s, &next);
@@ -326,7 +391,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
   double next = 0;
   int r = 0;
   bool ascii = s->ascii;     /* fixed for the transfer: a REIN during it resets s->ascii */
-  if (!ascii) {
+  if (!ascii && !s->dtls) {  /* TLS: the bytes must pass through OpenSSL, no sendfile */
     for (;;) {
       if ((r = between_chunks(s, &next)) < 0) break;
       off_t before = off;
@@ -391,16 +456,26 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool ascii = s->ascii;
   char *buf = malloc(FTPD_XFER_BUF);
   if (!buf) return MT_ENOMEM;
-  double next = 0;
+  double next = 0, stalled = 0;
   bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
   int r = 0;
   for (;;) {
     if ((r = between_chunks(s, &next)) < 0) break;
-    ssize_t n = mt_recv(dfd, buf, FTPD_XFER_BUF, 0, 0);
+    ssize_t n = s->dtls ? ftls_read(s->dtls, buf, FTPD_XFER_BUF, FTPD_CTRL_POLL) : mt_recv(dfd, buf, FTPD_XFER_BUF, 0, 0);
+    if (n == MT_ETIMEDOUT && s->dtls) {
+      if ((r = ctrl_check(s)) < 0) break;
+      if ((stalled += FTPD_CTRL_POLL) >= s->cfg->data_timeout) {
+        r = MT_ETIMEDOUT;
+        break;
+      }
+      continue;
+    }
     if (n == MT_ETIMEDOUT) {
       if ((r = wait_data(s, dfd, MT_READ)) < 0) break;
       continue;
     }
+    stalled = 0;
+    if (n == -ECONNABORTED && s->dtls && s->cfg->tls_strict_eof != 0) n = 0;   /* tls-strict-eof = no */
     if (n < 0) {
       r = (int)n;
       break;
@@ -440,6 +515,13 @@ void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
   if (rc < 0 && !s->abort_req && (rc == -EPIPE || rc == -ECONNRESET) && !s->quit) {
     if (mt_wait_fd(s->ctrl, MT_READ, 0.1) >= 0) ctrl_check(s);
   }
+  if (s->dtls) {
+    /* close_notify after a complete transfer: a download's end, or our
+     * answer to an upload's */
+    if (rc == 0 && !s->abort_req) ftls_shutdown(s->dtls, false, s->cfg->data_timeout);
+    ftls_free(s->dtls);
+    s->dtls = NULL;
+  }
   mt_close(dfd);
   s->in_xfer = false;
   if (s->abort_req) {
@@ -451,6 +533,9 @@ void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
     ftpd_reply(s, 452, "Insufficient storage space: %s.", strerror(-rc));
   } else if (rc == MT_ETIMEDOUT) {
     ftpd_reply(s, 426, "Data connection timed out; transfer aborted.");
+  } else if (rc == -ECONNABORTED) {
+    ftpd_reply(s, 426, "TLS data connection closed without close_notify: the upload may be truncated and was "
+                       "not stored (tls-strict-eof).");
   } else if (rc == -EPIPE || rc == -ECONNRESET || rc == MT_ECONNRESET) {
     ftpd_reply(s, 426, "Data connection lost; transfer aborted.");
   } else {

@@ -90,6 +90,10 @@ void ftpd_perms_format(unsigned perms, char out[16]);
 enum { ANON_OFF = 0, ANON_RO = 1, ANON_RW = 2 };
 enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 enum { MODEL_THREADS = 0, MODEL_FORK = 1, MODEL_COROUTINES = 2 };
+/* FTPS policy (RFC 4217): what must be protected, and how data connections
+ * must resume the control connection's TLS session. */
+enum { TLS_REQ_OFF = 0, TLS_REQ_LOGIN = 1, TLS_REQ_DATA = 2, TLS_REQ_ALL = 3 };
+enum { TLS_REUSE_OFF = 0, TLS_REUSE_ANY = 1, TLS_REUSE_SAME = 2 };
 
 typedef struct ftpd_config {
   char *listen[FTPD_MAX_LISTEN];
@@ -111,6 +115,13 @@ typedef struct ftpd_config {
   char *run_as;
   char *banner;
   double login_timeout, idle_timeout, data_timeout, shutdown_grace;
+  /* FTPS: a certificate turns AUTH TLS on */
+  char *tls_cert, *tls_key;   /* PEM files; the key may sit in the certificate's file */
+  char *tls_min_version;      /* "1.2" (default) or "1.3" */
+  char *tls_ciphers;          /* TLS 1.2 cipher list (OpenSSL syntax); NULL: OpenSSL's */
+  int tls_required;           /* TLS_REQ_* */
+  int tls_data_reuse;         /* TLS_REUSE_* */
+  int tls_strict_eof;         /* 0 yes: an upload without close_notify is not stored; 1 no */
   char *config_file;          /* -c, remembered for SIGHUP */
 } ftpd_config_t;
 
@@ -158,6 +169,7 @@ typedef struct ftpd_snapshot {
   atomic_int refs;
   ftpd_config_t cfg;
   ftpd_users_t users;
+  struct ftls_ctx *tls;       /* the server TLS context (cfg.tls_cert), or NULL */
 } ftpd_snapshot_t;
 
 typedef struct ftpd_server {
@@ -208,6 +220,11 @@ typedef struct ftpd_session {
   char peer_ip[INET6_ADDRSTRLEN];
   int peer_port;
   sbuf_t out;                 /* reply being built */
+
+  /* FTPS (commands/tls.c): the control connection's TLS once AUTH TLS has
+   * succeeded, the data connection's during a PROT P transfer */
+  struct ftls *tls, *dtls;
+  bool pbsz, prot_p;
 
   /* login */
   char user[FTPD_MAX_USER + 1];

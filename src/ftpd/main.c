@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "ftpd.h"
+#include "tls.h"
 
 static int saved_argc;
 static char **saved_argv;
@@ -51,12 +52,23 @@ static ftpd_snapshot_t *load_snapshot(bool quiet_help) {
   absolutize(&s->cfg.users_file);
   absolutize(&s->cfg.xferlog);
   absolutize(&s->cfg.pidfile);
+  absolutize(&s->cfg.tls_cert);
+  absolutize(&s->cfg.tls_key);
   char err[600];
   if (ftpd_users_load(&s->users, s->cfg.users_file, err, sizeof err) ||
       ftpd_config_check(&s->cfg, err, sizeof err)) {
     fprintf(stderr, "mtftpd: %s\n", err);
     ftpd_snapshot_put(s);
     return NULL;
+  }
+  if (s->cfg.tls_cert) {         /* read now: a broken certificate stops the start, or a SIGHUP */
+    ftls_opts_t o = {.cert_file = s->cfg.tls_cert, .key_file = s->cfg.tls_key,
+                     .min_version = s->cfg.tls_min_version, .ciphers = s->cfg.tls_ciphers};
+    if (ftls_server_ctx(&s->tls, &o, err, sizeof err)) {
+      fprintf(stderr, "mtftpd: tls: %s\n", err);
+      ftpd_snapshot_put(s);
+      return NULL;
+    }
   }
   return s;
 }

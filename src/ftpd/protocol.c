@@ -14,6 +14,7 @@
 
 #include "ftpd.h"
 #include "protocol.h"
+#include "tls.h"
 
 #define IAC 255
 #define WILL 251
@@ -80,7 +81,8 @@ int ftpd_parse_command(const char *line, size_t len, ftpd_cmd_t *out) {
 
 static int send_out(ftpd_session_t *s) {
   if (s->out.failed) return MT_ENOMEM;
-  ssize_t r = mt_send_all(s->ctrl, s->out.p, s->out.len, s->cfg ? s->cfg->data_timeout : FTPD_DATA_TIMEOUT);
+  double t = s->cfg ? s->cfg->data_timeout : FTPD_DATA_TIMEOUT;
+  ssize_t r = s->tls ? ftls_write(s->tls, s->out.p, s->out.len, t) : mt_send_all(s->ctrl, s->out.p, s->out.len, t);
   return r < 0 ? (int)r : 0;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "session.h"
+#include "tls.h"
 
 void ftpd_addr_ip(const struct sockaddr_storage *ss, char *out, size_t n, int *port) {
   out[0] = 0;
@@ -290,6 +291,10 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   size_t hlen;
   for (char *c; (c = pop_deferred(s, &hlen));) free(c);
   mt_linereader_free(lr);
+  if (s->tls) {
+    ftls_shutdown(s->tls, false, 1);      /* close_notify, without waiting for the client's */
+    ftls_free(s->tls);
+  }
   mt_close(fd);
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);

@@ -59,6 +59,10 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
 void ftpd_sess_name(ftpd_session_t *s);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);
+/* FTPS policy (commands/tls.c): true when USER may go on / a data
+ * connection may open; otherwise the refusal is sent and logged. */
+bool ftpd_tls_login_allowed(ftpd_session_t *s);
+bool ftpd_tls_data_allowed(ftpd_session_t *s);
 /* HASH (commands/hash.c): the FEAT line's algorithm list, and OPTS HASH. */
 void ftpd_hash_feat(const ftpd_session_t *s, char *out, size_t n);
 void ftpd_hash_opts(ftpd_session_t *s, const char *arg);

@@ -179,7 +179,9 @@ static int ctx_new(ftls_ctx_t **out, bool server, const ftls_opts_t *o, char *er
     ftls_ctx_free(c);
     return -EPROTO;
   }
-  SSL_CTX_set_mode(s, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* a write returns once a record is out (ftls_write loops for the rest), and
+   * may be repeated from another buffer holding the same bytes */
+  SSL_CTX_set_mode(s, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
   *out = c;
   return 0;
 }
@@ -384,6 +386,18 @@ ssize_t ftls_write(ftls_t *t, const void *buf, size_t n, double timeout) {
     if (e != 1) return e;
   }
   return (ssize_t)n;
+}
+
+ssize_t ftls_write_some(ftls_t *t, const void *buf, size_t n, double timeout) {
+  double deadline = deadline_of(timeout);
+  for (;;) {
+    size_t put = 0;
+    int r = SSL_write_ex(t->ssl, buf, n, &put);
+    if (r == 1) return (ssize_t)put;
+    int e = retry_or_fail(t, r, deadline, "TLS write");
+    if (e == 0) e = -ECONNRESET;
+    if (e != 1) return e;
+  }
 }
 
 int ftls_shutdown(ftls_t *t, bool wait_peer, double timeout) {

@@ -73,6 +73,11 @@ int  ftls_connect(ftls_t **out, ftls_ctx_t *c, int fd, const char *host, ftls_t 
 ssize_t ftls_read(ftls_t *t, void *buf, size_t n, double timeout);
 /* All n bytes, or a failure (then how much went out is unknown). */
 ssize_t ftls_write(ftls_t *t, const void *buf, size_t n, double timeout);
+/* Some of the n bytes (at least one record's worth): the count, or a code.
+ * After MT_ETIMEDOUT nothing counts as written and the call must be
+ * repeated with the same bytes (what OpenSSL requires of a write it began):
+ * a caller can watch something else between the tries. */
+ssize_t ftls_write_some(ftls_t *t, const void *buf, size_t n, double timeout);
 /* Sends close_notify (once; later calls return 0). With wait_peer, also
  * waits for the peer's, so the caller learns the peer saw a clean end. */
 int  ftls_shutdown(ftls_t *t, bool wait_peer, double timeout);

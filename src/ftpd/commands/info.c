@@ -17,6 +17,7 @@ void ftpd_cmd_feat(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpp_facts_format(FTPP_FACT_ALL, s->mlst_facts, true, facts, sizeof facts);
   ftpd_hash_feat(s, hashes, sizeof hashes);
   sbuf_reset(&s->out);
+  if (s->snap->tls) sbuf_printf(&s->out, " AUTH TLS\r\n PBSZ\r\n PROT\r\n");
   sbuf_printf(&s->out,
               " EPRT\r\n EPSV\r\n HASH %s\r\n MDTM\r\n MFMT\r\n"
               " MLST %s\r\n"

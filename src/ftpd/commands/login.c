@@ -32,6 +32,7 @@ void ftpd_cmd_user(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply(s, 530, "Already logged in; use REIN to change user.");
     return;
   }
+  if (!ftpd_tls_login_allowed(s)) return;          /* tls-required = login | all */
   /* An over-long name is remembered as unmatchable, and still gets 331. */
   snprintf(s->user, sizeof s->user, "%s", strlen(arg) <= FTPD_MAX_USER ? arg : "\x01");
   s->user_given = true;

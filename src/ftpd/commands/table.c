@@ -60,7 +60,10 @@
   X("APPE", appe, LA, PERM_A, PATH_ARG, "APPE <path>")                                    \
   X("REST", rest, LA, 0, PATH_NONE, "REST <offset>")                                      \
   X("ABOR", abor, L, 0, PATH_NONE, "ABOR")                                                \
-  X("HASH", hash, LA, PERM_R, PATH_ARG, "HASH <path>")
+  X("HASH", hash, LA, PERM_R, PATH_ARG, "HASH <path>")                                   \
+  X("AUTH", auth, A, 0, PATH_NONE, "AUTH TLS")                                            \
+  X("PBSZ", pbsz, A, 0, PATH_NONE, "PBSZ 0")                                              \
+  X("PROT", prot, A, 0, PATH_NONE, "PROT C | P")
 
 /* SITE's subcommands, dispatched by ftpd_cmd_site() through the same checks. */
 #define FTPD_SITE_COMMANDS(X)                                                             \

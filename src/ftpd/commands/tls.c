@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "../session.h"
+#include "config.h"
 #include "tls.h"
 
 static ssize_t tls_read(void *ctx, void *buf, size_t n, double timeout) { return ftls_read(ctx, buf, n, timeout); }
