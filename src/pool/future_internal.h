@@ -9,10 +9,16 @@ typedef struct mt__fwatch {
   struct mt__fwatch *next;
   void (*fn)(mt_future_t *f, void *ud);   /* runs under the future's lock: short, no blocking */
   void *ud;
+  bool cb;                                /* future.c's own: a done-callback node (set it false) */
 } mt__fwatch_t;
 
-/* A pending future holding `refs` references, or NULL (MT_ENOMEM). */
+/* A pending future holding `refs` references, or NULL (MT_ENOMEM). Carved
+ * from the calling thread's chunk of futures (see future.c). */
 mt_future_t *mt__future_new(unsigned refs);
+/* Gives back the calling thread's partly used chunk of futures (thread exit
+ * does it too): afterwards libmt holds no future memory for this thread
+ * beyond futures still referenced. mt_pool_free calls it. */
+void mt__future_cache_flush(void);
 /* pending -> running; false if it was cancelled first (then skip the work). */
 bool mt__future_start(mt_future_t *f);
 /* running/pending -> done with the task's code and result; false if already finished. */
