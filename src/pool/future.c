@@ -13,8 +13,24 @@
  * — unwatch can then guarantee they are not running — and user callbacks
  * after it, in registration order; each exactly once. Lock order: future
  * lock -> (watcher's) event or as_completed lock; nothing takes a future
- * lock while holding those.
+ * lock while holding those. *
+ * Memory: futures are 64 bytes, one cache line each (so a worker finishing
+ * one and the caller waiting on the next never share a line), carved from
+ * chunks of CHUNK_N. Each thread carves from a chunk of its own, with no
+ * atomic operation; a chunk counts its live futures plus the slots not yet
+ * carved, so releasing a future — from any thread — is one atomic
+ * decrement, and whoever takes the count to zero frees the chunk. When the
+ * owning thread releases the last live future of its current chunk, it
+ * starts carving the chunk over again instead: a thread that submits and
+ * collects one future at a time touches the allocator once. So each thread
+ * keeps at most one chunk (4 KiB) beyond its live futures, given back when
+ * it exits or frees a pool (mt__future_cache_flush); a future kept forever
+ * keeps its chunk. Under ASan a released future's slot is poisoned until
+ * the chunk is carved again.
  */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,50 +38,139 @@
 #include "pool/future_internal.h"
 #include "sync/sync_internal.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 enum { PENDING = 0, RUNNING = 1, DONE = 2, CANCELLED = 3, STATE = 3, SLOW = 4 };
 
-typedef struct cb_node {
-  struct cb_node *next;
-  void (*cb)(mt_future_t *, void *);
-  void *ud;
-} cb_node_t;
+/* Watchers (mt_wait, as_completed) and done-callbacks share one list, in
+ * registration order; a callback node is an mt__fwatch_t with cb set,
+ * allocated here and freed once it has run. */
+typedef mt__fwatch_t hook_t;
 
 struct mt_future {
   uint32_t refs;
   uint32_t state;               /* STATE bits | SLOW */
   int code;
+  uint32_t slot;                /* index in its chunk */
   void *result;
-  mt__wq_t wq;                  /* waiters; wq.lk guards the lists below */
-  mt__fwatch_t *watchers;
-  cb_node_t *cbs, **cbs_tail;
-  int (*cancel_fn)(mt_future_t *, void *, uint64_t);   /* mt__future_set_cancel_hook */
-  void *cancel_ud;
-  uint64_t cancel_tag;
+  mt__wq_t wq;                  /* waiters; wq.lk guards the list below */
+  hook_t *hooks, **hooks_tail;
 };
+_Static_assert(sizeof(struct mt_future) == 64, "a future is one cache line");
 
 static inline uint32_t st(const mt_future_t *f) { return mt__load(&f->state) & STATE; }
 static inline bool final(uint32_t s) { return (s & STATE) >= DONE; }
 
+/* ---- chunks of futures --------------------------------------------------------- */
+#define CHUNK_BYTES 4096
+#define CHUNK_N ((CHUNK_BYTES - 64) / 64)
+
+typedef struct chunk {
+  uint32_t live;                /* live futures + slots not yet carved (atomic) */
+  uint32_t next;                /* next slot to carve: the owning thread's only */
+  void *raw;                    /* what mt__malloc returned */
+  char pad[64 - 16];
+  struct mt_future f[CHUNK_N];
+} chunk_t;
+_Static_assert(offsetof(chunk_t, f) == 64, "futures start on a cache line");
+
+static __thread chunk_t *t_chunk;     /* the chunk this thread carves from */
+static pthread_key_t g_chunk_key;     /* its destructor gives it back at thread exit */
+static pthread_once_t g_chunk_once = PTHREAD_ONCE_INIT;
+
+static chunk_t *chunk_of(mt_future_t *f) {
+  return (chunk_t *)((char *)(f - f->slot) - offsetof(chunk_t, f));
+}
+
+/* Drops n counts; the one that reaches zero frees the chunk. */
+static void chunk_put(chunk_t *c, uint32_t n) {
+  if (mt__fetch_sub(&c->live, n) == n) {
+    UNPOISON(c->f, sizeof c->f);
+    mt__free(c->raw);
+  }
+}
+
+/* Gives up carving c: its uncarved slots are no longer counted. */
+static void chunk_abandon(chunk_t *c) {
+  uint32_t left = CHUNK_N - c->next;
+  if (left) chunk_put(c, left);
+}
+
+static void chunk_key_dtor(void *arg) {
+  chunk_t *c = arg;
+  if (c == t_chunk) t_chunk = NULL;
+  if (c) chunk_abandon(c);
+}
+
+static void chunk_key_init(void) { pthread_key_create(&g_chunk_key, chunk_key_dtor); }
+
+void mt__future_cache_flush(void) {
+  chunk_t *c = t_chunk;
+  if (!c) return;
+  t_chunk = NULL;
+  pthread_setspecific(g_chunk_key, NULL);
+  chunk_abandon(c);
+}
+
+static mt_future_t *carve(void) {
+  chunk_t *c = t_chunk;
+  if (!c) {
+    pthread_once(&g_chunk_once, chunk_key_init);
+    void *raw = mt__malloc(sizeof(chunk_t) + 63);
+    if (!raw) return NULL;
+    c = (chunk_t *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    c->raw = raw;
+    c->next = 0;
+    c->live = CHUNK_N;          /* not yet shared: a plain store */
+    t_chunk = c;
+    pthread_setspecific(g_chunk_key, c);
+  }
+  uint32_t i = c->next++;
+  if (c->next == CHUNK_N) {     /* all carved: the chunk lives on its futures alone */
+    t_chunk = NULL;
+    pthread_setspecific(g_chunk_key, NULL);
+  }
+  mt_future_t *f = &c->f[i];
+  UNPOISON(f, sizeof *f);
+  f->slot = i;
+  return f;
+}
+
+static void uncarve(mt_future_t *f) {
+  chunk_t *c = chunk_of(f);
+  POISON(f, sizeof *f);
+  if (c == t_chunk) {
+    /* Ours and still carved from: if this was its last live future, carve
+     * it over again. Nobody else holds one of its futures, so nobody else
+     * touches the count meanwhile. */
+    uint32_t left = mt__fetch_sub(&c->live, 1) - 1;
+    if (left == CHUNK_N - c->next) {
+      mt__fetch_add(&c->live, c->next);
+      c->next = 0;
+    }
+    return;
+  }
+  chunk_put(c, 1);
+}
+
 mt_future_t *mt__future_new(unsigned refs) {
-  mt_future_t *f = mt__malloc(sizeof *f);
+  mt_future_t *f = carve();
   if (!f) return NULL;
   f->refs = refs;               /* not yet shared: plain stores */
   f->state = PENDING;
   f->code = 0;
   f->result = NULL;
   f->wq = (mt__wq_t){ 0 };
-  f->watchers = NULL;
-  f->cbs = NULL;
-  f->cbs_tail = &f->cbs;
-  f->cancel_fn = NULL;
+  f->hooks = NULL;
+  f->hooks_tail = &f->hooks;
   return f;
-}
-
-void mt__future_set_cancel_hook(mt_future_t *f, int (*fn)(mt_future_t *, void *, uint64_t),
-                                void *ud, uint64_t tag) {
-  f->cancel_fn = fn;
-  f->cancel_ud = ud;
-  f->cancel_tag = tag;
 }
 
 MT_API mt_future_t *mt_future_retain(mt_future_t *f) {
@@ -75,8 +180,11 @@ MT_API mt_future_t *mt_future_retain(mt_future_t *f) {
 
 MT_API void mt_future_release(mt_future_t *f) {
   if (!f || mt__fetch_sub(&f->refs, 1) != 1) return;
-  for (cb_node_t *c = f->cbs, *n; c; c = n) { n = c->next; mt__free(c); }
-  mt__free(f);
+  for (hook_t *h = f->hooks, *n; h; h = n) {     /* only callbacks can be left */
+    n = h->next;
+    if (h->cb) mt__free(h);
+  }
+  uncarve(f);
 }
 
 /* Under the lock: marks the future SLOW unless it is final. */
@@ -111,17 +219,25 @@ static bool finish(mt_future_t *f, uint32_t to, int code, void *result, bool onl
   }
   if (!(s & SLOW)) return true;
   mt__ilock(&f->wq.lk);
-  for (mt__fwatch_t *w = f->watchers; w; w = w->next) w->fn(f, w->ud);
-  f->watchers = NULL;
-  cb_node_t *cbs = f->cbs;
-  f->cbs = NULL;
-  f->cbs_tail = &f->cbs;
+  hook_t *cbs = NULL, **cbs_tail = &cbs;
+  for (hook_t *h = f->hooks, *n; h; h = n) {
+    n = h->next;                /* a watcher's node may be gone once we unlock */
+    if (h->cb) {
+      *cbs_tail = h;
+      cbs_tail = &h->next;
+    } else {
+      h->fn(f, h->ud);
+    }
+  }
+  *cbs_tail = NULL;
+  f->hooks = NULL;
+  f->hooks_tail = &f->hooks;
   bool waiters = !mt__wq_empty(&f->wq);
   mt__iunlock(&f->wq.lk);
   if (waiters) mt__wq_wake(&f->wq, -1, 0);
-  for (cb_node_t *c = cbs, *n; c; c = n) {
+  for (hook_t *c = cbs, *n; c; c = n) {
     n = c->next;
-    c->cb(f, c->ud);
+    c->fn(f, c->ud);
     mt__free(c);
   }
   return true;
@@ -131,21 +247,30 @@ bool mt__future_finish(mt_future_t *f, int code, void *result) { return finish(f
 bool mt__future_cancel(mt_future_t *f) { return finish(f, CANCELLED, MT_ECANCELED, NULL, true); }
 int  mt__future_code(const mt_future_t *f) { return st(f) == CANCELLED ? MT_ECANCELED : f->code; }
 
+/* Under the lock: appends h to the hooks. */
+static void hook_append(mt_future_t *f, hook_t *h) {
+  h->next = NULL;
+  *f->hooks_tail = h;
+  f->hooks_tail = &h->next;
+}
+
 bool mt__future_watch(mt_future_t *f, mt__fwatch_t *w) {
+  w->cb = false;
   mt__ilock(&f->wq.lk);
   bool add = register_slow(f);
-  if (add) {
-    w->next = f->watchers;
-    f->watchers = w;
-  }
+  if (add) hook_append(f, w);
   mt__iunlock(&f->wq.lk);
   return add;
 }
 
 void mt__future_unwatch(mt_future_t *f, mt__fwatch_t *w) {
   mt__ilock(&f->wq.lk);
-  for (mt__fwatch_t **pp = &f->watchers; *pp; pp = &(*pp)->next) {
-    if (*pp == w) { *pp = w->next; break; }
+  for (hook_t **pp = &f->hooks; *pp; pp = &(*pp)->next) {
+    if (*pp == w) {
+      *pp = w->next;
+      if (f->hooks_tail == &w->next) f->hooks_tail = pp;
+      break;
+    }
   }
   mt__iunlock(&f->wq.lk);
 }
@@ -188,10 +313,49 @@ MT_API int mt_future_result(mt_future_t *f, double timeout, void **result) {
   return f->code;
 }
 
+/* The cancel hook (mt__future_set_cancel_hook) rides in the hook list as a
+ * callback node whose function does nothing when the future finishes (and
+ * is freed with the others), so a future stays one cache line. */
+typedef struct {
+  hook_t h;
+  int (*fn)(mt_future_t *f, void *ud, uint64_t tag);
+  void *ud;
+  uint64_t tag;
+} cancel_node_t;
+
+static void cancel_node_done(mt_future_t *f, void *ud) { (void)f; (void)ud; }
+
+void mt__future_set_cancel_hook(mt_future_t *f, int (*fn)(mt_future_t *f, void *ud, uint64_t tag), void *ud,
+                                uint64_t tag) {
+  cancel_node_t *c = mt__malloc(sizeof *c);
+  if (!c) return;                       /* no hook: the cancel is decided here alone */
+  c->h.fn = cancel_node_done;
+  c->h.ud = NULL;
+  c->h.cb = true;
+  c->fn = fn;
+  c->ud = ud;
+  c->tag = tag;
+  mt__ilock(&f->wq.lk);
+  bool add = register_slow(f);
+  if (add) hook_append(f, &c->h);
+  mt__iunlock(&f->wq.lk);
+  if (!add) mt__free(c);
+}
+
 MT_API int mt_future_cancel(mt_future_t *f) {
-  if (f->cancel_fn && st(f) == PENDING) {
-    int r = f->cancel_fn(f, f->cancel_ud, f->cancel_tag);
-    if (r) return r;
+  if ((mt__load(&f->state) & (STATE | SLOW)) == (PENDING | SLOW)) {
+    cancel_node_t hook = { .fn = NULL };
+    mt__ilock(&f->wq.lk);
+    for (hook_t *h = f->hooks; h; h = h->next)
+      if (h->fn == cancel_node_done) {
+        hook = *(cancel_node_t *)h;
+        break;
+      }
+    mt__iunlock(&f->wq.lk);
+    if (hook.fn) {                        /* outside the lock: it may talk to a server */
+      int r = hook.fn(f, hook.ud, hook.tag);
+      if (r) return r;
+    }
   }
   if (mt__future_cancel(f)) return 0;
   switch (st(f)) {
@@ -203,17 +367,14 @@ MT_API int mt_future_cancel(mt_future_t *f) {
 
 MT_API int mt_future_add_done_callback(mt_future_t *f, void (*cb)(mt_future_t *, void *), void *ud) {
   if (!cb) return MT_EINVAL;
-  cb_node_t *c = mt__malloc(sizeof *c);
+  hook_t *c = mt__malloc(sizeof *c);
   if (!c) return MT_ENOMEM;
-  c->next = NULL;
-  c->cb = cb;
+  c->fn = cb;
   c->ud = ud;
+  c->cb = true;
   mt__ilock(&f->wq.lk);
   bool later = register_slow(f);
-  if (later) {
-    *f->cbs_tail = c;
-    f->cbs_tail = &c->next;
-  }
+  if (later) hook_append(f, c);
   mt__iunlock(&f->wq.lk);
   if (!later) {
     cb(f, ud);

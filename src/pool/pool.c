@@ -464,5 +464,6 @@ MT_API void mt_pool_free(mt_pool_t *p) {
   mt__free(p->in);
   mt__free(p->workers);
   mt__free(p->batches);
+  mt__future_cache_flush();     /* the caller's spare futures go back too */
   mt__free(p);
 }

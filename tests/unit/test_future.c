@@ -1,5 +1,6 @@
 /* test_future.c — futures: states, cancel rules, results and codes,
- * callbacks exactly once, mt_wait modes, as_completed order and timeouts. */
+ * callbacks exactly once, mt_wait modes, as_completed order and timeouts;
+ * their per-thread chunks (released anywhere, kept, reused). */
 #include "testutil.h"
 
 static int slow_task(void *arg, void **res) {
@@ -189,6 +190,82 @@ static void callbacks_exactly_once_under_stress(void **s) {
   }
 }
 
+/* Futures come from per-thread chunks (future.c). Released on threads other
+ * than the one that allocated them, in any order, they all go back: once
+ * the futures are gone and the allocating threads have exited or freed
+ * their pool, libmt holds nothing. */
+enum { NX = 1500, RELEASERS = 3 };
+static mt_future_t *xfs[NX];
+static void *releaser(void *a) {
+  intptr_t k = (intptr_t)a;
+  for (int i = (int)k; i < NX; i += RELEASERS) {       /* interleaved: every chunk is shared */
+    void *r = NULL;
+    assert_int_equal(mt_future_result(xfs[i], 10, &r), 0);
+    assert_ptr_equal(r, (void *)0x55);
+    mt_future_release(xfs[i]);
+  }
+  return NULL;
+}
+typedef struct { mt_pool_t *p; int from, to; } submitter_t;
+static void *submitter(void *a) {
+  submitter_t *sb = a;
+  for (int i = sb->from; i < sb->to; i++) xfs[i] = mt_pool_submit(sb->p, code_task, NULL);
+  return NULL;               /* exits with a partly carved chunk: given back at exit */
+}
+
+static void futures_released_by_other_threads_all_go_back(void **s) {
+  tu_alloc_install(-1);
+  mt_pool_t *p = mt_pool_new(2);
+  submitter_t halves[2] = { { p, 0, NX / 2 }, { p, NX / 2, NX } };
+  mt_thread_t *t[RELEASERS];
+  for (int k = 0; k < 2; k++) mt_thread_start(&t[k], submitter, &halves[k], NULL);
+  tu_join_n(t, 2);
+  for (int i = 0; i < NX; i++) assert_non_null(xfs[i]);
+  for (intptr_t k = 0; k < RELEASERS; k++) mt_thread_start(&t[k], releaser, (void *)k, NULL);
+  tu_join_n(t, RELEASERS);
+  mt_pool_free(p);
+  tu_alloc_restore();
+  assert_int_equal(tu_live, 0);
+}
+
+/* One future kept while all its neighbours are released: it stays whole,
+ * and its chunk goes back with it. */
+static void a_kept_future_outlives_its_neighbours(void **s) {
+  tu_alloc_install(-1);
+  mt_pool_t *p = mt_pool_new(1);
+  mt_future_t *keep = mt_pool_submit(p, code_task, (void *)(intptr_t)-5);
+  for (int i = 0; i < 300; i++) {
+    mt_future_t *f = mt_pool_submit(p, code_task, NULL);
+    assert_int_equal(mt_future_result(f, 10, NULL), 0);
+    mt_future_release(f);
+  }
+  mt_pool_free(p);
+  void *r = NULL;
+  assert_int_equal(mt_future_result(keep, 0, &r), -5);
+  assert_ptr_equal(r, (void *)0x55);
+  assert_true(tu_live > 0);                /* its chunk */
+  mt_future_release(keep);
+  tu_alloc_restore();
+  assert_int_equal(tu_live, 0);
+}
+
+/* Submitting and collecting one future at a time reuses the thread's chunk:
+ * far fewer allocations than futures (one each, before chunks). */
+static void one_at_a_time_reuses_the_chunk(void **s) {
+  mt_pool_t *p = mt_pool_new(1);
+  tu_alloc_install(-1);
+  for (int i = 0; i < 2000; i++) {
+    mt_future_t *f = mt_pool_submit(p, code_task, NULL);
+    assert_int_equal(mt_future_result(f, 10, NULL), 0);
+    mt_future_release(f);
+  }
+  long used = tu_nalloc;
+  tu_alloc_restore();
+  mt_pool_free(p);
+  print_message("2000 futures one at a time: %ld allocations\n", used);
+  assert_true(used <= 2000 / 8);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(result_and_codes),
@@ -198,6 +275,9 @@ int main(void) {
     cmocka_unit_test(as_completed_yields_in_finish_order),
     cmocka_unit_test(as_completed_yields_each_future_once),
     cmocka_unit_test(callbacks_exactly_once_under_stress),
+    cmocka_unit_test(futures_released_by_other_threads_all_go_back),
+    cmocka_unit_test(a_kept_future_outlives_its_neighbours),
+    cmocka_unit_test(one_at_a_time_reuses_the_chunk),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
