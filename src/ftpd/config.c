@@ -53,6 +53,7 @@ void ftpd_config_defaults(ftpd_config_t *c) {
 
 void ftpd_config_free(ftpd_config_t *c) {
   for (int i = 0; i < c->n_listen; i++) free(c->listen[i]);
+  for (int i = 0; i < c->n_listen_tls; i++) free(c->listen_tls[i]);
   free(c->root);
   free(c->users_file);
   free(c->pasv_address);
@@ -156,6 +157,8 @@ static const char *const yes_no_names[] = {"yes", "no", NULL};
 static const cfg_key_t keys[] = {
   {"listen", K_LISTEN, 0, 0, 0, NULL, "HOST:PORT",
    "address to listen on, repeatable (" FTPD_DEFAULT_LISTEN "); [::1]:2121 for IPv6"},
+  {"listen-implicit-tls", K_LISTEN, 0, 0, 0, NULL, "HOST:PORT",
+   "implicit FTPS: TLS from the first byte, data protected (port 990 by custom; needs tls-cert), repeatable"},
   {"dual-stack", K_BOOL, F(dual_stack), 0, 0, NULL, NULL,
    "IPv6 listeners take IPv4 too (v4-mapped): [::]:21 serves both (default: IPv6 only)"},
   {"root", K_STR, F(root), 0, 0, NULL, "DIR", "served directory, and home of users without one"},
@@ -292,12 +295,15 @@ int ftpd_config_set(ftpd_config_t *c, const char *key, const char *v, char *err,
       seterr(err, errlen, "listen: expected HOST:PORT, [IPV6]:PORT or PORT, got '%s'", v);
       return -1;
     }
-    if (c->n_listen >= FTPD_MAX_LISTEN) {
-      seterr(err, errlen, "listen: at most %d addresses", FTPD_MAX_LISTEN);
+    bool tls = strcmp(key, "listen") != 0;
+    char **list = tls ? c->listen_tls : c->listen;
+    int *n = tls ? &c->n_listen_tls : &c->n_listen;
+    if (*n >= FTPD_MAX_LISTEN) {
+      seterr(err, errlen, "%s: at most %d addresses", key, FTPD_MAX_LISTEN);
       return -1;
     }
-    if (!(c->listen[c->n_listen] = strdup(v))) goto oom;
-    c->n_listen++;
+    if (!(list[*n] = strdup(v))) goto oom;
+    (*n)++;
     return 0;
   }
   case K_PORTS: {
@@ -422,8 +428,9 @@ int ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen) {
     seterr(err, errlen, "root '%s' is not a directory", c->root ? c->root : "");
     return -1;
   }
-  if (!c->tls_cert && (c->tls_required || c->tls_data_reuse || c->tls_key)) {
-    seterr(err, errlen, "%s needs tls-cert", c->tls_key ? "tls-key" : c->tls_required ? "tls-required" : "tls-data-reuse");
+  if (!c->tls_cert && (c->tls_required || c->tls_data_reuse || c->tls_key || c->n_listen_tls)) {
+    seterr(err, errlen, "%s needs tls-cert",
+           c->tls_key ? "tls-key" : c->tls_required ? "tls-required" : c->tls_data_reuse ? "tls-data-reuse" : "listen-implicit-tls");
     return -1;
   }
   if (c->max_per_ip > c->max_clients) {
@@ -440,9 +447,13 @@ int ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen) {
 void ftpd_config_dump(const ftpd_config_t *c, FILE *out) {
   for (size_t i = 0; i < N_KEYS; i++) {
     const cfg_key_t *k = &keys[i];
+    if (k->type == K_LISTEN && strcmp(k->key, "listen") != 0) {
+      for (int j = 0; j < c->n_listen_tls; j++) fprintf(out, "%s = %s\n", k->key, c->listen_tls[j]);
+      continue;
+    }
     if (k->type == K_LISTEN) {
       for (int j = 0; j < c->n_listen; j++) fprintf(out, "listen = %s\n", c->listen[j]);
-      if (!c->n_listen) fprintf(out, "listen = %s\n", FTPD_DEFAULT_LISTEN);
+      if (!c->n_listen && !c->n_listen_tls) fprintf(out, "listen = %s\n", FTPD_DEFAULT_LISTEN);
       continue;
     }
     char v[512];

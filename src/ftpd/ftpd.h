@@ -98,6 +98,8 @@ enum { TLS_REUSE_OFF = 0, TLS_REUSE_ANY = 1, TLS_REUSE_SAME = 2 };
 typedef struct ftpd_config {
   char *listen[FTPD_MAX_LISTEN];
   int n_listen;
+  char *listen_tls[FTPD_MAX_LISTEN];   /* implicit FTPS listeners: TLS from the first byte */
+  int n_listen_tls;
   bool dual_stack;            /* IPv6 listeners without IPV6_V6ONLY */
   char *root;
   char *users_file;
@@ -177,8 +179,12 @@ typedef struct ftpd_server {
   ftpd_snapshot_t *snap;
   int root_fd;                /* --root, opened before privileges are dropped */
   int xferlog_fd;             /* -1 when off */
-  int listen_fd[FTPD_MAX_LISTEN];
+  int listen_fd[FTPD_MAX_LISTENERS];
   int n_listen;
+  /* the addresses of the implicit-FTPS listeners, as bound (main.c): a
+   * session whose local address is one of them starts with the handshake */
+  struct sockaddr_storage implicit[FTPD_MAX_LISTEN];
+  int n_implicit;
   atomic_bool stopping;
   atomic_ulong next_id;
   atomic_int active;          /* sessions admitted */

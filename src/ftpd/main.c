@@ -47,7 +47,7 @@ static ftpd_snapshot_t *load_snapshot(bool quiet_help) {
   }
   ftpd_snapshot_t *s = ftpd_snapshot_new(&cfg, NULL);
   if (!s) return NULL;
-  if (!s->cfg.n_listen) s->cfg.listen[s->cfg.n_listen++] = strdup(FTPD_DEFAULT_LISTEN);
+  if (!s->cfg.n_listen && !s->cfg.n_listen_tls) s->cfg.listen[s->cfg.n_listen++] = strdup(FTPD_DEFAULT_LISTEN);
   absolutize(&s->cfg.root);
   absolutize(&s->cfg.users_file);
   absolutize(&s->cfg.xferlog);
@@ -128,15 +128,21 @@ static int serve(void) {
     fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));
     return 1;
   }
-  for (int i = 0; i < c->n_listen; i++) {
+  for (int i = 0; i < c->n_listen + c->n_listen_tls; i++) {
+    bool tls = i >= c->n_listen;
+    const char *spec = tls ? c->listen_tls[i - c->n_listen] : c->listen[i];
     char host[256];
     int port;
-    ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
+    ftpd_parse_hostport(spec, host, sizeof host, &port);
     /* An IPv6 listener is IPv6-only unless dual-stack is asked for. */
     int fd = mt_tcp_listen(host[0] ? host : NULL, port, 128, strchr(host, ':') && !c->dual_stack ? MT_V6ONLY : 0);
     if (fd < 0) {
-      fprintf(stderr, "mtftpd: cannot listen on %s: %s\n", c->listen[i], mt_strerror(fd));
+      fprintf(stderr, "mtftpd: cannot listen on %s: %s\n", spec, mt_strerror(fd));
       return 1;
+    }
+    if (tls) {
+      socklen_t sl = sizeof srv.implicit[0];
+      getsockname(fd, (struct sockaddr *)&srv.implicit[srv.n_implicit++], &sl);
     }
     srv.listen_fd[srv.n_listen++] = fd;
   }
@@ -173,12 +179,17 @@ static int serve(void) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
-  for (int i = 0; i < c->n_listen; i++) {
+  for (int i = 0; i < c->n_listen + c->n_listen_tls; i++) {
+    bool tls = i >= c->n_listen;
     char host[256];
     int port;
-    ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
-    ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (%s model: %s; up to %d sessions)", FTPD_VERSION,
-             host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.model->name, srv.model->what, c->max_clients);
+    ftpd_parse_hostport(tls ? c->listen_tls[i - c->n_listen] : c->listen[i], host, sizeof host, &port);
+    if (tls)
+      ftpd_log(LOG_INFO, "mtftpd %s listening for implicit FTPS on %s port %d", FTPD_VERSION, host[0] ? host : "*",
+               mt_tcp_port(srv.listen_fd[i]));
+    else
+      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (%s model: %s; up to %d sessions)", FTPD_VERSION,
+               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.model->name, srv.model->what, c->max_clients);
   }
   int rc = srv.model->run(&srv, &stop);
   ftpd_log(LOG_INFO, "mtftpd stopped");

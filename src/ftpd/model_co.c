@@ -67,8 +67,8 @@ static void *acceptor_co(void *p) {
 /* Spawns the acceptors of one scheduler (concurrently) and waits for them. */
 static void *sched_main(void *p) {
   ftpd_server_t *srv = p;
-  co_acc_t acc[FTPD_MAX_LISTEN];
-  mt_co_t *cos[FTPD_MAX_LISTEN];
+  co_acc_t acc[FTPD_MAX_LISTENERS];
+  mt_co_t *cos[FTPD_MAX_LISTENERS];
   int n = 0;
   for (int i = 0; i < srv->n_listen; i++) {
     acc[i] = (co_acc_t){srv, srv->listen_fd[i]};

@@ -213,7 +213,7 @@ static int fork_run(ftpd_server_t *srv, mt_event_t *stop) {
   mt_lock_init(&fk.lock, 0);
   mt_event_init(&fk.reaped, 0);
   fk.pending = mt_queue_new(MT_FIFO, 0);
-  mt_thread_t *acc[FTPD_MAX_LISTEN] = {0}, *mon = NULL, *fth = NULL;
+  mt_thread_t *acc[FTPD_MAX_LISTENERS] = {0}, *mon = NULL, *fth = NULL;
   mt_thread_opts_t o = {.name = "ftp-reaper", .daemon = true};
   mt_thread_opts_t fo = {.name = "ftp-forker", .daemon = true};
   int rc = fk.pending && mt_thread_start(&mon, monitor, &fk, &o) == 0 ? 0 : -1;

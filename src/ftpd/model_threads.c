@@ -62,7 +62,7 @@ static int threads_run(ftpd_server_t *srv, mt_event_t *stop) {
   int n = srv->capacity;   /* max-clients at start: the pool is sized once */
   mt_queue_t *q = mt_queue_new(MT_FIFO, (size_t)n);
   mt_thread_t **workers = calloc((size_t)n, sizeof *workers);
-  mt_thread_t *acc[FTPD_MAX_LISTEN] = {0};
+  mt_thread_t *acc[FTPD_MAX_LISTENERS] = {0};
   worker_arg_t warg = {srv, q};
   if (!q || !workers) {
     ftpd_log(LOG_ERROR, "out of memory starting %d session threads", n);

@@ -247,7 +247,10 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   ftpd_log(LOG_INFO, "#%lu connect from %s port %d", s->id, s->peer_ip, s->peer_port);
 
   const char *why = "quit";
-  if (ftpd_reply(s, 220, "%s", s->cfg->banner ? s->cfg->banner : "mtftpd " FTPD_VERSION " ready.") < 0) {
+  if (ftpd_tls_implicit(s) < 0) {
+    why = "TLS handshake failed";
+    s->quit = true;
+  } else if (ftpd_reply(s, 220, "%s", s->cfg->banner ? s->cfg->banner : "mtftpd " FTPD_VERSION " ready.") < 0) {
     why = "gone before the greeting";
     s->quit = true;
   }

@@ -62,6 +62,9 @@ void ftpd_sess_logout(ftpd_session_t *s);
 /* FTPS policy (commands/tls.c): true when USER may go on / a data
  * connection may open; otherwise the refusal is sent and logged. */
 bool ftpd_tls_login_allowed(ftpd_session_t *s);
+/* At the start of a session on an implicit-FTPS listener: the handshake
+ * before the greeting. 0 (done, or not such a listener), -1 (failed). */
+int  ftpd_tls_implicit(ftpd_session_t *s);
 bool ftpd_tls_data_allowed(ftpd_session_t *s);
 /* HASH (commands/hash.c): the FEAT line's algorithm list, and OPTS HASH. */
 void ftpd_hash_feat(const ftpd_session_t *s, char *out, size_t n);

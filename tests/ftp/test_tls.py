@@ -7,6 +7,7 @@ certificate are made at test time with the openssl command."""
 import ftplib
 import hashlib
 import os
+import re
 import signal
 import socket
 import ssl
@@ -224,3 +225,34 @@ def test_broken_certificate_at_start_and_at_sighup(make_server, pki, tmp_path):
     f = ftps(srv, pki)
     assert f.nlst() == []
     f.quit()
+
+
+def test_implicit_ftps_listener(make_server, pki, tmp_path):
+    srv = make_server(extra=tls_args(pki, "--listen-implicit-tls", "127.0.0.1:0"))
+    m = re.search(r"listening for implicit FTPS on \S+ port (\d+)", srv.log_text())
+    assert m, srv.log_text()
+    port = int(m.group(1))
+    data = os.urandom(2 << 20)
+    (srv.root / "f.bin").write_bytes(data)
+    url = f"ftps://alice:wonderland@127.0.0.1:{port}/"
+    r = curl(pki, url + "f.bin", "-o", str(tmp_path / "got"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "got").read_bytes() == data
+    (tmp_path / "up").write_bytes(data[:1000])
+    r = curl(pki, "-T", str(tmp_path / "up"), url + "up.bin")
+    assert r.returncode == 0, r.stderr
+    assert (srv.root / "up.bin").read_bytes() == data[:1000]
+    assert "implicit FTPS: TLSv1" in srv.log_text()
+    # the plain listener stays plain; a plain client on the implicit one gets no greeting
+    f = srv.connect()
+    assert sorted(f.nlst()) == ["f.bin", "up.bin"]
+    f.quit()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW)
+    s.sendall(b"USER alice\r\n")                             # not a TLS ClientHello
+    try:
+        got = s.recv(100)
+    except ConnectionResetError:                               # closed with our bytes unread
+        got = b""
+    assert not got.startswith(b"220")
+    s.close()
+    assert "implicit FTPS handshake failed" in srv.log_text()

@@ -55,6 +55,38 @@ void ftpd_cmd_auth(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpd_log(LOG_INFO, "#%lu control connection now %s (%s)", s->id, ftls_version(s->tls), ftls_cipher(s->tls));
 }
 
+/* Is the session's local address one of the implicit-FTPS listeners'? */
+static bool on_implicit_listener(const ftpd_session_t *s) {
+  for (int i = 0; i < s->srv->n_implicit; i++) {
+    const struct sockaddr_storage *l = &s->srv->implicit[i];
+    if (l->ss_family != s->local.ss_family) continue;
+    if (l->ss_family == AF_INET) {
+      const struct sockaddr_in *a = (const void *)l, *b = (const void *)&s->local;
+      if (a->sin_port == b->sin_port && (a->sin_addr.s_addr == INADDR_ANY || a->sin_addr.s_addr == b->sin_addr.s_addr))
+        return true;
+    } else if (l->ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const void *)l, *b = (const void *)&s->local;
+      if (a->sin6_port == b->sin6_port &&
+          (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) || IN6_ARE_ADDR_EQUAL(&a->sin6_addr, &b->sin6_addr)))
+        return true;
+    }
+  }
+  return false;
+}
+
+int ftpd_tls_implicit(ftpd_session_t *s) {
+  if (!s->snap->tls || !on_implicit_listener(s)) return 0;
+  int r = ftls_accept(&s->tls, s->snap->tls, s->ctrl, NULL, s->cfg->login_timeout);
+  if (r) {
+    ftpd_log(LOG_INFO, "#%lu implicit FTPS handshake failed: %s", s->id, ftls_error(NULL));
+    return -1;
+  }
+  mt_linereader_set_io(s->lr, tls_read, s->tls);
+  s->pbsz = s->prot_p = true;                /* implicit FTPS: data protected from the start */
+  ftpd_log(LOG_INFO, "#%lu implicit FTPS: %s (%s)", s->id, ftls_version(s->tls), ftls_cipher(s->tls));
+  return 0;
+}
+
 void ftpd_cmd_pbsz(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!s->tls) {
     ftpd_reply(s, 503, "PBSZ needs AUTH TLS first.");
