@@ -8,19 +8,36 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/park.h"
 #include "mt/io.h"
 
 static inline bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
+/* The wait of the wait-first calls (mt_wait_fd, mt_read, mt_write), which
+ * may find the fd ready already. A coroutine scheduler's epoll is
+ * edge-triggered: a readiness whose edge an earlier call consumed (data
+ * left unread, an end of stream already seen) would never wake the parked
+ * coroutine, so a coroutine looks at the level first (poll with no wait).
+ * The try-first calls (mt_recv, mt_send, ...) wait only after EAGAIN, when
+ * the next edge is sure to come, and skip this. A thread's wait is poll(2)
+ * itself: level-triggered. */
+static int wait_level(int fd, short events, int64_t deadline) {
+  if (mt__park_in_coroutine()) {
+    struct pollfd p = { .fd = fd, .events = events };
+    if (poll(&p, 1, 0) > 0) return 0;     /* ready, or an error the call will report */
+  }
+  return mt__fd_wait(fd, events, deadline);
+}
+
 MT_API int mt_wait_fd(int fd, int events, double timeout) {
   if (!(events & (POLLIN | POLLOUT))) return MT_EINVAL;
-  return mt__fd_wait(fd, (short)(events & (POLLIN | POLLOUT)), mt__deadline(timeout));
+  return wait_level(fd, (short)(events & (POLLIN | POLLOUT)), mt__deadline(timeout));
 }
 
 MT_API ssize_t mt_read(int fd, void *buf, size_t n, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   for (;;) {
-    int w = mt__fd_wait(fd, POLLIN, deadline);
+    int w = wait_level(fd, POLLIN, deadline);
     if (w) return w;
     ssize_t r = read(fd, buf, n);
     if (r >= 0) return r;
@@ -31,7 +48,7 @@ MT_API ssize_t mt_read(int fd, void *buf, size_t n, double timeout) {
 MT_API ssize_t mt_write(int fd, const void *buf, size_t n, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   for (;;) {
-    int w = mt__fd_wait(fd, POLLOUT, deadline);
+    int w = wait_level(fd, POLLOUT, deadline);
     if (w) return w;
     ssize_t r = write(fd, buf, n);
     if (r >= 0) return r;

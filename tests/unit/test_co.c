@@ -5,6 +5,8 @@
  * timeouts, and the guard page naming the coroutine that overflowed. */
 #include <pthread.h>
 
+#include <poll.h>
+
 #include "testutil.h"
 
 /* ---- order ------------------------------------------------------------------------- */
@@ -27,7 +29,7 @@ static void *order_main(void *arg) {
 }
 static void round_robin_and_join(void **s) {
   order_n = 0;
-  assert_int_equal(mt_co_main(order_main, NULL), 0);
+  assert_null(tu_co_main(order_main, NULL));
   order_log[order_n] = 0;
   assert_string_equal(order_log, "abcabcabc");
 }
@@ -57,7 +59,7 @@ static void thousands_sleep_together(void **s) {
   woke = 0;
   slept = 0;
   double t0 = mt_now();
-  assert_int_equal(mt_co_main(many_main, NULL), 0);
+  assert_null(tu_co_main(many_main, NULL));
   double dt = mt_now() - t0;
   assert_int_equal(woke, 5000);
   assert_true(slept >= 5000 * 0.2);          /* each slept its full time */
@@ -86,7 +88,7 @@ static void *lock_main(void *arg) {
 }
 static void lock_parks_coroutines(void **s) {
   ccount = 0;
-  assert_int_equal(mt_co_main(lock_main, NULL), 0);
+  assert_null(tu_co_main(lock_main, NULL));
   assert_int_equal(ccount, 2000);
 }
 
@@ -124,7 +126,7 @@ static void *future_main(void *arg) {
 static void waits_on_a_pool_future(void **s) {
   ticks = 0;
   stop_ticker = 0;
-  assert_int_equal(mt_co_main(future_main, NULL), 0);   /* the ticker ran meanwhile */
+  assert_null(tu_co_main(future_main, NULL));   /* the ticker ran meanwhile */
   assert_true(ticks >= 10);
 }
 
@@ -145,7 +147,11 @@ static void *queue_main(void *arg) {
   for (int i = 0; i < 4; i++) w[i] = mt_co_spawn(co_worker, NULL);
   return (void *)(intptr_t)mt_co_joinall(w, 4, 60);
 }
-static void *run_sched_thread(void *arg) { return (void *)(intptr_t)mt_co_main(queue_main, NULL); }
+static void *run_sched_thread(void *arg) {   /* the scheduler's error, else queue_main's result */
+  tu_co_t c = { queue_main, NULL, (void *)(intptr_t)-1 };
+  int r = mt_co_main(tu_co_tramp, &c);
+  return r ? (void *)(intptr_t)r : c.result;
+}
 static void threads_and_coroutines_share_a_queue(void **s) {
   to_co = mt_queue_new(MT_FIFO, 16);
   from_co = mt_queue_new(MT_FIFO, 0);
@@ -224,7 +230,7 @@ static void *cancel_main(void *arg) {
 }
 static void cancel_every_kind_of_blocking_call(void **s) {
   mt_event_init(&never, 0);
-  assert_int_equal(mt_co_main(cancel_main, NULL), 0);
+  assert_null(tu_co_main(cancel_main, NULL));
   assert_int_equal(got_event, MT_ECANCELED);
   assert_int_equal(got_sleep, MT_ECANCELED);
   assert_int_equal(got_lock, MT_ECANCELED);
@@ -252,7 +258,7 @@ static void *timeout_main(void *arg) {
   return NULL;
 }
 static void timeouts_and_misuse(void **s) {
-  assert_int_equal(mt_co_main(timeout_main, NULL), 0);
+  assert_null(tu_co_main(timeout_main, NULL));
   assert_null(mt_co_spawn(timeout_main, NULL));
   assert_int_equal(mt_last_error(), MT_EPERM);
   assert_null(mt_co_current());
@@ -291,7 +297,7 @@ static void *shared_main(void *arg) {
 static void shared_stack_keeps_each_coroutines_frames(void **s) {
   mt_event_init(&shared_gate, 0);
   shared_bad = shared_done = 0;
-  assert_int_equal(mt_co_main(shared_main, NULL), 0);
+  assert_null(tu_co_main(shared_main, NULL));
   assert_int_equal(shared_bad, 0);
   assert_int_equal(shared_done, 200);
   mt_event_destroy(&shared_gate);
@@ -321,8 +327,45 @@ static void stack_overflow_names_the_coroutine(void **s) {
   assert_non_null(strstr(err, "coroutine \"greedy\" overflowed"));
 }
 
+/* ---- wait-first IO finds readiness that is already there ----------------------------------- */
+/* A pipe holding "hi" and then its end: the first mt_read takes the bytes,
+ * the second must see the end at once — its readiness edge was consumed by
+ * the first wait, and an edge-triggered scheduler would park for good. The
+ * same for mt_wait_fd on data left unread. */
+static int rfd[2];
+static void *read_twice(void *arg) {
+  char b[8];
+  if (mt_read(rfd[0], b, sizeof b, 5) != 2) return (void *)1;   /* takes "hi" */
+  double t0 = mt_now();
+  ssize_t r = mt_read(rfd[0], b, sizeof b, 5);                  /* end of stream, at once */
+  if (r != 0) return (void *)(intptr_t)(r == MT_ETIMEDOUT ? 2 : 3);
+  if (mt_now() - t0 > 4) return (void *)4;
+  if (mt_wait_fd(rfd[0], POLLIN, 5) != 0) return (void *)5;     /* and it stays ready */
+  return NULL;
+}
+static void *left_unread(void *arg) {
+  char b[1];
+  if (mt_read(rfd[0], b, 1, 5) != 1) return (void *)5;       /* one of three bytes */
+  if (mt_wait_fd(rfd[0], POLLIN, 5) != 0) return (void *)6;   /* two left: ready now */
+  if (mt_read(rfd[0], b, 1, 5) != 1) return (void *)7;
+  return NULL;
+}
+static void wait_first_io_sees_the_level(void **s) {
+  assert_int_equal(pipe(rfd), 0);
+  assert_int_equal(write(rfd[1], "hi", 2), 2);
+  close(rfd[1]);
+  assert_null(tu_co_main(read_twice, NULL));
+  close(rfd[0]);
+  assert_int_equal(pipe(rfd), 0);
+  assert_int_equal(write(rfd[1], "abc", 3), 3);
+  assert_null(tu_co_main(left_unread, NULL));
+  close(rfd[0]);
+  close(rfd[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(wait_first_io_sees_the_level),   /* first: on fds no scheduler has seen */
     cmocka_unit_test(round_robin_and_join),
     cmocka_unit_test(thousands_sleep_together),
     cmocka_unit_test(lock_parks_coroutines),

@@ -66,7 +66,7 @@ static void *echo_main(void *arg) {
 }
 static void echo_server_with_many_clients(void **s) {
   echoed = client_ok = 0;
-  assert_int_equal(mt_co_main(echo_main, NULL), 0);
+  assert_null(tu_co_main(echo_main, NULL));
   assert_int_equal(client_ok, 50);
   assert_true(echoed > 50 * 20 * 15);
 }
@@ -110,7 +110,7 @@ static void *fd_main(void *arg) {
 }
 static void fd_timeouts_cancel_and_busy(void **s) {
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-  assert_int_equal(mt_co_main(fd_main, NULL), 0);
+  assert_null(tu_co_main(fd_main, NULL));
   assert_int_equal(t_res, 1);
   assert_true(spins > 10);                   /* others ran while it waited */
   assert_int_equal(busy_res, MT_EBUSY);
@@ -136,7 +136,7 @@ static void *reuse_main(void *arg) {
   return NULL;
 }
 static void fd_numbers_reused_after_close(void **s) {
-  assert_int_equal(mt_co_main(reuse_main, NULL), 0);
+  assert_null(tu_co_main(reuse_main, NULL));
   assert_int_equal(reuse_ok, 1);
 }
 
@@ -188,7 +188,7 @@ static void *resolve_main(void *arg) {
   return NULL;
 }
 static void resolution_and_errors(void **s) {
-  assert_int_equal(mt_co_main(resolve_main, NULL), 0);
+  assert_null(tu_co_main(resolve_main, NULL));
   assert_true(lookups == MT_ENOENT || lookups == MT_EAGAIN || lookups == MT_ETIMEDOUT);   /* no DNS here */
   int l = mt_tcp_listen("127.0.0.1", 0, 8, 0);
   int port = mt_tcp_port(l);

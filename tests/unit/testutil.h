@@ -122,6 +122,22 @@ static inline unsigned tu_wq_len(mt__wq_t *wq) {
   return n;
 }
 
+/* mt_co_main returns 0 or its own error, never what its function returned:
+ * tu_co_main runs fn as a scheduler's first coroutine and hands back fn's
+ * result (the test fails if the scheduler could not run). Assert on that,
+ * or a failure a coroutine reports is lost. */
+typedef struct { void *(*fn)(void *); void *arg; void *result; } tu_co_t;
+static inline void *tu_co_tramp(void *p) {
+  tu_co_t *c = p;
+  c->result = c->fn(c->arg);
+  return c->result;
+}
+static inline void *tu_co_main(void *(*fn)(void *), void *arg) {
+  tu_co_t c = { fn, arg, (void *)(intptr_t)-1 };
+  assert_int_equal(mt_co_main(tu_co_tramp, &c), 0);
+  return c.result;
+}
+
 /* The value of a counter a primitive keeps under its lock (a waiter count),
  * read under that lock: a test waits on it instead of sleeping and hoping. */
 static inline unsigned tu_locked_count(mt_lock_t *l, const unsigned *count) {
