@@ -21,7 +21,11 @@ libmt=$build/libmt.a
 for h in command path config; do
   "$CC" "${flags[@]}" -o "$out/fuzz_$h" "$here/fuzz_$h.c" "${ftpd[@]}" "$libmt" -lcrypt -lpthread
 done
-for h in command path config; do
+# The client's own parsers (src/ftpproto, pure: no libmt).
+for h in listparse; do
+  "$CC" "${flags[@]}" -o "$out/fuzz_$h" "$here/fuzz_$h.c" "$top/src/ftpproto/$h.c"
+done
+for h in command path config listparse; do
   mkdir -p "$out/corpus_$h"
   echo "fuzz: fuzz_$h for ${secs}s"
   "$out/fuzz_$h" -max_total_time="$secs" -max_len=9000 -timeout=10 -rss_limit_mb=2048 \
