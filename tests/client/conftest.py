@@ -53,6 +53,7 @@ class Mtftpd:
         self.srv.start()
         self.host, self.port, self.root = self.srv.host, self.srv.port, self.srv.root
         self.wdir = ""
+        self.killed = False
 
     def url(self, path=""):
         return f"ftp://alice:wonderland@{self.host}:{self.port}/{path}"
@@ -61,12 +62,12 @@ class Mtftpd:
         return f"ftp://{self.host}:{self.port}/{path}"
 
     def stop(self):
-        self.srv.stop()
+        self.srv.stop(check=not self.killed)
 
     def kill(self):
+        self.killed = True
         self.srv.proc.kill()
         self.srv.proc.wait()
-        self.srv.logf.close()
 
 
 class Vsftpd:
@@ -143,9 +144,11 @@ class Pyftpd:
 def servers(tmp_path):
     made = []
 
-    def make(kind, *flags):
+    def make(kind, *flags, root=None):
         d = tmp_path / f"srv{len(made)}"
         d.mkdir()
+        if root is not None:   # serve an existing tree (a restarted server)
+            os.symlink(root, d / ("root" if kind == "mtftpd" else "pyroot"))
         s = {"mtftpd": lambda: Mtftpd(d, flags), "vsftpd": lambda: Vsftpd(d),
              "pyftpdlib": lambda: Pyftpd(d, *flags)}[kind]()
         made.append(s)

@@ -89,6 +89,7 @@ if "--no-mlst" in args:
     del Handler.proto_cmds["MLST"]
 if RESET:
     Handler.dtp_handler = ResetDTP
+    Handler.use_sendfile = False
 auth = DummyAuthorizer()
 auth.add_user("alice", "wonderland", root, perm="elradfmwMT")
 auth.add_anonymous(root)

@@ -1,0 +1,85 @@
+"""Faults: the server killed mid-transfer (its exit code, the .part kept and
+resumable), one segment's connection reset mid-way (retried, the file
+correct), and a local disk filling up (its exit code, nothing that looks
+complete)."""
+import os
+import shutil
+import subprocess
+import time
+
+from conftest import EX, MTFTP, SLOW
+
+
+def wait_for(cond, timeout=20):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_server_killed_then_resume(servers, mtftp, home):
+    s = servers("mtftpd")
+    data = os.urandom(6 * 1024 * 1024)
+    (s.root / "big.bin").write_bytes(data)
+    part = mtftp.work / "big.bin.part"
+    env = dict(os.environ, HOME=str(home))
+    # slowed to 1 MiB/s so it is still running when the server dies
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "--retries", "0", "get", s.url("big.bin")], cwd=mtftp.work,
+                         env=env, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
+    s.kill()
+    err = p.communicate(timeout=30 * SLOW)[1]
+    assert p.returncode == EX["xfer"], err
+    assert "mtftp: get " in err and err.strip().count("\n") == 0, err
+    assert part.exists() and (mtftp.work / "big.bin.part.state").exists()
+    assert not (mtftp.work / "big.bin").exists()
+    got = part.stat().st_size
+    assert 0 < got < len(data)
+    # a new server on the same tree: -c continues from the state file
+    s2 = servers("mtftpd", root=s.root)
+    r = mtftp("-v", "get", "-c", s2.url("big.bin"))
+    assert r.returncode == 0, r.stderr
+    rest = [l for l in r.stderr.splitlines() if l.startswith("--> REST ")]
+    assert rest and int(rest[0].split()[2]) > 0, r.stderr
+    assert (mtftp.work / "big.bin").read_bytes() == data
+    assert not part.exists() and not (mtftp.work / "big.bin.part.state").exists()
+
+
+def test_part_without_state_is_not_complete(servers, mtftp):
+    s = servers("mtftpd")
+    data = os.urandom(300_000)
+    (s.root / "f.bin").write_bytes(data)
+    # a .part of the full length but no state file: never taken as complete
+    (mtftp.work / "f.bin.part").write_bytes(b"\0" * len(data))
+    r = mtftp("get", "-c", s.url("f.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (mtftp.work / "f.bin").read_bytes() == data
+
+
+def test_segment_reset_is_retried(servers, mtftp):
+    s = servers("pyftpdlib", "--reset-once", "200000")
+    data = os.urandom(3 * 1024 * 1024)
+    (s.root / "seg.bin").write_bytes(data)
+    r = mtftp("get", "-s", "3", s.url("seg.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "retrying" in r.stderr, r.stderr
+    assert (mtftp.work / "seg.bin").read_bytes() == data
+
+
+def test_disk_full(servers, mtftp, tmp_path):
+    if not shutil.which("unshare"):
+        raise AssertionError("needs unshare (util-linux)")
+    s = servers("mtftpd")
+    (s.root / "huge.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "
+              f"{MTFTP} --retries 0 get {s.url('huge.bin')}; echo rc=$?; ls {mnt}")
+    p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60 * SLOW)
+    assert "rc=%d" % EX["local"] in p.stdout, p.stdout + p.stderr
+    assert "No space left on device" in p.stderr, p.stderr
+    listing = p.stdout.split("\n", 1)[1].split()
+    assert "huge.bin" not in listing          # nothing that looks complete
+    assert "huge.bin.part" in listing
