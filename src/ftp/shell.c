@@ -44,6 +44,14 @@ void rjoin(char *out, size_t outsz, const char *dir, const char *name) {
   else snprintf(out, outsz, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
 }
 
+/* path made absolute against the session's directory: parallel workers log
+ * in afresh, at the login directory, not where `cd` took this session. */
+static void rabs(ctx_t *c, const char *path, char *out, size_t outsz) {
+  if (path[0] == '/' || !c->s.cwd[0]) snprintf(out, outsz, "%s", path[0] ? path : ".");
+  else if (!path[0] || !strcmp(path, ".")) snprintf(out, outsz, "%s", c->s.cwd);
+  else rjoin(out, outsz, c->s.cwd, path);
+}
+
 static int need_conn(ctx_t *c) {
   if (sess_connected(&c->s)) return 0;
   if (c->host[0]) {   /* lost (timeout, server restart): one reconnect */
@@ -224,9 +232,11 @@ int cli_mget(ctx_t *c, char **pats, int n, int jobs, const char *odir, const get
     char dir[4096];
     const char *slash = strrchr(pats[i], '/');
     const char *pat = slash ? slash + 1 : pats[i];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - pats[i] + (slash == pats[i])) : 0, pats[i]);
+    char rel[4096];
+    snprintf(rel, sizeof rel, "%.*s", slash ? (int)(slash - pats[i] + (slash == pats[i])) : 0, pats[i]);
+    rabs(c, rel, dir, sizeof dir);
     rlist_t l;
-    ex = sess_list(&c->s, dir[0] ? dir : NULL, &l);
+    ex = sess_list(&c->s, dir, &l);
     if (ex) break;
     size_t before = nj;
     for (size_t k = 0; k < l.n; k++) {
@@ -274,9 +284,11 @@ static int c_mget(ctx_t *c, int argc, char **argv) {
 int cli_mput(ctx_t *c, char **files, int n, int jobs, const char *rdir) {
   job_t *jl = calloc((size_t)n, sizeof *jl);
   char (*rem)[4200] = calloc((size_t)n, sizeof *rem);
+  char dir[4096];
+  rabs(c, rdir ? rdir : "", dir, sizeof dir);
   for (int i = 0; i < n; i++) {
     struct stat st;
-    rjoin(rem[i], sizeof rem[i], rdir ? rdir : "", bname(files[i]));
+    rjoin(rem[i], sizeof rem[i], dir, bname(files[i]));
     jl[i] = (job_t){.remote = rem[i], .local = files[i], .upload = true,
                     .mtime = stat(files[i], &st) == 0 ? st.st_mtime : -1};
   }
@@ -764,7 +776,9 @@ static int mirror_up(ctx_t *c, const char *ldir, const char *rdir, bool del, boo
 
 int cli_mirror(ctx_t *c, bool reverse, bool del, bool dry, int njobs, const char *remote, const char *local) {
   jobs_t jobs = {0};
-  int ex = reverse ? mirror_up(c, local, remote, del, dry, &jobs) : mirror_down(c, remote, local, del, dry, &jobs);
+  char rdir[4096];
+  rabs(c, remote, rdir, sizeof rdir);
+  int ex = reverse ? mirror_up(c, local, rdir, del, dry, &jobs) : mirror_down(c, rdir, local, del, dry, &jobs);
   if (!ex && jobs.n) {
     getopts_t o = {.segments = 1, .set_mtime = -1};
     ex = xfer_parallel(&c->t, jobs.v, jobs.n, njobs, &o);
@@ -914,9 +928,10 @@ int shell_interactive(ctx_t *c) {
     else snprintf(prompt, sizeof prompt, "mtftp> ");
     g_interrupted = 0;
     char *line = readline(prompt);
-    if (!line) {   /* Ctrl-D */
+    if (!line) {
       fputc('\n', stdout);
-      break;
+      if (g_interrupted) continue;   /* Ctrl-C at the prompt: a fresh line */
+      break;                         /* Ctrl-D */
     }
     if (*line) {
       add_history(line);

@@ -1,0 +1,123 @@
+"""The shell: scripts (-c, standard input, -k), and the interactive shell
+driven through a real terminal (tmux send-keys / capture-pane): the prompt,
+unique prefixes, tab completion of a remote name, history kept under
+$XDG_STATE_HOME, a progress line, Ctrl-C aborting a download with the
+shell still usable, and Ctrl-D quitting."""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import EX, MTFTP, SLOW
+
+
+def test_script_c_and_stdin(servers, mtftp):
+    s = servers("mtftpd")
+    (s.root / "pub").mkdir()
+    (s.root / "pub" / "a.txt").write_text("A" * 100)
+    (s.root / "pub" / "b.txt").write_text("B" * 200)
+    r = mtftp("-c", "cd pub; get a.txt; mget *.txt; quit", s.url())
+    assert r.returncode == 0, r.stderr
+    assert (mtftp.work / "a.txt").read_text() == "A" * 100
+    assert (mtftp.work / "b.txt").read_text() == "B" * 200
+    # the first failure stops the script with its code; -k goes on
+    r = mtftp("-c", "get nope; put a.txt pub/copied.txt", s.url())
+    assert r.returncode == EX["notfound"] and not (s.root / "pub" / "copied.txt").exists()
+    assert r.stderr.strip() == "mtftp: get nope: 550 /nope: No such file or directory."
+    r = mtftp("-k", "-c", "get nope; put a.txt pub/copied.txt", s.url())
+    assert r.returncode == EX["notfound"] and (s.root / "pub" / "copied.txt").read_text() == "A" * 100
+    # standard input, no prompt; prefixes ("si" for size) and help
+    r = mtftp(s.url("pub"), input="si a.txt\nmkd newdir\nren a.txt renamed.txt\nhelp get\npw\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "100"
+    assert "get [-o LOCAL]" in r.stdout and "/pub\n" in r.stdout and "> " not in r.stdout
+    assert (s.root / "pub" / "newdir").is_dir() and (s.root / "pub" / "renamed.txt").exists()
+    r = mtftp(s.url(), input="m x\n")
+    assert r.returncode == EX["usage"] and "ambiguous" in r.stderr
+
+
+class Term:
+    def __init__(self, tmp, cmd, env):
+        if not shutil.which("tmux"):
+            raise AssertionError("needs tmux")
+        self.sock = f"mtftp{os.getpid()}{int(time.time() * 1000) % 100000}"
+        envs = " ".join(f"{k}={v}" for k, v in env.items())
+        subprocess.run(["tmux", "-L", self.sock, "new-session", "-d", "-s", "t", "-x", "150", "-y", "40",
+                        f"cd {tmp} && env {envs} {cmd}; echo EXIT=$?; sleep 60"], check=True)
+
+    def keys(self, *k):
+        subprocess.run(["tmux", "-L", self.sock, "send-keys", "-t", "t", *k], check=True)
+
+    def screen(self):
+        return subprocess.run(["tmux", "-L", self.sock, "capture-pane", "-p", "-t", "t"], check=True,
+                              capture_output=True, text=True).stdout
+
+    def wait(self, cond, timeout=15):
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            sc = self.screen()
+            if cond(sc):
+                return sc
+            time.sleep(0.05)
+        raise AssertionError("screen never matched:\n" + self.screen())
+
+    def close(self):
+        subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def term(tmp_path, home):
+    made = []
+
+    def make(args):
+        t = Term(mtftp_dir(tmp_path), f"{MTFTP} {args}", {"HOME": home, "XDG_STATE_HOME": home / "state"})
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+def mtftp_dir(tmp_path):
+    d = tmp_path / "tw"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def test_interactive(servers, term, tmp_path, home):
+    s = servers("mtftpd")
+    (s.root / "pub").mkdir()
+    (s.root / "pub" / "unique-name.bin").write_bytes(os.urandom(40_000_000))
+    (s.root / "pub" / "small.txt").write_text("small\n")
+    t = term(f"--rate 4M {s.url()}")
+    t.wait(lambda sc: "alice@127.0.0.1:/>" in sc)
+    t.keys("cd pub", "Enter")
+    t.wait(lambda sc: "alice@127.0.0.1:/pub>" in sc)
+    # tab completion of a remote name from the listing
+    t.keys("get uniq", "Tab")
+    t.wait(lambda sc: "get unique-name.bin" in sc)
+    t.keys("Enter")
+    # the progress line, then Ctrl-C aborts the download
+    t.wait(lambda sc: "unique-name.bin" in sc and "%" in sc and "/s" in sc)
+    t.keys("C-c")
+    sc = t.wait(lambda sc: "interrupted" in sc and sc.rstrip().endswith("alice@127.0.0.1:/pub>"))
+    tw = mtftp_dir(tmp_path)
+    assert not (tw / "unique-name.bin").exists() and (tw / "unique-name.bin.part").exists()
+    # still in step: a listing and a whole download work
+    t.keys("get small.txt", "Enter")
+    t.wait(lambda sc: (tw / "small.txt").exists())
+    assert (tw / "small.txt").read_text() == "small\n"
+    t.keys("ls", "Enter")
+    t.wait(lambda sc: "small.txt" in sc.split("get small.txt", 1)[-1])
+    # Ctrl-D quits, and history is kept
+    t.keys("C-d")
+    t.wait(lambda sc: "EXIT=0" in sc)
+    hist = (home / "state" / "mtftp" / "history").read_text().replace("\\040", " ")   # libedit's encoding
+    assert "get small.txt" in hist and "cd pub" in hist
+    t2 = term(s.url())
+    t2.wait(lambda sc: "alice@127.0.0.1:/>" in sc)
+    t2.keys("Up")
+    t2.wait(lambda sc: sc.rstrip().endswith("> ls"))
