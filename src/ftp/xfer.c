@@ -210,7 +210,11 @@ typedef struct {
   char err[2048];
 } segjob_t;
 
-static bool retryable(int ex) { return ex == EX_CONNECT || ex == EX_XFER; }
+/* Lost connections, broken transfers and 4xx replies (transient by RFC 959:
+ * 421 too many users, 450 busy, 425 no data connection) are retried. */
+static bool retryable(int ex, const sess_t *s) {
+  return ex == EX_CONNECT || ex == EX_XFER || (ex != EX_INTR && s->code >= 400 && s->code < 500);
+}
 
 static int backoff(int attempt) {
   double d = 0.25 * (double)(1 << (attempt < 5 ? attempt : 5));
@@ -317,7 +321,6 @@ static int seg_once(segjob_t *j, char *buf) {
     snprintf(j->err, sizeof j->err, "state file: %s", strerror(-sr));
     ex = EX_LOCAL;
   }
-  if (ex == 0 && !j->to_eof && pos < g->end + 0) ex = EX_XFER;
   if (ex == 0) {
     bool whole = j->to_eof || g->end == j->st->size;
     if (whole) {
@@ -363,7 +366,7 @@ static int seg_run(void *arg, void **result) {
       if (j->to_eof && ex && j->hash) break;   /* an in-order hash cannot skip back */
     }
     if (ex == 0) continue;
-    if (!retryable(ex) || attempt >= g_opts.retries) break;
+    if (!retryable(ex, j->s) || attempt >= g_opts.retries) break;
     if (g_opts.verbose >= 0) info("%s: %s; retrying", j->path, j->err);
     if (backoff(attempt)) {
       ex = EX_INTR;
@@ -523,6 +526,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   uint64_t got = 0;
   for (int i = 0; i < st.n; i++) got += st.seg[i].done;
   free(jobs);
+  if (ex == EX_CONNECT && got > have) ex = EX_XFER;   /* lost once bytes flowed: the transfer failed */
   char hex[65] = "";
   if (!ex && g_opts.verify && s->feat_hash_sha256 && s->hash_selected && !s->ascii) {
     if (!h) {                       /* segmented: one pass over the finished file */
@@ -707,7 +711,7 @@ static int par_run(void *arg, void **result) {
         ex = xfer_get(s, par->t, j->remote, j->local, &o);
       }
     }
-    if (!ex || !retryable(ex) || attempt >= g_opts.retries || g_interrupted) break;
+    if (!ex || !retryable(ex, s) || attempt >= g_opts.retries || g_interrupted) break;
     if (backoff(attempt)) break;
   }
   snprintf(j->err, sizeof j->err, "%s", s->err);

@@ -8,6 +8,8 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
                 data connection reset after BYTES bytes (a segment's connection
                 breaking mid-way); later ones are served whole
   --no-mlst     no MLST/MLSD: the client must parse LIST
+  --pasv-lie    no EPSV, and PASV replies name another address (10.255.255.1):
+                the client must fall back to PASV and use the control peer's
 Users: alice/wonderland (all permissions), anonymous read-only on ROOT.
 Prints "ready" when it listens.
 """
@@ -87,6 +89,9 @@ class Handler(FTPHandler):
 if "--no-mlst" in args:
     del Handler.proto_cmds["MLSD"]
     del Handler.proto_cmds["MLST"]
+if "--pasv-lie" in args:
+    del Handler.proto_cmds["EPSV"]
+    Handler.masquerade_address = "10.255.255.1"
 if RESET:
     Handler.dtp_handler = ResetDTP
     Handler.use_sendfile = False

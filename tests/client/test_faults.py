@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import time
 
+import pytest
+
 from conftest import EX, MTFTP, SLOW
 
 
@@ -19,14 +21,16 @@ def wait_for(cond, timeout=20):
     raise AssertionError("condition not met in time")
 
 
-def test_server_killed_then_resume(servers, mtftp, home):
+@pytest.mark.parametrize("segments", ["1", "4"])
+def test_server_killed_then_resume(servers, mtftp, home, segments):
     s = servers("mtftpd")
     data = os.urandom(6 * 1024 * 1024)
     (s.root / "big.bin").write_bytes(data)
     part = mtftp.work / "big.bin.part"
     env = dict(os.environ, HOME=str(home))
     # slowed to 1 MiB/s so it is still running when the server dies
-    p = subprocess.Popen([MTFTP, "--rate", "1M", "--retries", "0", "get", s.url("big.bin")], cwd=mtftp.work,
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "--retries", "0", "get", "-s", segments, s.url("big.bin")],
+                         cwd=mtftp.work,
                          env=env, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
     s.kill()
@@ -39,7 +43,7 @@ def test_server_killed_then_resume(servers, mtftp, home):
     assert 0 < got < len(data)
     # a new server on the same tree: -c continues from the state file
     s2 = servers("mtftpd", root=s.root)
-    r = mtftp("-v", "get", "-c", s2.url("big.bin"))
+    r = mtftp("-v", "get", "-c", "-s", segments, s2.url("big.bin"))
     assert r.returncode == 0, r.stderr
     rest = [l for l in r.stderr.splitlines() if l.startswith("--> REST ")]
     assert rest and int(rest[0].split()[2]) > 0, r.stderr
