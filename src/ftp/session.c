@@ -61,10 +61,11 @@ static void drop(sess_t *s) {
 
 void sess_close(sess_t *s) {
   if (s->fd >= 0 && s->data_fd < 0) {
-    double t = g_opts.timeout;
-    g_opts.timeout = t < 2 ? t : 2;   /* a polite QUIT, never a long wait */
-    if (sess_send(s, "QUIT") == 0) sess_reply(s, 2);
-    g_opts.timeout = t;
+    /* a polite QUIT, never a long wait */
+    if (mt_send_all(s->fd, "QUIT\r\n", 6, 2) == 6) {
+      if (g_opts.verbose > 0) fprintf(stderr, "--> QUIT\n");
+      sess_reply(s, 2);
+    }
   }
   drop(s);
   free(s->text);
