@@ -149,7 +149,7 @@ static bool is_dir_local(const char *p) {
 
 /* Splits argv into option/operand form where -o/-O may follow the URLs. */
 static int cmd_get(ctx_t *c, int argc, char **argv) {
-  getopts_t o = {.segments = 1, .set_mtime = -1};
+  getopts_t o = {.segments = 1, .set_mtime = -1, .size_hint = -1};
   const char *ofile = NULL, *odir = NULL;
   int jobs = 1;
   char *urls[argc + 1];
@@ -213,7 +213,7 @@ static int cmd_get(ctx_t *c, int argc, char **argv) {
   if (jobs > 1 && nu > 1 && same) {
     int r = ctx_for(c, urls[0], &ucs[0], "get");
     if (r) goto out_r;
-    for (int i = 0; i < nu; i++) jl[i] = (job_t){.remote = ucs[i].u.path, .local = locals[i], .mtime = -1};
+    for (int i = 0; i < nu; i++) jl[i] = (job_t){.remote = ucs[i].u.path, .local = locals[i], .mtime = -1, .size = -1};
     first = xfer_parallel(&c->t, jl, (size_t)nu, jobs, &o);
     goto out;
   out_r:
@@ -267,12 +267,12 @@ static int cmd_put(ctx_t *c, int argc, char **argv) {
     if (dir) rjoin(rem[i], sizeof rem[i], uc.u.path[0] ? uc.u.path : ".", base_name(files[i]));
     else snprintf(rem[i], sizeof rem[i], "%s", uc.u.path);
     struct stat st;
-    jl[i] = (job_t){.remote = rem[i], .local = files[i], .upload = true,
+    jl[i] = (job_t){.remote = rem[i], .local = files[i], .upload = true, .size = -1,
                     .mtime = stat(files[i], &st) == 0 ? st.st_mtime : -1};
   }
   int first = 0;
   if (jobs > 1 && nf > 1) {
-    getopts_t o = {.segments = 1, .resume = resume, .set_mtime = -1};
+    getopts_t o = {.segments = 1, .resume = resume, .set_mtime = -1, .size_hint = -1};
     first = xfer_parallel(&c->t, jl, (size_t)nf, jobs, &o);
   } else {
     for (int i = 0; i < nf; i++) {

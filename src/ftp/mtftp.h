@@ -183,6 +183,7 @@ typedef struct {
   bool resume;          /* -c */
   time_t set_mtime;     /* >= 0: set the local file's time after download */
   bool quiet_skip;
+  int64_t size_hint;    /* >= 0: the size from a listing (no SIZE sent); -1 unknown */
 } getopts_t;
 
 /* Downloads remote `path` into local file `local` ("-": stdout) over
@@ -196,6 +197,7 @@ typedef struct {
   char *local;
   bool upload;
   time_t mtime;         /* remote mtime for downloads / local for uploads */
+  int64_t size;         /* the remote size from a listing, -1 unknown */
   int rc;
   char err[2048];
 } job_t;

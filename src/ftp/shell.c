@@ -176,7 +176,7 @@ static const char *bname(const char *p) {
 }
 
 static int c_get(ctx_t *c, int argc, char **argv) {
-  getopts_t o = {.segments = 1, .set_mtime = -1, .resume = !strcmp(argv[0], "reget")};
+  getopts_t o = {.segments = 1, .set_mtime = -1, .size_hint = -1, .resume = !strcmp(argv[0], "reget")};
   const char *out = NULL, *src = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-c")) o.resume = true;
@@ -249,7 +249,8 @@ int cli_mget(ctx_t *c, char **pats, int n, int jobs, const char *odir, const get
       rjoin(rp, sizeof rp, dir, l.v[k].name);
       if (odir) snprintf(lp, sizeof lp, "%s/%s", odir, l.v[k].name);
       else snprintf(lp, sizeof lp, "%s", l.v[k].name);
-      jl[nj++] = (job_t){.remote = strdup(rp), .local = strdup(lp), .mtime = l.v[k].mtime};
+      jl[nj++] = (job_t){.remote = strdup(rp), .local = strdup(lp), .mtime = l.v[k].mtime,
+                         .size = l.v[k].has_size ? (int64_t)l.v[k].size : -1};
     }
     rlist_free(&l);
     if (nj == before) {
@@ -277,7 +278,7 @@ static int c_mget(ctx_t *c, int argc, char **argv) {
   }
   int r = need_conn(c);
   if (r) return r;
-  getopts_t o = {.segments = 1, .set_mtime = -1};
+  getopts_t o = {.segments = 1, .set_mtime = -1, .size_hint = -1};
   return cli_mget(c, argv + 1, argc - 1, jobs, NULL, &o);
 }
 
@@ -289,10 +290,10 @@ int cli_mput(ctx_t *c, char **files, int n, int jobs, const char *rdir) {
   for (int i = 0; i < n; i++) {
     struct stat st;
     rjoin(rem[i], sizeof rem[i], dir, bname(files[i]));
-    jl[i] = (job_t){.remote = rem[i], .local = files[i], .upload = true,
+    jl[i] = (job_t){.remote = rem[i], .local = files[i], .upload = true, .size = -1,
                     .mtime = stat(files[i], &st) == 0 ? st.st_mtime : -1};
   }
-  getopts_t o = {.segments = 1, .set_mtime = -1};
+  getopts_t o = {.segments = 1, .set_mtime = -1, .size_hint = -1};
   int ex = xfer_parallel(&c->t, jl, (size_t)n, jobs, &o);
   if (ex) c->s.err[0] = 0;
   free(jl);
@@ -630,12 +631,12 @@ typedef struct {
   size_t n, cap;
 } jobs_t;
 
-static void jobs_add(jobs_t *j, const char *remote, const char *local, bool up, time_t mtime) {
+static void jobs_add(jobs_t *j, const char *remote, const char *local, bool up, time_t mtime, int64_t size) {
   if (j->n == j->cap) {
     j->cap = j->cap ? j->cap * 2 : 64;
     j->v = realloc(j->v, j->cap * sizeof *j->v);
   }
-  j->v[j->n++] = (job_t){.remote = strdup(remote), .local = strdup(local), .upload = up, .mtime = mtime};
+  j->v[j->n++] = (job_t){.remote = strdup(remote), .local = strdup(local), .upload = up, .mtime = mtime, .size = size};
 }
 
 static int rm_local_tree(const char *p) {
@@ -683,7 +684,7 @@ static int mirror_down(ctx_t *c, const char *rdir, const char *ldir, bool del, b
         e->mtime >= 0 && st.st_mtime == e->mtime)
       continue;   /* same size and time: up to date */
     if (dry) printf("get %s -> %s\n", rp, lp);
-    else jobs_add(jobs, rp, lp, false, e->mtime);
+    else jobs_add(jobs, rp, lp, false, e->mtime, e->has_size ? (int64_t)e->size : -1);
   }
   if (!ex && del) {
     DIR *d = opendir(ldir);
@@ -754,7 +755,7 @@ static int mirror_up(ctx_t *c, const char *ldir, const char *rdir, bool del, boo
     if (e && e->mtime < 0 && c->s.feat_mdtm) sess_mdtm(&c->s, rp, &e->mtime);
     if (e && e->has_size && e->size == (uint64_t)st.st_size && e->mtime == st.st_mtime) continue;
     if (dry) printf("put %s -> %s\n", lp, rp);
-    else jobs_add(jobs, rp, lp, true, st.st_mtime);
+    else jobs_add(jobs, rp, lp, true, st.st_mtime, -1);
   }
   closedir(d);
   if (!ex && del) {
@@ -780,7 +781,7 @@ int cli_mirror(ctx_t *c, bool reverse, bool del, bool dry, int njobs, const char
   rabs(c, remote, rdir, sizeof rdir);
   int ex = reverse ? mirror_up(c, local, rdir, del, dry, &jobs) : mirror_down(c, rdir, local, del, dry, &jobs);
   if (!ex && jobs.n) {
-    getopts_t o = {.segments = 1, .set_mtime = -1};
+    getopts_t o = {.segments = 1, .set_mtime = -1, .size_hint = -1};
     ex = xfer_parallel(&c->t, jobs.v, jobs.n, njobs, &o);
     if (ex) c->s.err[0] = 0;
   }

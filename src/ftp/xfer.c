@@ -129,25 +129,46 @@ typedef struct {
   uint64_t start, end, done;   /* [start, end) and bytes written from start */
 } seg_t;
 
+/* The state file is made lazily, by the first segment that has something
+ * to record after half a second or at a failure: a download that
+ * completes quickly (most small files) never writes one. Each segment's
+ * `done` is stored atomically by its owner after the bytes are pwritten,
+ * so the one who makes the file may read the others' counts. */
 typedef struct {
-  int fd;
+  int fd;                 /* -1 until made */
+  const char *path;
+  pthread_mutex_t lock;   /* making the file */
   uint64_t size;
   int64_t mtime;
   int n;
   seg_t seg[MAX_SEGMENTS];
 } state_t;
 
-static int state_write_seg(state_t *st, int i) {
+static int state_create(const char *path, state_t *st);
+
+static int state_line(state_t *st, int i) {
   char line[LINE_LEN + 1];
   snprintf(line, sizeof line, "%020" PRIu64 " %020" PRIu64 " %020" PRIu64 "\n", st->seg[i].start, st->seg[i].end,
-           st->seg[i].done);
+           __atomic_load_n(&st->seg[i].done, __ATOMIC_RELAXED));
   ssize_t w = pwrite(st->fd, line, LINE_LEN, HDR_LEN + (off_t)i * LINE_LEN);
   return w == LINE_LEN ? 0 : (w < 0 ? -errno : -ENOSPC);
 }
 
+static int state_write_seg(state_t *st, int i) {
+  int fd = __atomic_load_n(&st->fd, __ATOMIC_ACQUIRE);
+  if (fd < 0) {
+    pthread_mutex_lock(&st->lock);
+    int r = st->fd < 0 ? state_create(st->path, st) : 0;
+    pthread_mutex_unlock(&st->lock);
+    if (r) return r;
+  }
+  return state_line(st, i);
+}
+
 static int state_create(const char *path, state_t *st) {
-  st->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (st->fd < 0) return -errno;
+  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -errno;
+  __atomic_store_n(&st->fd, fd, __ATOMIC_RELEASE);
   char hdr[HDR_LEN + 1];
   snprintf(hdr, sizeof hdr, "%s size=%020" PRIu64 " mtime=%020" PRId64 " segs=%04d", STATE_MAGIC, st->size,
            st->mtime, st->n);
@@ -156,7 +177,7 @@ static int state_create(const char *path, state_t *st) {
   hdr[HDR_LEN - 1] = '\n';
   if (pwrite(st->fd, hdr, HDR_LEN, 0) != HDR_LEN) return errno ? -errno : -ENOSPC;
   for (int i = 0; i < st->n; i++) {
-    int r = state_write_seg(st, i);
+    int r = state_line(st, i);
     if (r) return r;
   }
   return 0;
@@ -302,7 +323,7 @@ static int seg_once(segjob_t *j, char *buf) {
       break;
     }
     pos += (uint64_t)n;
-    g->done += (uint64_t)w;
+    __atomic_store_n(&g->done, g->done + (uint64_t)w, __ATOMIC_RELAXED);
     if (j->to_eof) g->end = g->start + g->done;
     prog_add(j->prog, (uint64_t)n);
     if (last_io - last_state > 0.5) {
@@ -314,9 +335,10 @@ static int seg_once(segjob_t *j, char *buf) {
   }
   if (cr && ex == 0) {
     char c = '\r';
-    if (pwrite(j->fd, &c, 1, (off_t)(g->start + g->done)) == 1) g->done++;
+    if (pwrite(j->fd, &c, 1, (off_t)(g->start + g->done)) == 1) __atomic_store_n(&g->done, g->done + 1, __ATOMIC_RELAXED);
   }
-  int sr = state_write_seg(j->st, j->idx);
+  /* a failure is always recorded; a success only where the file exists */
+  int sr = ex || __atomic_load_n(&j->st->fd, __ATOMIC_ACQUIRE) >= 0 ? state_write_seg(j->st, j->idx) : 0;
   if (ex == 0 && sr) {
     snprintf(j->err, sizeof j->err, "state file: %s", strerror(-sr));
     ex = EX_LOCAL;
@@ -428,7 +450,10 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!strcmp(local, "-")) return get_stdout(s, path);
   uint64_t size = 0;
   bool known = false;
-  if (!s->ascii) {
+  if (!s->ascii && o->size_hint >= 0) {   /* from a listing: no SIZE round trip */
+    size = (uint64_t)o->size_hint;
+    known = true;
+  } else if (!s->ascii) {
     int r = sess_size(s, path, &size);
     if (r == 0) known = true;
     else if (!sess_connected(s)) return r;
@@ -437,7 +462,8 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   char part[4200], spath[4220];
   snprintf(part, sizeof part, "%s.part", local);
   snprintf(spath, sizeof spath, "%s.part.state", local);
-  state_t st = {.fd = -1, .size = size, .mtime = o->set_mtime};
+  state_t st = {.fd = -1, .path = spath, .size = size, .mtime = o->set_mtime};
+  pthread_mutex_init(&st.lock, NULL);
   bool resumed = false;
   int fd = -1;
   if (o->resume && known && state_load(spath, &st) == 0 && st.size == size &&
@@ -448,7 +474,10 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!resumed) {
     if (st.fd >= 0) close(st.fd);
     if (o->resume && g_opts.verbose > 0) info("%s: nothing to resume; starting from the beginning", local);
-    st = (state_t){.fd = -1, .size = size, .mtime = o->set_mtime};
+    st.fd = -1;
+    st.size = size;
+    st.mtime = o->set_mtime;
+    unlink(spath);   /* a stale state must never describe the new .part */
     int n = o->segments < 1 ? 1 : (o->segments > MAX_SEGMENTS ? MAX_SEGMENTS : o->segments);
     if (!known || s->ascii) n = 1;
     while (n > 1 && size / (uint64_t)n < MIN_SEGMENT) n--;
@@ -461,13 +490,6 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
-      return EX_LOCAL;
-    }
-    int r = state_create(spath, &st);
-    if (r) {
-      snprintf(s->err, sizeof s->err, "%s: %s", spath, strerror(-r));
-      close(fd);
-      if (st.fd >= 0) close(st.fd);
       return EX_LOCAL;
     }
   }
@@ -486,7 +508,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   segjob_t *jobs = calloc((size_t)st.n, sizeof *jobs);
   if (!jobs) {
     close(fd);
-    close(st.fd);
+    if (st.fd >= 0) close(st.fd);
     return EX_LOCAL;
   }
   for (int i = 0; i < st.n; i++) {
@@ -536,14 +558,11 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     if (h) hash_hex(h, hex);
   }
   if (h) EVP_MD_CTX_free(h);
-  if (!ex && fsync(fd) && errno != EINVAL) {
-    snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
-    ex = EX_LOCAL;
-  }
   if (!ex && !sess_connected(s)) ex = sess_open(s, t->host, t->port, t->user, t->pass);
   if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size);
   close(fd);
-  close(st.fd);
+  if (st.fd >= 0) close(st.fd);
+  pthread_mutex_destroy(&st.lock);
   if (ex) return ex;   /* the .part and its state stay: `get -c` resumes */
   if (rename(part, local)) {
     snprintf(s->err, sizeof s->err, "%s: %s", local, strerror(errno));
@@ -707,7 +726,8 @@ static int par_run(void *arg, void **result) {
         getopts_t o = *par->o;
         o.set_mtime = j->mtime;
         o.segments = 1;
-        o.resume = true;   /* a retry continues where the last try stopped */
+        o.size_hint = j->size;
+        o.resume = par->o->resume || attempt > 0;   /* a retry continues where the last try stopped */
         ex = xfer_get(s, par->t, j->remote, j->local, &o);
       }
     }
