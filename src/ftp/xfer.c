@@ -459,15 +459,23 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     else if (!sess_connected(s)) return r;
     else if (r == EX_NOTFOUND || r == EX_PERM) return r;   /* RETR would say the same */
   }
+  /* The remote time goes into the state file so that -c never resumes a
+   * .part of a file that changed on the server (one MDTM, for files large
+   * enough to have a state file). */
+  int64_t rtime = o->set_mtime;
+  if (rtime < 0 && known && size >= MIN_SEGMENT && s->feat_mdtm) {
+    time_t rt;
+    if (sess_mdtm(s, path, &rt) == 0) rtime = rt;
+    else if (!sess_connected(s)) return EX_CONNECT;
+  }
   char part[4200], spath[4220];
   snprintf(part, sizeof part, "%s.part", local);
   snprintf(spath, sizeof spath, "%s.part.state", local);
-  state_t st = {.fd = -1, .path = spath, .size = size, .mtime = o->set_mtime};
+  state_t st = {.fd = -1, .path = spath, .size = size, .mtime = rtime};
   pthread_mutex_init(&st.lock, NULL);
   bool resumed = false;
   int fd = -1;
-  if (o->resume && known && state_load(spath, &st) == 0 && st.size == size &&
-      (o->set_mtime < 0 || st.mtime < 0 || st.mtime == o->set_mtime)) {
+  if (o->resume && known && state_load(spath, &st) == 0 && st.size == size && st.mtime == rtime) {
     fd = open(part, O_RDWR | O_CLOEXEC);
     resumed = fd >= 0;
   }
@@ -476,7 +484,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     if (o->resume && g_opts.verbose > 0) info("%s: nothing to resume; starting from the beginning", local);
     st.fd = -1;
     st.size = size;
-    st.mtime = o->set_mtime;
+    st.mtime = rtime;
     unlink(spath);   /* a stale state must never describe the new .part */
     int n = o->segments < 1 ? 1 : (o->segments > MAX_SEGMENTS ? MAX_SEGMENTS : o->segments);
     if (!known || s->ascii) n = 1;

@@ -87,3 +87,26 @@ def test_disk_full(servers, mtftp, tmp_path):
     listing = p.stdout.split("\n", 1)[1].split()
     assert "huge.bin" not in listing          # nothing that looks complete
     assert "huge.bin.part" in listing
+
+
+def test_interrupt_then_changed_file_starts_over(servers, mtftp, home):
+    s = servers("mtftpd")
+    data = os.urandom(3 * 1024 * 1024)
+    f = s.root / "chg.bin"
+    f.write_bytes(data)
+    part = mtftp.work / "chg.bin.part"
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "get", s.url("chg.bin")], cwd=mtftp.work,
+                         env=dict(os.environ, HOME=str(home)), stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
+    p.send_signal(2)   # SIGINT: the transfer is aborted, the state written
+    p.communicate(timeout=30 * SLOW)
+    assert p.returncode == 130
+    assert (mtftp.work / "chg.bin.part.state").exists()
+    # the same size but another time on the server: -c must not splice old bytes in
+    data2 = os.urandom(len(data))
+    f.write_bytes(data2)
+    os.utime(f, (1_500_000_000, 1_500_000_000))
+    r = mtftp("-v", "get", "-c", s.url("chg.bin"))
+    assert r.returncode == 0, r.stderr
+    assert not [l for l in r.stderr.splitlines() if l.startswith("--> REST ")], r.stderr
+    assert (mtftp.work / "chg.bin").read_bytes() == data2
