@@ -121,3 +121,80 @@ def test_interactive(servers, term, tmp_path, home):
     t2.wait(lambda sc: "alice@127.0.0.1:/>" in sc)
     t2.keys("Up")
     t2.wait(lambda sc: sc.rstrip().endswith("> ls"))
+
+
+def test_more_commands(servers, mtftp):
+    s = servers("mtftpd")
+    (s.root / "d").mkdir()
+    (s.root / "d" / "f.txt").write_text("f" * 10)
+    os.utime(s.root / "d" / "f.txt", (1_600_000_000, 1_600_000_000))
+    (mtftp.work / "l1.dat").write_bytes(b"1" * 10)
+    (mtftp.work / "l2.dat").write_bytes(b"2" * 20)
+    (mtftp.work / "ld").mkdir()
+    script = "\n".join([
+        "cd d", "nls", "modtime f.txt", "chmod 600 f.txt", "cdup", "pwd", "lcd ld", "lpwd", "lcd ..",
+        "mput -j 2 *.dat", "delete l1.dat", "mkdir -p x/y", "rmdir x/y", "quote NOOP", "stat",
+        "binary", "active", "get d/f.txt act.txt", "passive", "close", "open " + s.url("d"), "pwd",
+        "user alice wonderland", "pwd", "bye"])
+    r = mtftp(s.url(), input=script + "\n")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "f.txt\n" in out and "2020-09-13 12:26:40 UTC" in out
+    assert (s.root / "d" / "f.txt").stat().st_mode & 0o777 == 0o600
+    assert str(mtftp.work / "ld") in out
+    assert not (s.root / "l1.dat").exists() and (s.root / "l2.dat").read_bytes() == b"2" * 20
+    assert (s.root / "x").is_dir() and not (s.root / "x" / "y").exists()
+    assert "200 " in out and "211" in out   # quote NOOP, stat
+    assert (mtftp.work / "act.txt").read_text() == "f" * 10
+    assert out.count("/d\n") == 1 and out.count("/\n") >= 2   # open URL/d, then user logs in afresh
+
+
+def test_reput_resumes_upload(servers, mtftp):
+    s = servers("mtftpd")
+    data = os.urandom(400_000)
+    (mtftp.work / "u.bin").write_bytes(data)
+    (s.root / "u.bin").write_bytes(data[:150_000])
+    r = mtftp("-v", "put", "-c", "u.bin", s.url("u.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "--> APPE u.bin" in r.stderr
+    assert (s.root / "u.bin").read_bytes() == data
+
+
+def test_stdout_output(servers, mtftp):
+    s = servers("mtftpd")
+    (s.root / "o.txt").write_text("to stdout\n")
+    r = mtftp("get", s.url("o.txt"), "-o", "-")
+    assert r.returncode == 0 and r.stdout == "to stdout\n"
+
+
+def test_progress_redraws_at_most_ten_per_second(servers, tmp_path, home):
+    import pty
+    import select
+    s = servers("mtftpd")
+    (s.root / "p.bin").write_bytes(os.urandom(1536 * 1024))
+    master, slave = pty.openpty()
+    t0 = time.time()
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "get", s.url("p.bin")], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=slave, env=dict(os.environ, HOME=str(home)))
+    os.close(slave)
+    out = b""
+    while True:
+        r, _, _ = select.select([master], [], [], 30 * SLOW)
+        if not r:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=30 * SLOW)
+    elapsed = time.time() - t0
+    os.close(master)
+    assert p.returncode == 0
+    text = out.decode(errors="replace")
+    assert "p.bin" in text and "%" in text and "/s" in text      # name, percent, rate
+    redraws = text.count("\r\x1b[K")
+    assert 2 <= redraws <= elapsed * 10 + 2, (redraws, elapsed)
+    assert text.endswith("\r\x1b[K")                              # cleared at the end
