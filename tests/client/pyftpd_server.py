@@ -7,6 +7,8 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
   --reset-once  the first RETR that starts at a non-zero REST offset has its
                 data connection reset after BYTES bytes (a segment's connection
                 breaking mid-way); later ones are served whole
+  --stall-once  the first RETR answers 150 and then sends nothing, leaving the
+                data connection open (a stalled transfer)
   --no-mlst     no MLST/MLSD: the client must parse LIST
   --pasv-lie    no EPSV, and PASV replies name another address (10.255.255.1):
                 the client must fall back to PASV and use the control peer's
@@ -29,6 +31,8 @@ HASH = "--hash" in args
 LIE = "--lie" in args
 RESET = int(args[args.index("--reset-once") + 1]) if "--reset-once" in args else 0
 reset_done = [False]
+STALL = "--stall-once" in args
+stall_done = [False]
 
 
 class ResetDTP(DTPHandler):
@@ -55,6 +59,10 @@ class Handler(FTPHandler):
         proto_cmds["HASH"] = dict(perm="r", auth=True, arg=True, help="Syntax: HASH <SP> file-name")
 
     def ftp_RETR(self, file):
+        if STALL and not stall_done[0]:
+            stall_done[0] = True
+            self.respond("150 Stalling on purpose.")
+            return
         if RESET and self._restart_position and not reset_done[0]:
             reset_done[0] = True
             self._reset_this = True

@@ -110,3 +110,18 @@ def test_interrupt_then_changed_file_starts_over(servers, mtftp, home):
     assert r.returncode == 0, r.stderr
     assert not [l for l in r.stderr.splitlines() if l.startswith("--> REST ")], r.stderr
     assert (mtftp.work / "chg.bin").read_bytes() == data2
+
+
+def test_stalled_data_connection(servers, mtftp):
+    s = servers("pyftpdlib", "--stall-once")
+    (s.root / "st.bin").write_bytes(b"s" * 100_000)
+    r = mtftp("--timeout", "1", "--retries", "0", "get", s.url("st.bin"))
+    assert r.returncode == EX["xfer"], r.stderr
+    assert "stalled" in r.stderr
+    assert not (mtftp.work / "st.bin").exists()
+    # the stall happens once: a retry gets the file
+    s2 = servers("pyftpdlib", "--stall-once")
+    (s2.root / "st.bin").write_bytes(b"s" * 100_000)
+    r = mtftp("--timeout", "1", "get", s2.url("st.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "retrying" in r.stderr and (mtftp.work / "st.bin").read_bytes() == b"s" * 100_000
