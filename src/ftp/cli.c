@@ -213,7 +213,7 @@ static int cmd_get(ctx_t *c, int argc, char **argv) {
   if (jobs > 1 && nu > 1 && same) {
     int r = ctx_for(c, urls[0], &ucs[0], "get");
     if (r) goto out_r;
-    for (int i = 0; i < nu; i++) jl[i] = (job_t){.remote = ucs[i].u.path, .local = locals[i], .mtime = -1, .size = -1};
+    for (int i = 0; i < nu; i++) jl[i] = (job_t){.remote = ucs[i].u.path, .local = locals[i], .mtime = -1, .size = -1, .label = urls[i]};
     first = xfer_parallel(&c->t, jl, (size_t)nu, jobs, &o);
     goto out;
   out_r:

@@ -198,6 +198,7 @@ typedef struct {
   bool upload;
   time_t mtime;         /* remote mtime for downloads / local for uploads */
   int64_t size;         /* the remote size from a listing, -1 unknown */
+  const char *label;    /* what an error names (a URL); NULL: the path */
   int rc;
   char err[2048];
 } job_t;

@@ -440,11 +440,6 @@ static int get_stdout(sess_t *s, const char *path) {
   return sess_data_end(s);
 }
 
-static int set_local_time(const char *local, time_t t) {
-  struct timespec ts[2] = {{t, 0}, {t, 0}};
-  return utimensat(AT_FDCWD, local, ts, 0) ? -errno : 0;
-}
-
 int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, const getopts_t *o) {
   s->err[0] = 0;
   if (!strcmp(local, "-")) return get_stdout(s, path);
@@ -568,7 +563,12 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (h) EVP_MD_CTX_free(h);
   if (!ex && !sess_connected(s)) ex = sess_open(s, t->host, t->port, t->user, t->pass);
   if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size);
+  if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
+    struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
+    futimens(fd, ts);
+  }
   close(fd);
+  bool had_state = st.fd >= 0 || resumed;
   if (st.fd >= 0) close(st.fd);
   pthread_mutex_destroy(&st.lock);
   if (ex) return ex;   /* the .part and its state stay: `get -c` resumes */
@@ -576,8 +576,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     snprintf(s->err, sizeof s->err, "%s: %s", local, strerror(errno));
     return EX_LOCAL;
   }
-  unlink(spath);
-  if (o->set_mtime >= 0) set_local_time(local, o->set_mtime);
+  if (had_state) unlink(spath);   /* else none exists: removed before the .part was made */
   return 0;
 }
 
@@ -780,8 +779,8 @@ int xfer_parallel(const target_t *t, job_t *jobs, size_t n, int nworkers, const 
     }
     if (jobs[i].rc) {
       if (jobs[i].rc != EX_INTR)
-        errmsg("%s %s: %s", jobs[i].upload ? "put" : "get", jobs[i].upload ? jobs[i].local : jobs[i].remote,
-               jobs[i].err);
+        errmsg("%s %s: %s", jobs[i].upload ? "put" : "get",
+               jobs[i].label ? jobs[i].label : jobs[i].upload ? jobs[i].local : jobs[i].remote, jobs[i].err);
       if (!first) first = jobs[i].rc;
     }
   }

@@ -116,6 +116,11 @@ def test_parallel_get(srv, mtftp):
     assert p.returncode == 0, p.stderr
     for i, n in enumerate(names):
         assert (mtftp.work / "out" / n).read_bytes() == bytes([i]) * (1000 + 997 * i)
+    # one missing among them: the others arrive, the error names its URL, exit 5
+    bad = srv.url(wpath(srv, "absent.dat"))
+    p = mtftp("-k", "get", "-j", "3", srv.url(wpath(srv, names[0])), bad, srv.url(wpath(srv, names[1])), "-O", "out")
+    assert p.returncode == EX["notfound"], p.stderr
+    assert p.stderr.strip().startswith(f"mtftp: get {bad}: 550"), p.stderr
 
 
 def test_exit_codes(srv, mtftp):
