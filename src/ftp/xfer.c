@@ -401,7 +401,9 @@ static int seg_run(void *arg, void **result) {
 
 /* ---- get --------------------------------------------------------------------------- */
 
-static int get_stdout(sess_t *s, const char *path) {
+/* Streams path into out (standard output, a FIFO, a device): no .part, no
+ * state, nothing renamed over it. */
+static int get_stream(sess_t *s, const char *path, int out, const char *name) {
   int r = sess_type(s, s->ascii ? 'A' : 'I');
   if (r) return r;
   r = sess_data_begin(s, 0, "RETR %s", path);
@@ -426,8 +428,10 @@ static int get_stdout(sess_t *s, const char *path) {
       break;
     }
     last = mt_now();
-    if (mt_write(1, buf, (size_t)n, g_opts.timeout) != n) {
-      snprintf(s->err, sizeof s->err, "standard output: %s", strerror(errno));
+    ssize_t w = 0, k = 0;
+    while (w < n && (k = mt_write(out, buf + w, (size_t)(n - w), g_opts.timeout)) > 0) w += k;
+    if (w != n) {
+      snprintf(s->err, sizeof s->err, "%s: %s", name, mt_strerror(k < 0 ? (int)k : -EIO));
       ex = EX_LOCAL;
     }
     rate_take((size_t)n);
@@ -442,7 +446,23 @@ static int get_stdout(sess_t *s, const char *path) {
 
 int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, const getopts_t *o) {
   s->err[0] = 0;
-  if (!strcmp(local, "-")) return get_stdout(s, path);
+  if (!strcmp(local, "-")) return get_stream(s, path, 1, "standard output");
+  struct stat lst;
+  if (stat(local, &lst) == 0 && !S_ISREG(lst.st_mode)) {
+    if (S_ISDIR(lst.st_mode)) {
+      snprintf(s->err, sizeof s->err, "%s: is a directory", local);
+      return EX_LOCAL;
+    }
+    /* a device or FIFO (-o /dev/null): written to, never replaced */
+    int out = open(local, O_WRONLY | O_CLOEXEC);
+    if (out < 0) {
+      snprintf(s->err, sizeof s->err, "%s: %s", local, strerror(errno));
+      return EX_LOCAL;
+    }
+    int r = get_stream(s, path, out, local);
+    close(out);
+    return r;
+  }
   uint64_t size = 0;
   bool known = false;
   if (!s->ascii && o->size_hint >= 0) {   /* from a listing: no SIZE round trip */

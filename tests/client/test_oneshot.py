@@ -182,3 +182,21 @@ def test_list_parsing_without_mlsd(servers, mtftp):
     assert p.returncode == 0, p.stderr
     assert (mtftp.work / "copy" / "d1" / "x.txt").read_text() == "x" * 33
     assert (mtftp.work / "copy" / "y.bin").read_bytes() == b"y" * 44
+
+
+def test_get_into_a_fifo_never_replaces_it(servers, mtftp):
+    import threading
+    s = servers("mtftpd")
+    data = os.urandom(200_000)
+    (s.root / "f.bin").write_bytes(data)
+    fifo = mtftp.work / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    t = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    t.start()
+    p = mtftp("get", s.url("f.bin"), "-o", "pipe")
+    t.join(30)
+    assert p.returncode == 0, p.stderr
+    assert got == [data]
+    import stat
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and not (mtftp.work / "pipe.part").exists()
