@@ -117,6 +117,7 @@ typedef struct sess {
   int pending_noops;              /* NOOPs sent during a transfer, replies unread */
   bool ascii;                     /* the user chose `ascii` (TYPE A transfers) */
   char cwd[4096];
+  char *buf;                      /* transfer buffer, kept for the session's life; owned */
   char err[2048];                 /* the last error, for one-line messages */
   int err_exit;                   /* the exit code that error calls for */
 } sess_t;
@@ -127,6 +128,11 @@ void sess_init(sess_t *s);
  * 0 or an exit code (EX_CONNECT, EX_LOGIN...), s->err set. */
 int sess_open(sess_t *s, const char *host, int port, const char *user, const char *pass);
 void sess_close(sess_t *s);       /* QUIT (best effort) and free; s reusable */
+void sess_drop(sess_t *s);        /* closes the connections at once; keeps the buffer */
+/* The session's transfer buffer (XFER_BUFSZ bytes), made on first use: a
+ * worker moving thousands of small files allocates it once. NULL: ENOMEM. */
+char *sess_buf(sess_t *s);
+#define XFER_BUFSZ (128 * 1024)
 bool sess_connected(const sess_t *s);
 /* Sends a command line and reads the reply: its code (100-599), or a
  * negative error (the connection is then closed). */

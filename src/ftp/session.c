@@ -59,6 +59,8 @@ static void drop(sess_t *s) {
   s->pending_noops = 0;
 }
 
+void sess_drop(sess_t *s) { drop(s); }
+
 void sess_close(sess_t *s) {
   if (s->fd >= 0 && s->data_fd < 0) {
     /* a polite QUIT, never a long wait */
@@ -71,6 +73,13 @@ void sess_close(sess_t *s) {
   free(s->text);
   s->text = NULL;
   s->text_len = s->text_cap = 0;
+  free(s->buf);
+  s->buf = NULL;
+}
+
+char *sess_buf(sess_t *s) {
+  if (!s->buf) s->buf = malloc(XFER_BUFSZ);
+  return s->buf;
 }
 
 static void text_add(sess_t *s, const char *line, size_t len) {

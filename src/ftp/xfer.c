@@ -36,7 +36,7 @@
 #include "ftpproto.h"
 #include "mtftp.h"
 
-#define BUFSZ (128 * 1024)
+#define BUFSZ XFER_BUFSZ
 #define MIN_SEGMENT (256 * 1024)
 #define MAX_SEGMENTS 16
 #define STATE_MAGIC "mtftp-state 1"
@@ -356,14 +356,14 @@ static int seg_once(segjob_t *j, char *buf) {
   } else {
     if (s->data_fd >= 0) mt_close(s->data_fd);
     s->data_fd = -1;
-    sess_close(s);     /* out of step after a broken transfer: start afresh */
+    sess_drop(s);      /* out of step after a broken transfer: start afresh */
   }
   return ex;
 }
 
 static int seg_run(void *arg, void **result) {
   segjob_t *j = arg;
-  char *buf = malloc(BUFSZ);
+  char *buf = sess_buf(j->s);
   if (!buf) {
     snprintf(j->err, sizeof j->err, "out of memory");
     return j->rc = EX_LOCAL;
@@ -395,7 +395,6 @@ static int seg_run(void *arg, void **result) {
       break;
     }
   }
-  free(buf);
   return j->rc = ex;
 }
 
@@ -408,7 +407,7 @@ static int get_stream(sess_t *s, const char *path, int out, const char *name) {
   if (r) return r;
   r = sess_data_begin(s, 0, "RETR %s", path);
   if (r) return r;
-  char *buf = malloc(BUFSZ);
+  char *buf = sess_buf(s);
   int ex = buf ? 0 : EX_LOCAL;
   double last = mt_now();
   while (!ex) {
@@ -436,7 +435,6 @@ static int get_stream(sess_t *s, const char *path, int out, const char *name) {
     }
     rate_take((size_t)n);
   }
-  free(buf);
   if (ex) {
     sess_abort(s);
     return ex;
@@ -637,9 +635,10 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
     close(fd);
     return r;
   }
-  char *buf = malloc(BUFSZ * 2 + 1);
+  char *buf = sess_buf(s);
+  char *abuf = s->ascii ? malloc(BUFSZ * 2) : NULL;   /* LF -> CRLF doubles at most */
   prog_t *prog = prog_start(local, (uint64_t)sb.st_size, off);
-  int ex = buf ? 0 : EX_LOCAL;
+  int ex = buf && (abuf || !s->ascii) ? 0 : EX_LOCAL;
   uint64_t pos = off;
   while (!ex) {
     if (g_interrupted) {
@@ -657,7 +656,7 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
     const char *out = buf;
     size_t outn = (size_t)n;
     if (s->ascii) {   /* LF -> CRLF */
-      char *o = buf + BUFSZ;
+      char *o = abuf;
       size_t k = 0;
       for (ssize_t i = 0; i < n; i++) {
         if (buf[i] == '\n' && (i > 0 ? buf[i - 1] != '\r' : true)) o[k++] = '\r';
@@ -677,7 +676,7 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
     rate_take((size_t)n);
     sess_keepalive(s);
   }
-  free(buf);
+  free(abuf);
   prog_end(prog);
   close(fd);
   if (ex) {
