@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import EX, MTFTP, SLOW
+from conftest import EX, MTFTP, SANITIZER_MARKS, SLOW
 
 
 def wait_for(cond, timeout=20):
@@ -35,6 +35,7 @@ def test_server_killed_then_resume(servers, mtftp, home, segments):
     wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
     s.kill()
     err = p.communicate(timeout=30 * SLOW)[1]
+    assert not [m for m in SANITIZER_MARKS if m in err], err
     assert p.returncode == EX["xfer"], err
     assert "mtftp: get " in err and err.strip().count("\n") == 0, err
     assert part.exists() and (mtftp.work / "big.bin.part.state").exists()
@@ -82,6 +83,7 @@ def test_disk_full(servers, mtftp, tmp_path):
     script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "
               f"{MTFTP} --retries 0 get {s.url('huge.bin')}; echo rc=$?; ls {mnt}")
     p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60 * SLOW)
+    assert not [m for m in SANITIZER_MARKS if m in p.stderr], p.stderr
     assert "rc=%d" % EX["local"] in p.stdout, p.stdout + p.stderr
     assert "No space left on device" in p.stderr, p.stderr
     listing = p.stdout.split("\n", 1)[1].split()
@@ -99,7 +101,8 @@ def test_interrupt_then_changed_file_starts_over(servers, mtftp, home):
                          env=dict(os.environ, HOME=str(home)), stderr=subprocess.PIPE, text=True)
     wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
     p.send_signal(2)   # SIGINT: the transfer is aborted, the state written
-    p.communicate(timeout=30 * SLOW)
+    err = p.communicate(timeout=30 * SLOW)[1]
+    assert not [m for m in SANITIZER_MARKS if m in err], err
     assert p.returncode == 130
     assert (mtftp.work / "chg.bin.part.state").exists()
     # the same size but another time on the server: -c must not splice old bytes in

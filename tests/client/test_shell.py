@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import EX, MTFTP, SLOW
+from conftest import EX, MTFTP, SANITIZER_MARKS, SLOW
 
 
 def test_script_c_and_stdin(servers, mtftp):
@@ -69,16 +69,28 @@ class Term:
 
 @pytest.fixture
 def term(tmp_path, home):
+    """A terminal running mtftp; sanitizer reports (the ASan and TSan builds
+    run this too) go to files checked at the end, since stderr is the screen."""
     made = []
+    logs = tmp_path / "sanlogs"
+    logs.mkdir()
+    env = {"HOME": home, "XDG_STATE_HOME": home / "state"}
+    for var in ("ASAN_OPTIONS", "TSAN_OPTIONS", "LSAN_OPTIONS"):
+        base = os.environ.get(var, "")
+        env[var] = f"{base}:log_path={logs}/{var[:4].lower()}" if base else f"log_path={logs}/{var[:4].lower()}"
 
     def make(args):
-        t = Term(mtftp_dir(tmp_path), f"{MTFTP} {args}", {"HOME": home, "XDG_STATE_HOME": home / "state"})
+        t = Term(mtftp_dir(tmp_path), f"{MTFTP} {args}", env)
         made.append(t)
         return t
 
     yield make
     for t in made:
         t.close()
+    for f in logs.iterdir():
+        text = f.read_text(errors="replace")
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, text
 
 
 def mtftp_dir(tmp_path):
@@ -194,6 +206,7 @@ def test_progress_redraws_at_most_ten_per_second(servers, tmp_path, home):
     os.close(master)
     assert p.returncode == 0
     text = out.decode(errors="replace")
+    assert not [m for m in SANITIZER_MARKS if m in text], text
     assert "p.bin" in text and "%" in text and "/s" in text      # name, percent, rate
     redraws = text.count("\r\x1b[K")
     assert 2 <= redraws <= elapsed * 10 + 2, (redraws, elapsed)
