@@ -9,6 +9,7 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
                 breaking mid-way); later ones are served whole
   --stall-once  the first RETR answers 150 and then sends nothing, leaving the
                 data connection open (a stalled transfer)
+  --busy-once   the first RETR is refused with "450 busy" (a transient reply)
   --no-mlst     no MLST/MLSD: the client must parse LIST
   --pasv-lie    no EPSV, and PASV replies name another address (10.255.255.1):
                 the client must fall back to PASV and use the control peer's
@@ -32,6 +33,8 @@ LIE = "--lie" in args
 RESET = int(args[args.index("--reset-once") + 1]) if "--reset-once" in args else 0
 reset_done = [False]
 STALL = "--stall-once" in args
+BUSY = "--busy-once" in args
+busy_done = [False]
 stall_done = [False]
 
 
@@ -59,6 +62,10 @@ class Handler(FTPHandler):
         proto_cmds["HASH"] = dict(perm="r", auth=True, arg=True, help="Syntax: HASH <SP> file-name")
 
     def ftp_RETR(self, file):
+        if BUSY and not busy_done[0]:
+            busy_done[0] = True
+            self.respond("450 Busy, try again.")
+            return
         if STALL and not stall_done[0]:
             stall_done[0] = True
             self.respond("150 Stalling on purpose.")

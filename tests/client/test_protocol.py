@@ -69,3 +69,23 @@ def test_keepalive_noop_during_transfer(servers, mtftp, kind):
     r = mtftp("-v", "--keepalive", "0.3", "--rate", "1M", "-c", f"get {path} again.bin; size {path}", s.url())
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == str(len(data))
+
+
+def test_silent_server_times_out(mtftp):
+    # a listener that accepts and never greets: --timeout bounds the wait
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(4)
+        port = ls.getsockname()[1]
+        r = mtftp("--timeout", "1", "--retries", "0", "get", f"ftp://127.0.0.1:{port}/x", timeout=20)
+    assert r.returncode == 3, r.stderr
+    assert "timed out" in r.stderr
+
+
+def test_transient_reply_is_retried(servers, mtftp):
+    s = servers("pyftpdlib", "--busy-once")
+    (s.root / "b.bin").write_bytes(b"b" * 10_000)
+    r = mtftp("get", s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "450 Busy" in r.stderr and "retrying" in r.stderr
+    assert (mtftp.work / "b.bin").read_bytes() == b"b" * 10_000
