@@ -1,39 +1,49 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses with clang (ASan+UBSan) and runs each for
-# SECONDS seconds (default 10) from its seed corpus. Usage:
-#   fuzz/run.sh BUILD_DIR [SECONDS]
-# BUILD_DIR is a configured build whose libmt.a and libftpd_core sources are
-# used; the harnesses go to BUILD_DIR/fuzz. A crash fails the run and leaves
-# the reproducer in BUILD_DIR/fuzz/artifacts.
+# Builds the libFuzzer harnesses and runs each for SECONDS seconds (default
+# 10) from its seed corpus. Usage:
+#   fuzz/run.sh BUILD_DIR [SECONDS] [HARNESS...]
+# The harnesses are built by CMake in their own tree, BUILD_DIR/fuzz-tree,
+# configured with CC=clang and -DMT_FUZZ=ON: libmt, ftpproto and the server
+# library are compiled there with coverage instrumentation and ASan+UBSan,
+# from the same CMake lists as every other build (no source list here).
+# Which harnesses exist is CMake's to say (fuzz/CMakeLists.txt writes
+# harnesses.txt); naming some runs only those. Each keeps a growing corpus
+# in BUILD_DIR/fuzz/corpus_NAME next to the seeds in fuzz/corpus/NAME. A
+# crash, leak or failed check fails the run and leaves the reproducer in
+# BUILD_DIR/fuzz/artifacts. Environment: FUZZ_CC (clang), FUZZ_JOBS (2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+mkdir -p "$1"
 build=$(cd "$1" && pwd)
 secs=${2:-10}
+shift $(( $# >= 2 ? 2 : $# ))
+tree=$build/fuzz-tree
 out=$build/fuzz
 mkdir -p "$out/artifacts"
-CC=${FUZZ_CC:-clang}
-flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
-       -I"$top/include" -I"$top/src/ftpd" -I"$top/src/ftpproto" -Wall)
-ftpd=("$top"/src/ftpd/{protocol,buf,log,fs,config,auth}.c "$top"/src/ftpproto/ftpproto.c)
-libmt=$build/libmt.a
-[ -f "$libmt" ] || { echo "fuzz: $libmt not built" >&2; exit 1; }
-for h in command path config; do
-  "$CC" "${flags[@]}" -o "$out/fuzz_$h" "$here/fuzz_$h.c" "${ftpd[@]}" "$libmt" -lcrypt -lpthread
-done
-# The client's own parsers (src/ftpproto, pure: no libmt).
-for h in listparse; do
-  "$CC" "${flags[@]}" -o "$out/fuzz_$h" "$here/fuzz_$h.c" "$top/src/ftpproto/$h.c"
-done
-for h in command path config listparse; do
+
+if [ ! -f "$tree/CMakeCache.txt" ]; then
+  CC=${FUZZ_CC:-clang} cmake -S "$top" -B "$tree" -DMT_FUZZ=ON -DCMAKE_BUILD_TYPE= \
+      -DCMAKE_C_FLAGS="-g -O1" -DMT_BUILD_TESTS=OFF -DMT_BUILD_BENCH=OFF -DMT_BUILD_EXAMPLES=OFF \
+      >"$out/configure.log" 2>&1 || { cat "$out/configure.log" >&2; echo "fuzz: configure failed" >&2; exit 1; }
+fi
+cmake --build "$tree" -j "${FUZZ_JOBS:-2}" >"$out/build.log" 2>&1 || {
+  tail -40 "$out/build.log" >&2; echo "fuzz: build failed (see $out/build.log)" >&2; exit 1; }
+
+if [ $# -gt 0 ]; then names=("$@"); else mapfile -t names <"$tree/fuzz/harnesses.txt"; fi
+for h in "${names[@]}"; do
+  exe=$tree/fuzz/$h
+  [ -x "$exe" ] || { echo "fuzz: no harness $h (see $tree/fuzz/harnesses.txt)" >&2; exit 1; }
+  seeds=$here/corpus/${h#fuzz_}
   mkdir -p "$out/corpus_$h"
-  echo "fuzz: fuzz_$h for ${secs}s"
-  "$out/fuzz_$h" -max_total_time="$secs" -max_len=9000 -timeout=10 -rss_limit_mb=2048 \
+  [ -d "$seeds" ] || seeds=
+  echo "fuzz: $h for ${secs}s"
+  "$exe" -max_total_time="$secs" -max_len=9000 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$out/artifacts/$h-" -print_final_stats=1 \
-      "$out/corpus_$h" "$here/corpus/$h" 2>"$out/fuzz_$h.log" || {
-    tail -40 "$out/fuzz_$h.log" >&2
-    echo "fuzz: fuzz_$h FAILED (see $out/fuzz_$h.log)" >&2
+      "$out/corpus_$h" ${seeds:+"$seeds"} 2>"$out/$h.log" || {
+    tail -40 "$out/$h.log" >&2
+    echo "fuzz: $h FAILED (see $out/$h.log)" >&2
     exit 1
   }
-  grep -E "stat::number_of_executed_units|Done" "$out/fuzz_$h.log" | tr '\n' ' '; echo
+  grep -E "stat::number_of_executed_units|stat::new_units_added|Done" "$out/$h.log" | tr '\n' ' '; echo
 done

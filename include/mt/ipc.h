@@ -51,8 +51,10 @@ int  mt_pipe_recv(mt_pipe_t *p, void **buf, size_t *len, double timeout);
 /* Largest message recv accepts (default 1 GiB): a guard against a corrupt
  * or hostile peer announcing a huge one. */
 void mt_pipe_set_max(mt_pipe_t *p, size_t max);
-/* True if a message (or end of stream) is ready to recv without waiting. */
-bool mt_pipe_poll(mt_pipe_t *p, double timeout);
+/* Waits until a message (or the end of the stream) is ready to recv without
+ * waiting. Returns 0 (ready), MT_ETIMEDOUT, MT_ECANCELED (a cancelled
+ * coroutine) or MT_EBADF (the write end of a one-way pipe). */
+int  mt_pipe_poll(mt_pipe_t *p, double timeout);
 int  mt_pipe_fileno(const mt_pipe_t *p);
 void mt_pipe_close(mt_pipe_t *p);
 

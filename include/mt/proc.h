@@ -8,8 +8,11 @@
  *
  * Options: a name (visible to ps, top and /proc/PID/comm; 15 bytes kept), a
  * nice value, and `daemon`: a daemonic child is terminated when the parent
- * exits normally (as in Python) and killed by the kernel if the parent dies
- * abruptly (PR_SET_PDEATHSIG).
+ * exits normally (as in Python). A daemonic child started from the main
+ * thread is also killed by the kernel if the parent dies abruptly
+ * (PR_SET_PDEATHSIG). Children of other threads are not: the kernel sends
+ * that signal when the *thread* that forked ends, and a child must not die
+ * because, say, the pool or acceptor thread that started it has finished.
  *
  * After fork the child runs only fn: libmt's own threads, pools and timers
  * do not exist in it (docs/sync.md, "After fork()").

@@ -53,6 +53,18 @@ int  mt_queue_task_done(mt_queue_t *q);
  * the items already put to be processed. */
 int  mt_queue_join(mt_queue_t *q, double timeout);
 
+/* Python 3.13's Queue.shutdown(): puts fail with MT_ECLOSED from now on, and
+ * every put or get blocked now wakes.
+ *   immediate false: the same as mt_queue_close — gets drain what is left.
+ *   immediate true: the items still queued are removed at once and each is
+ *     passed to drop(item, ud) (NULL: just forgotten; the queue never owns
+ *     items, so drop is where the caller frees them), after the queue's lock
+ *     is released; each counts as task_done, so join() returns once the
+ *     items already taken are done (at once if there are none); every get
+ *     fails with MT_ECLOSED. A put racing with the shutdown may still land
+ *     and be got.
+ * Returns the number of items dropped. */
+size_t mt_queue_shutdown(mt_queue_t *q, bool immediate, void (*drop)(void *item, void *ud), void *ud);
 void mt_queue_close(mt_queue_t *q);
 /* Frees the queue (not its items). No call may be in progress on it. */
 void mt_queue_free(mt_queue_t *q);

@@ -38,6 +38,7 @@
 
 #include "error.h"
 #include "time.h"
+#include "bits/waitq.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,9 +46,7 @@ extern "C" {
 
 #define MT_SHARED 0x1   /* flag: works between processes, in shared memory */
 
-/* ---- private parts (layout only; use the functions) -------------------- */
-struct mt__waiter;
-typedef struct mt__wq { uint32_t lk; struct mt__waiter *head, *tail; } mt__wq_t;
+/* ---- private parts (layout only; use the functions): mt/bits/waitq.h --- */
 
 /* ---- Lock --------------------------------------------------------------- */
 typedef struct mt_lock {
@@ -109,7 +108,9 @@ int  mt_cond_wait(mt_cond_t *c, double timeout);
  * passes, with one deadline for all waits. Returns 0 or MT_ETIMEDOUT. */
 int  mt_cond_wait_for(mt_cond_t *c, bool (*pred)(void *arg), void *arg, double timeout);
 /* Wakes up to n waiters (or all). Returns how many were woken (private
- * conditions; shared ones return 0). Call with the lock held. */
+ * conditions; shared ones return 0). Call with the lock held: a notify
+ * without it is a misuse that aborts with a message (Python raises
+ * RuntimeError), as releasing a lock one does not hold does. */
 int  mt_cond_notify(mt_cond_t *c, int n);
 int  mt_cond_notify_all(mt_cond_t *c);
 void mt_cond_destroy(mt_cond_t *c);
@@ -152,14 +153,26 @@ typedef struct mt_barrier {
   mt_lock_t lock;
   mt_cond_t cond;
   unsigned parties, count;
-  int state;            /* 0 filling, 1 draining, -1 resetting, -2 broken */
+  int state;            /* 0 filling, 1 draining, 2 acting, -1 resetting, -2 broken */
+  int (*action)(void *ud);
+  void *ud;
+  double timeout;       /* the default for waits given MT_FOREVER */
 } mt_barrier_t;
 
 int  mt_barrier_init(mt_barrier_t *b, unsigned parties, int flags);
+/* Python's Barrier(parties, action, timeout). Each time the barrier trips,
+ * exactly one of the parties — the last to arrive — calls action(ud) before
+ * any party is released; a non-zero return breaks the barrier, and every
+ * party of that round gets MT_EBROKEN. `timeout` is the default for a wait
+ * given MT_FOREVER (Python's wait() with no timeout); MT_FOREVER here means
+ * no default. action may be NULL. In a MT_SHARED barrier, action must be a
+ * function every process has at the same address (forked children do). */
+int  mt_barrier_init_action(mt_barrier_t *b, unsigned parties, int (*action)(void *ud), void *ud,
+                            double timeout, int flags);
 /* Returns this caller's index in [0, parties) — distinct for each party of a
  * round, parties-1 for the last to arrive — or MT_EBROKEN when the barrier
- * is or becomes broken (abort, reset while waiting, or a party's timeout,
- * which breaks it for everyone), or MT_EINVAL. */
+ * is or becomes broken (abort, reset while waiting, a party's timeout, which
+ * breaks it for everyone, or a failed action), or MT_EINVAL. */
 int  mt_barrier_wait(mt_barrier_t *b, double timeout);
 void mt_barrier_abort(mt_barrier_t *b);
 void mt_barrier_reset(mt_barrier_t *b);

@@ -1,5 +1,6 @@
-/* switch_ucontext.c — context creation: the x86_64 frame for the assembly
- * switch, or the portable ucontext fallback on other targets. */
+/* switch_ucontext.c — context creation: the first frame the hand-written
+ * switch restores, for aarch64 (switch_aarch64.S) and x86_64
+ * (switch_x86_64.S), or the portable ucontext fallback on other targets. */
 #include <stdint.h>
 #include <string.h>
 

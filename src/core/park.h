@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mt/sync.h"
+#include "mt/bits/waitq.h"
 
 typedef struct mt__waiter {
   struct mt__waiter *next, *prev;

@@ -4,7 +4,8 @@
  * ftpd_admit() counts a connection against --max-clients and --max-per-ip
  * (srv->lock guards the per-IP table and the count) from accept to the end
  * of its session; over a limit the client gets its 421 and is closed at
- * once. ftpd_accept_loop() admits connections from one listening socket and
+ * once; a model whose sessions run on a fixed pool bounds admission by
+ * srv->capacity as well. ftpd_accept_loop() admits connections from one listening socket and
  * hands each to the model's hand-off function, noticing srv->stopping within
  * half a second; the threads and fork models run it on one acceptor thread
  * per socket, the coroutines model in an acceptor coroutine per scheduler.
@@ -30,7 +31,7 @@ int ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const ch
   for (size_t i = 0; i < srv->n_ips; i++)
     if (!strcmp(srv->ips[i].ip, ip)) slot = &srv->ips[i];
   int rc = 0;
-  if (atomic_load(&srv->active) >= max || (srv->pool_size && atomic_load(&srv->active) >= srv->pool_size)) {
+  if (atomic_load(&srv->active) >= max || (srv->capacity && atomic_load(&srv->active) >= srv->capacity)) {
     *why = "421 Too many users, try later.\r\n";
     rc = -1;
   } else if (per_ip && slot && slot->n >= per_ip) {

@@ -44,25 +44,27 @@ void sbuf_put(sbuf_t *b, const void *data, size_t n) {
 
 void sbuf_puts(sbuf_t *b, const char *s) { sbuf_put(b, s, strlen(s)); }
 
+void sbuf_vprintf(sbuf_t *b, const char *fmt, va_list ap) {
+  va_list again;
+  va_copy(again, ap);
+  char tmp[512];
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  if (n < 0) {
+    b->failed = true;
+  } else if ((size_t)n < sizeof tmp) {
+    sbuf_put(b, tmp, (size_t)n);
+  } else if (reserve(b, (size_t)n)) {
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, again);
+    b->len += (size_t)n;
+  }
+  va_end(again);
+}
+
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  char tmp[512];
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  sbuf_vprintf(b, fmt, ap);
   va_end(ap);
-  if (n < 0) {
-    b->failed = true;
-    return;
-  }
-  if ((size_t)n < sizeof tmp) {
-    sbuf_put(b, tmp, (size_t)n);
-    return;
-  }
-  if (!reserve(b, (size_t)n)) return;
-  va_start(ap, fmt);
-  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
 }
 
 int ftpd_next_line(const char *text, size_t len, size_t *pos, char *line, size_t cap) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ void ftpd_config_defaults(ftpd_config_t *c) {
   c->model = MODEL_THREADS;
   c->max_clients = 50;
   c->max_per_ip = 0;
+  c->max_prelogin_cmds = FTPD_MAX_CMDS_PRELOGIN;
   c->log_level = LOG_INFO;
   c->login_timeout = FTPD_LOGIN_TIMEOUT;
   c->idle_timeout = FTPD_IDLE_TIMEOUT;
@@ -122,9 +124,147 @@ static int parse_secs(const char *v, double lo, double hi, double *out) {
   return 0;
 }
 
+/* ---- the keys -------------------------------------------------------------
+ * One table drives everything: the config file, the flags (--KEY), the
+ * --help text and the check-config dump. A key's type says how its text is
+ * read and written back. */
+enum { K_STR, K_INT, K_SECS, K_BOOL, K_ENUM, K_LISTEN, K_PORTS, K_V4ADDR, K_ANON };
+
+typedef struct cfg_key {
+  const char *key;            /* file spelling; the flag is --key */
+  int type;
+  size_t off;                 /* the field in ftpd_config_t */
+  long lo, hi;                /* K_INT range */
+  const char *const *names;   /* K_ENUM / K_ANON value names, by index */
+  const char *meta;           /* the flag's value in --help ("N"); NULL: a flag without one */
+  const char *help;
+} cfg_key_t;
+
+static const char *const model_names[] = {"threads", "fork", "coroutines", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const anon_names[] = {"off", "ro", "rw", NULL};
+
+#define F(field) offsetof(ftpd_config_t, field)
+static const cfg_key_t keys[] = {
+  {"listen", K_LISTEN, 0, 0, 0, NULL, "HOST:PORT",
+   "address to listen on, repeatable (" FTPD_DEFAULT_LISTEN "); [::1]:2121 for IPv6"},
+  {"dual-stack", K_BOOL, F(dual_stack), 0, 0, NULL, NULL,
+   "IPv6 listeners take IPv4 too (v4-mapped): [::]:21 serves both (default: IPv6 only)"},
+  {"root", K_STR, F(root), 0, 0, NULL, "DIR", "served directory, and home of users without one"},
+  {"users", K_STR, F(users_file), 0, 0, NULL, "FILE", "users file: name:yescrypt-hash:home:perms"},
+  {"anonymous", K_ANON, F(anonymous), 0, 0, anon_names, "[=ro|rw]",
+   "let 'anonymous' and 'ftp' log in with any password (--anonymous alone: ro)"},
+  {"model", K_ENUM, F(model), 0, 0, model_names, "M",
+   "threads (a pool fed by a bounded queue), fork (a process per session) or coroutines "
+   "(one scheduler per core, disk work on a thread pool)"},
+  {"max-clients", K_INT, F(max_clients), 1, 100000, NULL, "N", "concurrent sessions; one more gets 421"},
+  {"max-per-ip", K_INT, F(max_per_ip), 0, 100000, NULL, "N", "concurrent sessions from one address, 0 = no limit"},
+  {"max-prelogin-commands", K_INT, F(max_prelogin_cmds), 1, 100000, NULL, "N",
+   "commands before a login, then 421 and close (REIN does not restart the count)"},
+  {"pasv-ports", K_PORTS, 0, 0, 0, NULL, "LO-HI", "ports for passive data connections (default: any)"},
+  {"pasv-address", K_V4ADDR, F(pasv_address), 0, 0, NULL, "ADDR", "IPv4 address announced in PASV replies (for NAT)"},
+  {"xferlog", K_STR, F(xferlog), 0, 0, NULL, "FILE", "transfer log in xferlog(5) format"},
+  {"log-level", K_ENUM, F(log_level), 0, 0, level_names, "LEVEL", "error, warn, info or debug; logs go to stderr"},
+  {"daemon", K_BOOL, F(daemon), 0, 0, NULL, NULL, "detach; with --pidfile FILE, write and lock a pidfile"},
+  {"pidfile", K_STR, F(pidfile), 0, 0, NULL, "FILE", "pidfile for --daemon"},
+  {"run-as", K_STR, F(run_as), 0, 0, NULL, "USER", "user to serve as when started as root (default: ftp, else nobody)"},
+  {"banner", K_STR, F(banner), 0, 0, NULL, "TEXT", "the 220 greeting's text"},
+  {"login-timeout", K_SECS, F(login_timeout), 0, 0, NULL, "S", "seconds from connect to login"},
+  {"idle-timeout", K_SECS, F(idle_timeout), 0, 0, NULL, "S", "seconds between commands"},
+  {"data-timeout", K_SECS, F(data_timeout), 0, 0, NULL, "S", "data connection set-up, and each stall"},
+  {"shutdown-grace", K_SECS, F(shutdown_grace), 0, 0, NULL, "S", "seconds running transfers get at SIGTERM"},
+};
+#undef F
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static const cfg_key_t *find_key(const char *name) {
+  for (size_t i = 0; i < N_KEYS; i++)
+    if (!strcmp(keys[i].key, name)) return &keys[i];
+  return NULL;
+}
+
+static int find_name(const char *const *names, const char *v) {
+  for (int i = 0; names[i]; i++)
+    if (!strcasecmp(names[i], v)) return i;
+  return -1;
+}
+
+static void join_names(const char *const *names, char *out, size_t n) {
+  out[0] = 0;
+  for (int i = 0; names[i]; i++) {
+    size_t l = strlen(out);
+    snprintf(out + l, n - l, "%s%s", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+  }
+}
+
+const ftpd_model_t *ftpd_model_get(int model) {
+  static const ftpd_model_t *const models[] = {&ftpd_model_threads, &ftpd_model_fork, &ftpd_model_co};
+  return model >= 0 && model < 3 ? models[model] : NULL;
+}
+
+const char *ftpd_config_name(const char *key, int value) {
+  const cfg_key_t *k = find_key(key);
+  if (!k || !k->names || value < 0) return NULL;
+  for (int i = 0; k->names[i]; i++)
+    if (i == value) return k->names[i];
+  return NULL;
+}
+
 int ftpd_config_set(ftpd_config_t *c, const char *key, const char *v, char *err, size_t errlen) {
-  int r = 0;
-  if (!strcmp(key, "listen")) {
+  const cfg_key_t *k = find_key(key);
+  if (!k) {
+    seterr(err, errlen, "unknown key '%s'", key);
+    return -1;
+  }
+  void *field = (char *)c + k->off;
+  char names[96];
+  switch (k->type) {
+  case K_STR:
+    if (set_str(field, v)) goto oom;
+    return 0;
+  case K_INT:
+    if (parse_int(v, k->lo, k->hi, field)) {
+      if (k->lo == 0)
+        seterr(err, errlen, "%s: expected a number from 0 (no limit) to %ld, got '%s'", key, k->hi, v);
+      else
+        seterr(err, errlen, "%s: expected a number from %ld to %ld, got '%s'", key, k->lo, k->hi, v);
+      return -1;
+    }
+    return 0;
+  case K_SECS:
+    if (parse_secs(v, 0.1, 86400, field)) {
+      seterr(err, errlen, "%s: expected seconds from 0.1 to 86400, got '%s'", key, v);
+      return -1;
+    }
+    return 0;
+  case K_BOOL:
+    if (parse_bool(v, field)) {
+      seterr(err, errlen, "%s: expected yes or no, got '%s'", key, v);
+      return -1;
+    }
+    return 0;
+  case K_ANON: {
+    bool b;
+    int i = find_name(k->names, v);
+    if (i < 0 && !parse_bool(v, &b)) i = b ? ANON_RO : ANON_OFF;
+    if (i < 0) {
+      seterr(err, errlen, "anonymous: expected ro, rw or off, got '%s'", v);
+      return -1;
+    }
+    *(int *)field = i;
+    return 0;
+  }
+  case K_ENUM: {
+    int i = find_name(k->names, v);
+    if (i < 0) {
+      join_names(k->names, names, sizeof names);
+      seterr(err, errlen, "%s: expected %s, got '%s'", key, names, v);
+      return -1;
+    }
+    *(int *)field = i;
+    return 0;
+  }
+  case K_LISTEN: {
     char host[256];
     int port;
     if (ftpd_parse_hostport(v, host, sizeof host, &port) < 0) {
@@ -135,92 +275,55 @@ int ftpd_config_set(ftpd_config_t *c, const char *key, const char *v, char *err,
       seterr(err, errlen, "listen: at most %d addresses", FTPD_MAX_LISTEN);
       return -1;
     }
-    if (!(c->listen[c->n_listen] = strdup(v))) r = -1;
-    else c->n_listen++;
-  } else if (!strcmp(key, "root")) {
-    r = set_str(&c->root, v);
-  } else if (!strcmp(key, "users")) {
-    r = set_str(&c->users_file, v);
-  } else if (!strcmp(key, "anonymous")) {
-    bool b;
-    if (!strcmp(v, "ro")) c->anonymous = ANON_RO;
-    else if (!strcmp(v, "rw")) c->anonymous = ANON_RW;
-    else if (!parse_bool(v, &b)) c->anonymous = b ? ANON_RO : ANON_OFF;
-    else {
-      seterr(err, errlen, "anonymous: expected ro, rw or off, got '%s'", v);
-      return -1;
-    }
-  } else if (!strcmp(key, "model")) {
-    if (!strcmp(v, "threads")) c->model = MODEL_THREADS;
-    else if (!strcmp(v, "fork")) c->model = MODEL_FORK;
-    else if (!strcmp(v, "coroutines")) c->model = MODEL_COROUTINES;
-    else {
-      seterr(err, errlen, "model: expected threads, fork or coroutines, got '%s'", v);
-      return -1;
-    }
-  } else if (!strcmp(key, "max-clients")) {
-    if (parse_int(v, 1, 100000, &c->max_clients)) {
-      seterr(err, errlen, "max-clients: expected a number from 1 to 100000, got '%s'", v);
-      return -1;
-    }
-  } else if (!strcmp(key, "max-per-ip")) {
-    if (parse_int(v, 0, 100000, &c->max_per_ip)) {
-      seterr(err, errlen, "max-per-ip: expected a number from 0 (no limit) to 100000, got '%s'", v);
-      return -1;
-    }
-  } else if (!strcmp(key, "pasv-ports")) {
+    if (!(c->listen[c->n_listen] = strdup(v))) goto oom;
+    c->n_listen++;
+    return 0;
+  }
+  case K_PORTS: {
     int lo, hi;
-    char tail;
-    if (sscanf(v, "%d-%d%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 || lo > hi) {
-      seterr(err, errlen, "pasv-ports: expected LO-HI within 1024-65535, got '%s'", v);
-      return -1;
-    }
+    const char *dash = strchr(v, '-');
+    char a[16];
+    if (!dash || (size_t)(dash - v) >= sizeof a) goto bad_ports;
+    memcpy(a, v, (size_t)(dash - v));
+    a[dash - v] = 0;
+    if (parse_int(a, 1024, 65535, &lo) || parse_int(dash + 1, 1024, 65535, &hi) || lo > hi) goto bad_ports;
     c->pasv_lo = lo;
     c->pasv_hi = hi;
-  } else if (!strcmp(key, "pasv-address")) {
-    struct in_addr a;
-    if (inet_pton(AF_INET, v, &a) != 1) {
-      seterr(err, errlen, "pasv-address: expected an IPv4 address, got '%s'", v);
-      return -1;
-    }
-    r = set_str(&c->pasv_address, v);
-  } else if (!strcmp(key, "xferlog")) {
-    r = set_str(&c->xferlog, v);
-  } else if (!strcmp(key, "log-level")) {
-    static const char *names[] = {"error", "warn", "info", "debug"};
-    int lvl = -1;
-    for (int i = 0; i < 4; i++)
-      if (!strcasecmp(v, names[i])) lvl = i;
-    if (lvl < 0) {
-      seterr(err, errlen, "log-level: expected error, warn, info or debug, got '%s'", v);
-      return -1;
-    }
-    c->log_level = lvl;
-  } else if (!strcmp(key, "daemon")) {
-    if (parse_bool(v, &c->daemon)) {
-      seterr(err, errlen, "daemon: expected yes or no, got '%s'", v);
-      return -1;
-    }
-  } else if (!strcmp(key, "pidfile")) {
-    r = set_str(&c->pidfile, v);
-  } else if (!strcmp(key, "run-as")) {
-    r = set_str(&c->run_as, v);
-  } else if (!strcmp(key, "banner")) {
-    r = set_str(&c->banner, v);
-  } else if (!strcmp(key, "login-timeout") || !strcmp(key, "idle-timeout") ||
-             !strcmp(key, "data-timeout") || !strcmp(key, "shutdown-grace")) {
-    double *dst = key[0] == 'l' ? &c->login_timeout : key[0] == 'i' ? &c->idle_timeout
-                : key[0] == 'd' ? &c->data_timeout : &c->shutdown_grace;
-    if (parse_secs(v, 0.1, 86400, dst)) {
-      seterr(err, errlen, "%s: expected seconds from 0.1 to 86400, got '%s'", key, v);
-      return -1;
-    }
-  } else {
-    seterr(err, errlen, "unknown key '%s'", key);
+    return 0;
+  bad_ports:
+    seterr(err, errlen, "pasv-ports: expected LO-HI within 1024-65535, got '%s'", v);
     return -1;
   }
-  if (r) seterr(err, errlen, "%s: out of memory", key);
-  return r;
+  case K_V4ADDR: {
+    struct in_addr a;
+    if (inet_pton(AF_INET, v, &a) != 1) {
+      seterr(err, errlen, "%s: expected an IPv4 address, got '%s'", key, v);
+      return -1;
+    }
+    if (set_str(field, v)) goto oom;
+    return 0;
+  }
+  }
+oom:
+  seterr(err, errlen, "%s: out of memory", key);
+  return -1;
+}
+
+/* The value of key k in c as the config file spells it; "" when unset. */
+static void format_key(const ftpd_config_t *c, const cfg_key_t *k, char *out, size_t n) {
+  const void *field = (const char *)c + k->off;
+  out[0] = 0;
+  switch (k->type) {
+  case K_STR:
+  case K_V4ADDR: snprintf(out, n, "%s", *(char *const *)field ? *(char *const *)field : ""); break;
+  case K_INT: snprintf(out, n, "%d", *(const int *)field); break;
+  case K_SECS: snprintf(out, n, "%g", *(const double *)field); break;
+  case K_BOOL: snprintf(out, n, "%s", *(const bool *)field ? "yes" : "no"); break;
+  case K_ENUM:
+  case K_ANON: snprintf(out, n, "%s", k->names[*(const int *)field]); break;
+  case K_PORTS: if (c->pasv_lo) snprintf(out, n, "%d-%d", c->pasv_lo, c->pasv_hi); break;
+  case K_LISTEN: break;    /* several lines: the dump writes them */
+  }
 }
 
 static char *trim(char *s) {
@@ -310,91 +413,67 @@ int ftpd_config_check(const ftpd_config_t *c, char *err, size_t errlen) {
 }
 
 void ftpd_config_dump(const ftpd_config_t *c, FILE *out) {
-  static const char *anon[] = {"off", "ro", "rw"}, *model[] = {"threads", "fork", "coroutines"},
-                    *lvl[] = {"error", "warn", "info", "debug"};
-  for (int i = 0; i < c->n_listen; i++) fprintf(out, "listen = %s\n", c->listen[i]);
-  if (!c->n_listen) fprintf(out, "listen = %s\n", FTPD_DEFAULT_LISTEN);
-  fprintf(out, "root = %s\n", c->root);
-  fprintf(out, "users = %s\n", c->users_file ? c->users_file : "");
-  fprintf(out, "anonymous = %s\n", anon[c->anonymous]);
-  fprintf(out, "model = %s\n", model[c->model]);
-  fprintf(out, "max-clients = %d\nmax-per-ip = %d\n", c->max_clients, c->max_per_ip);
-  if (c->pasv_lo) fprintf(out, "pasv-ports = %d-%d\n", c->pasv_lo, c->pasv_hi);
-  if (c->pasv_address) fprintf(out, "pasv-address = %s\n", c->pasv_address);
-  if (c->xferlog) fprintf(out, "xferlog = %s\n", c->xferlog);
-  fprintf(out, "log-level = %s\n", lvl[c->log_level]);
-  fprintf(out, "daemon = %s\n", c->daemon ? "yes" : "no");
-  if (c->pidfile) fprintf(out, "pidfile = %s\n", c->pidfile);
-  fprintf(out, "run-as = %s\n", c->run_as ? c->run_as : "(ftp, else nobody; only when started as root)");
-  fprintf(out, "login-timeout = %g\nidle-timeout = %g\ndata-timeout = %g\nshutdown-grace = %g\n",
-          c->login_timeout, c->idle_timeout, c->data_timeout, c->shutdown_grace);
+  for (size_t i = 0; i < N_KEYS; i++) {
+    const cfg_key_t *k = &keys[i];
+    if (k->type == K_LISTEN) {
+      for (int j = 0; j < c->n_listen; j++) fprintf(out, "listen = %s\n", c->listen[j]);
+      if (!c->n_listen) fprintf(out, "listen = %s\n", FTPD_DEFAULT_LISTEN);
+      continue;
+    }
+    char v[512];
+    format_key(c, k, v, sizeof v);
+    if (!strcmp(k->key, "run-as") && !v[0]) snprintf(v, sizeof v, "(ftp, else nobody; only when started as root)");
+    if (!v[0] && strcmp(k->key, "users")) continue;     /* unset: nothing to say */
+    fprintf(out, "%s = %s\n", k->key, v);
+  }
 }
 
 void ftpd_usage(FILE *out) {
-  fputs(
-    "usage: mtftpd [-c FILE] [--listen HOST:PORT]... [--root DIR] [--users FILE]\n"
-    "              [--anonymous[=ro|rw]] [--model threads|fork|coroutines]\n"
-    "              [--max-clients N] [--max-per-ip N] [--pasv-ports LO-HI]\n"
-    "              [--pasv-address ADDR] [--xferlog FILE] [--log-level LEVEL]\n"
-    "              [--daemon [--pidfile FILE]] [--run-as USER]\n"
-    "       mtftpd passwd --users FILE add NAME [--home DIR] [--perms elradfmwMT]\n"
-    "       mtftpd passwd --users FILE del NAME | list\n"
-    "       mtftpd check-config [-c FILE] [flags]\n"
-    "       mtftpd --help | --version\n"
-    "\n"
-    "An FTP server (RFC 959, 2389, 2428, 2640, 3659) built on libmt.\n"
-    "\n"
-    "  -c, --config FILE     key = value file; flags override it (see mtftpd.conf(5))\n"
-    "  --listen HOST:PORT    address to listen on, repeatable (default " FTPD_DEFAULT_LISTEN ");\n"
-    "                        [::1]:2121 for IPv6\n"
-    "  --root DIR            served directory, and home of users without one (/srv/ftp)\n"
-    "  --users FILE          users file: name:yescrypt-hash:home:perms\n"
-    "  --anonymous[=ro|rw]   let 'anonymous' and 'ftp' log in with any password (ro)\n"
-    "  --model M             threads (a pool fed by a bounded queue; default),\n"
-    "                        fork (a process per session) or coroutines (one\n"
-    "                        scheduler per core, disk work on a thread pool)\n"
-    "  --max-clients N       concurrent sessions; one more gets 421 (50)\n"
-    "  --max-per-ip N        concurrent sessions from one address, 0 = no limit (0)\n"
-    "  --pasv-ports LO-HI    ports for passive data connections (any)\n"
-    "  --pasv-address ADDR   IPv4 address announced in PASV replies (for NAT)\n"
-    "  --xferlog FILE        transfer log in xferlog(5) format\n"
-    "  --log-level LEVEL     error, warn, info or debug (info); logs go to stderr\n"
-    "  --daemon              detach; with --pidfile FILE, write and lock a pidfile\n"
-    "  --run-as USER         user to serve as when started as root (ftp, else nobody)\n"
-    "  --idle-timeout S, --login-timeout S, --data-timeout S, --shutdown-grace S\n"
-    "  -h, --help            this text;  -V, --version  the version\n"
-    "\n"
-    "Signals: SIGTERM/SIGINT stop accepting and let transfers finish (bounded by\n"
-    "shutdown-grace), then exit 0; SIGHUP rereads the config and users files for\n"
-    "new sessions. See mtftpd(8).\n", out);
+  fputs("usage: mtftpd [-c FILE] [--KEY VALUE]...   serve; the keys below (mtftpd.conf(5))\n"
+        "       mtftpd passwd --users FILE add NAME [--home DIR] [--perms elradfmwMT]\n"
+        "       mtftpd passwd --users FILE del NAME | list\n"
+        "       mtftpd check-config [-c FILE] [--KEY VALUE]...\n"
+        "       mtftpd --help | --version\n"
+        "\n"
+        "An FTP server (RFC 959, 2389, 2428, 2640, 3659) built on libmt. Every key\n"
+        "is also a config-file line 'KEY = VALUE'.\n"
+        "\n"
+        "  -c, --config FILE     key = value file; flags override it\n", out);
+  ftpd_config_t d;
+  ftpd_config_defaults(&d);
+  for (size_t i = 0; i < N_KEYS; i++) {
+    const cfg_key_t *k = &keys[i];
+    char flag[64], def[128];
+    snprintf(flag, sizeof flag, "--%s%s%s", k->key, k->meta && k->meta[0] != '[' ? " " : "", k->meta ? k->meta : "");
+    format_key(&d, k, def, sizeof def);
+    bool show = def[0] && k->type != K_BOOL && k->type != K_LISTEN && k->type != K_ANON;
+    char text[512];
+    snprintf(text, sizeof text, "%s%s%s%s", k->help, show ? " (" : "", show ? def : "", show ? ")" : "");
+    /* the flag in 2-23, its text from column 24, wrapped before column 80 */
+    int col = fprintf(out, "  %-21s ", flag);
+    if (col > 24) col = 80;
+    for (const char *w = text; *w;) {
+      size_t n = strcspn(w, " ");
+      if (col + (int)n > 79 && col > 24) {
+        fprintf(out, "\n%24s", "");
+        col = 24;
+      } else if (col > 24) {
+        fputc(' ', out);
+        col++;
+      }
+      col += fprintf(out, "%.*s", (int)n, w);
+      w += n;
+      while (*w == ' ') w++;
+    }
+    fputc('\n', out);
+  }
+  ftpd_config_free(&d);
+  fputs("  -h, --help            this text;  -V, --version  the version\n"
+        "\n"
+        "Signals: SIGTERM/SIGINT stop accepting and let transfers finish (bounded by\n"
+        "shutdown-grace), then exit 0; SIGHUP rereads the config and users files for\n"
+        "new sessions. See mtftpd(8).\n", out);
 }
-
-enum { OPT_BASE = 1000 };
-static const struct option long_opts[] = {
-  {"config", required_argument, 0, 'c'},
-  {"listen", required_argument, 0, OPT_BASE},
-  {"root", required_argument, 0, OPT_BASE},
-  {"users", required_argument, 0, OPT_BASE},
-  {"anonymous", optional_argument, 0, OPT_BASE},
-  {"model", required_argument, 0, OPT_BASE},
-  {"max-clients", required_argument, 0, OPT_BASE},
-  {"max-per-ip", required_argument, 0, OPT_BASE},
-  {"pasv-ports", required_argument, 0, OPT_BASE},
-  {"pasv-address", required_argument, 0, OPT_BASE},
-  {"xferlog", required_argument, 0, OPT_BASE},
-  {"log-level", required_argument, 0, OPT_BASE},
-  {"daemon", no_argument, 0, OPT_BASE},
-  {"pidfile", required_argument, 0, OPT_BASE},
-  {"run-as", required_argument, 0, OPT_BASE},
-  {"banner", required_argument, 0, OPT_BASE},
-  {"login-timeout", required_argument, 0, OPT_BASE},
-  {"idle-timeout", required_argument, 0, OPT_BASE},
-  {"data-timeout", required_argument, 0, OPT_BASE},
-  {"shutdown-grace", required_argument, 0, OPT_BASE},
-  {"help", no_argument, 0, 'h'},
-  {"version", no_argument, 0, 'V'},
-  {0, 0, 0, 0},
-};
 
 int ftpd_config_from_args(ftpd_config_t *c, int argc, char **argv) {
   char err[512];
@@ -412,6 +491,19 @@ int ftpd_config_from_args(ftpd_config_t *c, int argc, char **argv) {
     }
     set_str(&c->config_file, file);
   }
+  /* getopt's table, from the keys */
+  enum { OPT_BASE = 1000 };
+  struct option long_opts[N_KEYS + 4];
+  size_t n = 0;
+  long_opts[n++] = (struct option){"config", required_argument, 0, 'c'};
+  for (size_t i = 0; i < N_KEYS; i++)
+    long_opts[n++] = (struct option){keys[i].key,
+                                     !keys[i].meta ? no_argument : keys[i].meta[0] == '[' ? optional_argument
+                                                                                           : required_argument,
+                                     0, OPT_BASE};
+  long_opts[n++] = (struct option){"help", no_argument, 0, 'h'};
+  long_opts[n++] = (struct option){"version", no_argument, 0, 'V'};
+  long_opts[n] = (struct option){0, 0, 0, 0};
   bool listen_from_flags = false;
   optind = 1;
   opterr = 0;
@@ -424,8 +516,9 @@ int ftpd_config_from_args(ftpd_config_t *c, int argc, char **argv) {
     case OPT_BASE: {
       const char *key = long_opts[idx].name;
       const char *val = optarg;
-      if (!strcmp(key, "daemon")) val = "yes";
-      if (!strcmp(key, "anonymous") && !val) val = "ro";
+      const cfg_key_t *k = find_key(key);
+      if (k->type == K_BOOL) val = "yes";                  /* --daemon, --dual-stack */
+      if (k->type == K_ANON && !val) val = "ro";
       if (!strcmp(key, "listen") && !listen_from_flags) {   /* flags replace the file's list */
         for (int i = 0; i < c->n_listen; i++) free(c->listen[i]);
         c->n_listen = 0;
@@ -450,4 +543,49 @@ int ftpd_config_from_args(ftpd_config_t *c, int argc, char **argv) {
     return -1;
   }
   return 0;
+}
+
+/* ---- snapshots ---------------------------------------------------------------
+ * What sessions read of the configuration: a config and its users, counted
+ * references, swapped whole on SIGHUP under srv->lock. A session takes one
+ * at its start and keeps it to its end, so a reload never changes the rules
+ * under a running session. */
+ftpd_snapshot_t *ftpd_snapshot_new(ftpd_config_t *cfg, ftpd_users_t *users) {
+  ftpd_snapshot_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    ftpd_config_free(cfg);
+    if (users) ftpd_users_free(users);
+    return NULL;
+  }
+  atomic_init(&s->refs, 1);
+  s->cfg = *cfg;
+  memset(cfg, 0, sizeof *cfg);
+  if (users) {
+    s->users = *users;
+    memset(users, 0, sizeof *users);
+  }
+  return s;
+}
+
+ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv) {
+  mt_lock_acquire(&srv->lock, MT_FOREVER);
+  ftpd_snapshot_t *s = srv->snap;
+  atomic_fetch_add(&s->refs, 1);
+  mt_lock_release(&srv->lock);
+  return s;
+}
+
+void ftpd_snapshot_put(ftpd_snapshot_t *s) {
+  if (atomic_fetch_sub(&s->refs, 1) != 1) return;
+  ftpd_config_free(&s->cfg);
+  ftpd_users_free(&s->users);
+  free(s);
+}
+
+void ftpd_snapshot_swap(ftpd_server_t *srv, ftpd_snapshot_t *n) {
+  mt_lock_acquire(&srv->lock, MT_FOREVER);
+  ftpd_snapshot_t *old = srv->snap;
+  srv->snap = n;
+  mt_lock_release(&srv->lock);
+  ftpd_snapshot_put(old);
 }

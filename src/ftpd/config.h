@@ -8,5 +8,8 @@
 
 /* "h:p", "[v6]:p" or "p" (host empty). 0 or -1. */
 int ftpd_parse_hostport(const char *s, char *host, size_t hostsz, int *port);
+/* The name of value `value` of an enumerated key ("model", "log-level",
+ * "anonymous"), or NULL. */
+const char *ftpd_config_name(const char *key, int value);
 
 #endif

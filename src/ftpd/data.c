@@ -79,7 +79,7 @@ static int pasv_listen(ftpd_session_t *s) {
   return mt_tcp_port(fd);
 }
 
-void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->epsv_all) {
     ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
     return;
@@ -106,7 +106,7 @@ void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 227, "%s", text);
 }
 
-void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "ALL")) {
     s->epsv_all = true;
     ftpd_reply(s, 200, "EPSV ALL ok.");
@@ -145,7 +145,7 @@ static void set_port(ftpd_session_t *s, const struct sockaddr_storage *ss, int p
   ftpd_reply(s, 200, "%s command successful. Consider using PASV.", s->verb);
 }
 
-void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_port(ftpd_session_t *s, const char *arg, const char *vp) {
   struct sockaddr_storage ss;
   if (ftpp_port_parse(arg, &ss) < 0) {
     ftpd_reply(s, 501, "Syntax: PORT h1,h2,h3,h4,p1,p2");
@@ -154,7 +154,7 @@ void ftpd_cmd_port(ftpd_session_t *s, const char *arg) {
   set_port(s, &ss, ntohs(((struct sockaddr_in *)&ss)->sin_port));
 }
 
-void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_eprt(ftpd_session_t *s, const char *arg, const char *vp) {
   struct sockaddr_storage ss;
   int r = ftpp_eprt_parse(arg, &ss);
   if (r == -EAFNOSUPPORT) {
@@ -218,6 +218,7 @@ int ftpd_data_open(ftpd_session_t *s, const char *what) {
 /* Reads whatever the control connection has (without waiting). Returns 0 to
  * go on, MT_ECANCELED after ABOR, MT_ECONNRESET when the client is gone. */
 static int ctrl_check(ftpd_session_t *s) {
+  if (s->quit_in_xfer) return 0;     /* answered 221; the client may have closed its side */
   for (;;) {
     char *line;
     size_t len;
@@ -298,16 +299,20 @@ struct io_job {
   int err;
 };
 
+/* Both retry EINTR: in the fork model the session's SIGTERM handler (the
+ * graceful stop) may interrupt them mid-transfer, which must not end it. */
 static int sendfile_run(void *p) {
   struct io_job *j = p;
-  j->r = sendfile(j->out, j->in, j->off, j->n);
+  do j->r = sendfile(j->out, j->in, j->off, j->n);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }
 
 static int pread_run(void *p) {
   struct io_job *j = p;
-  j->r = pread(j->in, j->buf, j->n, j->pos);
+  do j->r = pread(j->in, j->buf, j->n, j->pos);
+  while (j->r < 0 && errno == EINTR);
   j->err = errno;
   return 0;
 }
@@ -320,7 +325,8 @@ static int write_run(void *p) {
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
   double next = 0;
   int r = 0;
-  if (!s->ascii) {
+  bool ascii = s->ascii;     /* fixed for the transfer: a REIN during it resets s->ascii */
+  if (!ascii) {
     for (;;) {
       if ((r = between_chunks(s, &next)) < 0) break;
       off_t before = off;
@@ -347,9 +353,17 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
     return r;
   }
 copy:;
-  /* ASCII: every LF goes out as CRLF (RFC 959 3.1.1.1). */
+  /* ASCII: a LF goes out as CRLF (RFC 959 3.1.1.1) unless a CR already
+   * precedes it — a file with CRLF lines is sent as it is (vsftpd and
+   * ProFTPD do the same), never as CR CR LF. */
   char *in = malloc(FTPD_XFER_BUF / 2), *out = malloc(FTPD_XFER_BUF);
   if (!in || !out) r = MT_ENOMEM;
+  char prev = 0;
+  if (ascii && off > 0 && !r) {      /* the byte before the start decides the first LF */
+    struct io_job j = {.in = ffd, .buf = &prev, .n = 1, .pos = off - 1};
+    ftpd_offload(s->srv, pread_run, &j);
+    if (j.r != 1) prev = 0;
+  }
   while (!r) {
     struct io_job j = {.in = ffd, .buf = in, .n = FTPD_XFER_BUF / 2, .pos = off};
     ftpd_offload(s->srv, pread_run, &j);
@@ -362,8 +376,8 @@ copy:;
     off += n;
     size_t o = 0;
     for (ssize_t i = 0; i < n; i++) {
-      if (in[i] == '\n' && s->ascii) out[o++] = '\r';
-      out[o++] = in[i];
+      if (in[i] == '\n' && ascii && prev != '\r') out[o++] = '\r';
+      prev = out[o++] = in[i];
     }
     r = ftpd_data_send_buf(s, dfd, out, o);
   }
@@ -374,6 +388,7 @@ copy:;
 }
 
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
+  bool ascii = s->ascii;
   char *buf = malloc(FTPD_XFER_BUF);
   if (!buf) return MT_ENOMEM;
   double next = 0;
@@ -398,7 +413,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       break;
     }
     s->xfer_bytes += n;
-    if (s->ascii) {      /* CRLF -> LF; a lone CR stays */
+    if (ascii) {         /* CRLF -> LF; a lone CR stays */
       char *o = buf, *end = buf + n;
       if (cr_pending && buf[0] != '\n' && (r = write_all(ffd, "\r", 1)) < 0) break;
       cr_pending = false;

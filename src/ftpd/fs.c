@@ -20,7 +20,7 @@
 #include "fs.h"
 #include "ftpd_limits.h"
 
-int ftpd_path_resolve(const char *cwd, const char *arg, char *out, size_t outsz) {
+static int resolve(const char *cwd, const char *arg, char *out, size_t outsz, bool clamp) {
   if (outsz < 2) return -ENAMETOOLONG;
   /* Component boundaries of the result, for "..". */
   size_t stack[FTPD_MAX_PATH / 2 + 1];
@@ -39,8 +39,11 @@ int ftpd_path_resolve(const char *cwd, const char *arg, char *out, size_t outsz)
       if (n == 1 && p[0] == '.') {
         /* nothing */
       } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-        if (depth == 0) return -EACCES;
-        len = stack[--depth];
+        if (depth == 0) {
+          if (!clamp) return -EACCES;
+        } else {
+          len = stack[--depth];
+        }
       } else {
         if (n > FTPD_MAX_NAME) return -ENAMETOOLONG;
         if (len + 1 + n + 1 > outsz || len + 1 + n > FTPD_MAX_PATH) return -ENAMETOOLONG;
@@ -56,6 +59,14 @@ int ftpd_path_resolve(const char *cwd, const char *arg, char *out, size_t outsz)
   if (len == 0) out[len++] = '/';
   out[len] = 0;
   return 0;
+}
+
+int ftpd_path_resolve(const char *cwd, const char *arg, char *out, size_t outsz) {
+  return resolve(cwd, arg, out, outsz, false);
+}
+
+int ftpd_path_resolve_clamped(const char *cwd, const char *arg, char *out, size_t outsz) {
+  return resolve(cwd, arg, out, outsz, true);
 }
 
 static atomic_int force_fallback = -1;   /* -1: read the environment once */

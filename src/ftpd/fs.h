@@ -11,6 +11,9 @@
  * Returns 0; -EACCES when ".." would climb above the root; -ENAMETOOLONG for
  * a path over FTPD_MAX_PATH or a component over FTPD_MAX_NAME. */
 int ftpd_path_resolve(const char *cwd, const char *arg, char *out, size_t outsz);
+/* The same, but ".." at the root stays at the root (CWD and CDUP, as in a
+ * chroot: "CWD .." at "/" succeeds and stays at "/"). */
+int ftpd_path_resolve_clamped(const char *cwd, const char *arg, char *out, size_t outsz);
 
 /* Opens vpath beneath root_fd with openat2(RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS): a symlink may lead anywhere inside the root, never

@@ -1,20 +1,33 @@
 /* ftpd.h — mtftpd's internal types: configuration, users, the server and a session.
  *
  * Trust map (file names say what an attacker reaches):
- *   protocol.c   parses raw control lines (untrusted bytes) into a verb and an argument
+ *   protocol.c   raw control lines (untrusted bytes) into a verb and an argument
+ *                (Telnet per RFC 854); replies out, every line of them checked
+ *   ../ftpproto/ the protocol's text forms as pure functions shared with the
+ *                client: PORT/EPRT, 227/229, REST, MDTM/MFMT times, SITE CHMOD
+ *                modes (masked to 0777), 257 quoting, reply lines, MLST facts.
+ *                Untrusted input both ways; each parser has a fuzz harness
+ *   commands/table.c  every verb's rules: login, argument, permission, path
+ *   session.c    the per-connection state machine and the dispatcher:
+ *                ftpd_cmd_run() enforces a verb's table entry — its path
+ *                resolved beneath the root, then ftpd_authorize(), the one
+ *                gate — before the handler in commands/ runs
  *   fs.c         turns a client path into an fd beneath the user's root (the jail)
- *   auth.c       users file, password checks, `mtftpd passwd`
- *   session.c    the per-connection state machine, and ftpd_authorize(), the one
- *                gate every file verb passes; commands/ implements the verbs
+ *   listing.c    names from the disk out (CR/LF names left out)
+ *   auth.c       the users file and password checks (reached by PASS)
+ *   passwd.c     `mtftpd passwd`: the administrator's tool, never the network
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
- *   config.c     config file and flags (trusted: written by the administrator)
+ *   config.c     config keys, file and flags, and the snapshot sessions read
+ *                (trusted: written by the administrator)
  *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
  *   model_co.c       coroutines on one scheduler per core; offload.c runs their
  *                    blocking work (hashing, listings, file IO) on a thread pool
  *
- * A session only calls libmt's parking IO, so it does not know which model runs it.
+ * A session only calls libmt's parking IO, so it does not know which model
+ * runs it: each model is a table (ftpd_model_t) of what it provides, and the
+ * session, main.c and accept.c only call through it.
  */
 #ifndef FTPD_H
 #define FTPD_H
@@ -22,6 +35,7 @@
 #include <mt.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,8 +43,7 @@
 #include <sys/types.h>
 
 #include "ftpd_limits.h"
-
-#define FTPD_VERSION "0.1.0"
+#include "ftpd_version.h"
 
 /* ---- small checked buffer (buf.c) ---------------------------------------- */
 typedef struct {
@@ -45,6 +58,7 @@ void sbuf_reset(sbuf_t *b);
 void sbuf_put(sbuf_t *b, const void *data, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
 void sbuf_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(sbuf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Copies the next line of text[*pos..len) into line (NUL-terminated, its
  * "\n" and a trailing "\r" dropped) and moves *pos past it. Returns its
@@ -80,12 +94,14 @@ enum { MODEL_THREADS = 0, MODEL_FORK = 1, MODEL_COROUTINES = 2 };
 typedef struct ftpd_config {
   char *listen[FTPD_MAX_LISTEN];
   int n_listen;
+  bool dual_stack;            /* IPv6 listeners without IPV6_V6ONLY */
   char *root;
   char *users_file;
   int anonymous;
   int model;
   int max_clients;
   int max_per_ip;
+  int max_prelogin_cmds;      /* commands before a login; then 421 and close */
   int pasv_lo, pasv_hi;       /* 0,0 = any port */
   char *pasv_address;
   char *xferlog;
@@ -154,11 +170,12 @@ typedef struct ftpd_server {
   atomic_bool stopping;
   atomic_ulong next_id;
   atomic_int active;          /* sessions admitted */
-  struct ip_slot *ips;        /* per-IP counts (model_threads.c) */
+  struct ip_slot *ips;        /* per-IP counts (accept.c) */
   size_t n_ips, cap_ips;
-  int pool_size;              /* session threads (max-clients at start) */
-  int model;                  /* MODEL_*, fixed at start */
-  mt_pool_t *offload;         /* coroutines model: where blocking work runs */
+  int capacity;               /* sessions the model can run at once, fixed at
+                                 start (the threads model's pool); 0 = no bound */
+  const struct ftpd_model *model;   /* fixed at start */
+  mt_pool_t *offload;         /* where blocking work runs (the coroutines model); NULL: in place */
 } ftpd_server_t;
 
 /* Runs fn(arg) where it cannot hold up other sessions: on srv->offload when
@@ -166,8 +183,14 @@ typedef struct ftpd_server {
  * Returns fn's result. */
 int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg);
 
+/* The snapshot new sessions get, with a reference the caller puts back
+ * (config.c). ftpd_snapshot_new() takes over cfg (and users) and returns a
+ * snapshot holding one reference, or NULL (cfg and users freed). */
+ftpd_snapshot_t *ftpd_snapshot_new(ftpd_config_t *cfg, ftpd_users_t *users);
 ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
 void ftpd_snapshot_put(ftpd_snapshot_t *s);
+/* Replaces srv's snapshot (SIGHUP); sessions running keep theirs. */
+void ftpd_snapshot_swap(ftpd_server_t *srv, ftpd_snapshot_t *n);
 
 /* ---- logging (log.c) -------------------------------------------------------- */
 extern atomic_int ftpd_log_level;   /* changed by SIGHUP while sessions log */
@@ -200,6 +223,7 @@ typedef struct ftpd_session {
   char *rnfr;                 /* virtual path after RNFR */
   bool epsv_all, utf8;
   unsigned mlst_facts;
+  int hash_algo;              /* HASH's algorithm (commands/hash.c), 0 = SHA-256 */
   int pasv_fd;                /* listening data socket, -1 */
   struct sockaddr_storage port_addr;
   bool port_set;
@@ -218,6 +242,8 @@ typedef struct ftpd_session {
   off_t xfer_bytes;
   double last_cmd;
   bool quit;
+  bool quit_in_xfer;          /* QUIT came during a transfer: stop reading, finish it */
+  bool authenticated;         /* a login succeeded once: REIN may restart the pre-login limits */
 } ftpd_session_t;
 
 /* Runs one control connection to its end and closes fd. */
@@ -229,10 +255,22 @@ int  ftpd_reply(ftpd_session_t *s, int code, const char *fmt, ...) __attribute__
 int  ftpd_reply_multi(ftpd_session_t *s, int code, const char *first, const char *last);
 
 /* ---- models ------------------------------------------------------------------ */
-/* Each runs until stop is set, then shuts down in order; 0 or -1. */
-int  ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop);
-int  ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop);
-int  ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop);
+/* What a concurrency model provides. The session and the start-up code call
+ * these and never ask which model runs them. */
+typedef struct ftpd_model {
+  const char *name;                 /* as --model spells it */
+  const char *what;                 /* for the start-up log: "a thread per session from a pool" */
+  /* Serves srv->listen_fd until stop is set, then shuts down in order; 0 or -1. */
+  int (*run)(ftpd_server_t *srv, mt_event_t *stop);
+  /* The session's display name ("ftp#12 alice") at its start and after
+   * each login or logout; NULL where a session owns no thread to name. */
+  void (*session_named)(const char *name);
+  /* The session has ended (on the thread that ran it); NULL: nothing to do. */
+  void (*session_end)(void);
+} ftpd_model_t;
+extern const ftpd_model_t ftpd_model_threads, ftpd_model_fork, ftpd_model_co;
+/* The model for a config value (MODEL_*); never NULL for a checked config. */
+const ftpd_model_t *ftpd_model_get(int model);
 
 /* accept.c: a model's hand-off takes an admitted connection (0), or fails
  * (<0: the acceptor answers 421, closes it and releases its admission). */

@@ -14,7 +14,7 @@
 #define FTPD_MAX_PASS          512    /* a password */
 #define FTPD_MAX_LIST_ENTRIES  100000 /* entries one LIST/NLST/MLSD will send */
 #define FTPD_MAX_LOGIN_FAILS   3      /* then 421 and close */
-#define FTPD_MAX_CMDS_PRELOGIN 32     /* commands before a successful login */
+#define FTPD_MAX_CMDS_PRELOGIN 32     /* commands before a successful login (default of max-prelogin-commands; REIN does not reset it) */
 #define FTPD_MAX_LISTEN        16     /* --listen addresses */
 #define FTPD_MAX_DEFERRED      8      /* commands pipelined behind a transfer */
 #define FTPD_MAX_USERS_FILE    (4 << 20) /* bytes in the users file */

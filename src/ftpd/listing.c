@@ -6,7 +6,8 @@
  * sorted by name like ls. A symlink is described by what it points to only
  * when that target is inside the root (checked by opening it through the
  * jail); otherwise it is shown as the link itself, so a listing never leaks
- * facts about files outside.
+ * facts about files outside. Names holding CR or LF are left out: they
+ * would forge entries or end a STAT reply early.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,13 +49,13 @@ static void long_line(sbuf_t *b, const char *prefix, const char *name, const str
 
 static void mlst_facts(ftpd_session_t *s, sbuf_t *b, const struct stat *st, const char *type) {
   unsigned f = s->mlst_facts;
-  if (f & 1) sbuf_printf(b, "type=%s;", type);
-  if ((f & 2) && !S_ISDIR(st->st_mode)) sbuf_printf(b, "size=%lld;", (long long)st->st_size);
-  if (f & 4) {
+  if (f & FTPP_FACT_TYPE) sbuf_printf(b, "type=%s;", type);
+  if ((f & FTPP_FACT_SIZE) && !S_ISDIR(st->st_mode)) sbuf_printf(b, "size=%lld;", (long long)st->st_size);
+  if (f & FTPP_FACT_MODIFY) {
     char t[16];
     if (ftpp_time_format(st->st_mtime, t, sizeof t) == 14) sbuf_printf(b, "modify=%s;", t);
   }
-  if (f & 8) {
+  if (f & FTPP_FACT_PERM) {
     unsigned p = s->perms;
     sbuf_puts(b, "perm=");
     if (S_ISDIR(st->st_mode)) {
@@ -74,9 +75,18 @@ static void mlst_facts(ftpd_session_t *s, sbuf_t *b, const struct stat *st, cons
     }
     sbuf_puts(b, ";");
   }
-  if (f & 16) sbuf_printf(b, "unix.mode=0%o;", (unsigned)(st->st_mode & 07777));
+  if (f & FTPP_FACT_UNIX_MODE) sbuf_printf(b, "UNIX.mode=0%o;", (unsigned)(st->st_mode & 07777));
+  /* RFC 3659 7.5.2: the same for two names of one file, different otherwise. */
+  if (f & FTPP_FACT_UNIQUE) sbuf_printf(b, "unique=%llxU%llx;", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+  if (f & FTPP_FACT_UNIX_UID) sbuf_printf(b, "UNIX.uid=%u;", (unsigned)st->st_uid);
+  if (f & FTPP_FACT_UNIX_GID) sbuf_printf(b, "UNIX.gid=%u;", (unsigned)st->st_gid);
   sbuf_puts(b, " ");
 }
+
+/* A name the control or data connection cannot carry as it is: CR or LF
+ * would end its line early and let a planted name forge entries (RFC 3659
+ * 2.2). Such names are left out of listings, and logged. */
+static bool unlistable(const char *name) { return strpbrk(name, "\r\n") != NULL; }
 
 /* Stat of dir/name for listing: a symlink is followed only inside the root. */
 static void entry_stat(ftpd_session_t *s, const char *vdir, int dfd, const char *name, struct stat *st,
@@ -122,7 +132,7 @@ int ftpd_mlst_one(ftpd_session_t *s, const char *vpath, sbuf_t *b) {
 }
 
 static int list_dir(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *prefix) {
-  int fd = ftpd_fs_open(s->root_fd, vpath, O_RDONLY | O_DIRECTORY, 0);
+  int fd = ftpd_fs_open(s->root_fd, vpath, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
   if (fd == -ENOTDIR) {
     /* One file. */
     if (style == LIST_MLSD) return -ENOTDIR;
@@ -170,8 +180,13 @@ static int list_dir(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, 
       sbuf_printf(b, "%s\r\n", vpath);
     }
   }
+  size_t hidden = 0;
   for (size_t i = 0; !r && i < n && !b->failed; i++) {
     const char *name = names[i];
+    if (unlistable(name)) {
+      hidden++;
+      continue;
+    }
     if (style == LIST_NAMES) {
       sbuf_printf(b, "%s%s\r\n", prefix, name);
       continue;
@@ -188,6 +203,8 @@ static int list_dir(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, 
       sbuf_printf(b, "%s\r\n", name);
     }
   }
+  if (hidden)
+    ftpd_log(LOG_WARN, "#%lu %s: %zu name(s) with CR or LF left out of the listing of %s", s->id, s->user, hidden, vpath);
   for (size_t i = 0; i < n; i++) free(names[i]);
   free(names);
   closedir(d);

@@ -2,7 +2,8 @@
  *
  * Start-up order matters for safety: read the configuration, open the root
  * and bind the listeners (may need root), detach if asked, drop privileges,
- * and only then start threads and accept clients.
+ * and only then start threads and accept clients — by calling the chosen
+ * model's run function (ftpd_model_t), the only place a model is picked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,21 +24,6 @@ static int saved_argc;
 static char **saved_argv;
 static char startup_cwd[PATH_MAX];
 
-ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv) {
-  mt_lock_acquire(&srv->lock, MT_FOREVER);
-  ftpd_snapshot_t *s = srv->snap;
-  atomic_fetch_add(&s->refs, 1);
-  mt_lock_release(&srv->lock);
-  return s;
-}
-
-void ftpd_snapshot_put(ftpd_snapshot_t *s) {
-  if (atomic_fetch_sub(&s->refs, 1) != 1) return;
-  ftpd_config_free(&s->cfg);
-  ftpd_users_free(&s->users);
-  free(s);
-}
-
 /* Relative paths are taken from the directory mtftpd started in, also after
  * --daemon moved to "/" and on SIGHUP. */
 static void absolutize(char **p) {
@@ -50,17 +36,16 @@ static void absolutize(char **p) {
 
 /* Builds a snapshot from the saved command line. NULL after printing why. */
 static ftpd_snapshot_t *load_snapshot(bool quiet_help) {
-  ftpd_snapshot_t *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
-  atomic_init(&s->refs, 1);
-  ftpd_config_defaults(&s->cfg);
-  int r = ftpd_config_from_args(&s->cfg, saved_argc, saved_argv);
+  ftpd_config_t cfg;
+  ftpd_config_defaults(&cfg);
+  int r = ftpd_config_from_args(&cfg, saved_argc, saved_argv);
   if (r != 0) {
-    ftpd_config_free(&s->cfg);
-    free(s);
+    ftpd_config_free(&cfg);
     if (r == 1 && quiet_help) exit(0);
     return NULL;
   }
+  ftpd_snapshot_t *s = ftpd_snapshot_new(&cfg, NULL);
+  if (!s) return NULL;
   if (!s->cfg.n_listen) s->cfg.listen[s->cfg.n_listen++] = strdup(FTPD_DEFAULT_LISTEN);
   absolutize(&s->cfg.root);
   absolutize(&s->cfg.users_file);
@@ -83,13 +68,10 @@ static void on_hup(int sig, void *ud) {
     ftpd_log(LOG_ERROR, "SIGHUP: reload failed (see above); keeping the running configuration");
     return;
   }
-  mt_lock_acquire(&srv->lock, MT_FOREVER);
-  ftpd_snapshot_t *old = srv->snap;
-  srv->snap = n;
-  mt_lock_release(&srv->lock);
   ftpd_log_level = n->cfg.log_level;
-  ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", n->users.n);
-  ftpd_snapshot_put(old);
+  size_t users = n->users.n;
+  ftpd_snapshot_swap(srv, n);
+  ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", users);
 }
 
 static int drop_privileges(const char *want) {
@@ -127,8 +109,7 @@ static int serve(void) {
   mt_lock_init(&srv.lock, 0);
   srv.snap = snap;
   srv.xferlog_fd = -1;
-  srv.pool_size = c->model == MODEL_THREADS ? c->max_clients : 0;   /* session threads */
-  srv.model = c->model;
+  srv.model = ftpd_model_get(c->model);
   srv.root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (srv.root_fd < 0) {
     fprintf(stderr, "mtftpd: root %s: %s\n", c->root, strerror(errno));
@@ -138,7 +119,8 @@ static int serve(void) {
     char host[256];
     int port;
     ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
-    int fd = mt_tcp_listen(host[0] ? host : NULL, port, 128, strchr(host, ':') ? MT_V6ONLY : 0);
+    /* An IPv6 listener is IPv6-only unless dual-stack is asked for. */
+    int fd = mt_tcp_listen(host[0] ? host : NULL, port, 128, strchr(host, ':') && !c->dual_stack ? MT_V6ONLY : 0);
     if (fd < 0) {
       fprintf(stderr, "mtftpd: cannot listen on %s: %s\n", c->listen[i], mt_strerror(fd));
       return 1;
@@ -182,19 +164,10 @@ static int serve(void) {
     char host[256];
     int port;
     ftpd_parse_hostport(c->listen[i], host, sizeof host, &port);
-    if (c->model == MODEL_FORK)
-      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (fork model, up to %d session processes)", FTPD_VERSION,
-               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), c->max_clients);
-    else if (c->model == MODEL_COROUTINES)
-      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (coroutines model, up to %d sessions)", FTPD_VERSION,
-               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), c->max_clients);
-    else
-      ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (threads model, %d session threads)", FTPD_VERSION,
-               host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.pool_size);
+    ftpd_log(LOG_INFO, "mtftpd %s listening on %s port %d (%s model: %s; up to %d sessions)", FTPD_VERSION,
+             host[0] ? host : "*", mt_tcp_port(srv.listen_fd[i]), srv.model->name, srv.model->what, c->max_clients);
   }
-  int rc = c->model == MODEL_FORK         ? ftpd_model_fork_run(&srv, &stop)
-           : c->model == MODEL_COROUTINES ? ftpd_model_co_run(&srv, &stop)
-                                          : ftpd_model_threads_run(&srv, &stop);
+  int rc = srv.model->run(&srv, &stop);
   ftpd_log(LOG_INFO, "mtftpd stopped");
   mt_signal_default(SIGHUP);
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */

@@ -84,7 +84,7 @@ static void *sched_thread(void *p) {
   return NULL;
 }
 
-int ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop) {
+static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int n = cpus > 0 ? (int)cpus : 1;
   mt_pool_opts_t po = {.workers = (size_t)(n < 4 ? 4 : n), .name = "ftp-disk"};
@@ -126,3 +126,12 @@ int ftpd_model_co_run(ftpd_server_t *srv, mt_event_t *stop) {
   srv->offload = NULL;
   return rc;
 }
+
+/* Sessions share their scheduler's thread: nothing of theirs to name. */
+const ftpd_model_t ftpd_model_co = {
+  .name = "coroutines",
+  .what = "coroutines on one scheduler per core, disk work on a thread pool",
+  .run = co_run,
+  .session_named = NULL,
+  .session_end = NULL,
+};

@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "ftpd.h"
@@ -157,7 +158,7 @@ static void *monitor(void *p) {
   return NULL;
 }
 
-int ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop) {
+static int fork_run(ftpd_server_t *srv, mt_event_t *stop) {
   forker_t fk = {.srv = srv};
   if (pipe2(fk.done, O_CLOEXEC | O_NONBLOCK) < 0) {
     ftpd_log(LOG_ERROR, "fork model: pipe: %s", strerror(errno));
@@ -192,3 +193,13 @@ int ftpd_model_fork_run(ftpd_server_t *srv, mt_event_t *stop) {
   close(fk.done[1]);
   return rc;
 }
+
+static void name_process(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+const ftpd_model_t ftpd_model_fork = {
+  .name = "fork",
+  .what = "a process per session",
+  .run = fork_run,
+  .session_named = name_process,
+  .session_end = NULL,             /* the process exits */
+};

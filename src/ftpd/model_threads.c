@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "ftpd.h"
@@ -54,8 +55,12 @@ static int queue_handoff(void *ctx, int fd, const struct sockaddr_storage *peer)
   return r;
 }
 
-int ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop) {
-  int n = srv->pool_size;
+static void name_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
+static void back_to_idle(void) { prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0); }
+
+static int threads_run(ftpd_server_t *srv, mt_event_t *stop) {
+  int n = srv->snap->cfg.max_clients;   /* the pool is sized once; a reload cannot grow it */
+  srv->capacity = n;
   mt_queue_t *q = mt_queue_new(MT_FIFO, (size_t)n);
   mt_thread_t **workers = calloc((size_t)n, sizeof *workers);
   mt_thread_t *acc[FTPD_MAX_LISTEN] = {0};
@@ -101,3 +106,11 @@ int ftpd_model_threads_run(ftpd_server_t *srv, mt_event_t *stop) {
   free(workers);
   return rc;
 }
+
+const ftpd_model_t ftpd_model_threads = {
+  .name = "threads",
+  .what = "a pool of session threads fed by a bounded queue",
+  .run = threads_run,
+  .session_named = name_thread,
+  .session_end = back_to_idle,
+};

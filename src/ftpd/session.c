@@ -1,8 +1,10 @@
 /* session.c — one control connection, from the 220 greeting to the close.
  *
  * A plain state machine: read a line (bounded, with the login or idle
- * timeout), parse it (protocol.c), check login and arguments from the
- * command table, run the handler. Everything blocking goes through libmt's
+ * timeout), parse it (protocol.c), look the verb up in the command table
+ * (commands/table.c) and run it through ftpd_cmd_run(), which enforces the
+ * entry's rules — login, argument, the path resolved beneath the root and
+ * the one authorization check — before the handler sees anything. Everything blocking goes through libmt's
  * parking IO, so the same code runs on a pool thread, in a forked child or
  * in a coroutine. A session owns its fds and frees everything on every exit
  * path; nothing it holds outlives ftpd_session_run().
@@ -12,7 +14,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -37,14 +38,6 @@ bool ftpd_addr_same_host(const struct sockaddr_storage *a, const struct sockaddr
   ftpd_addr_ip(a, x, sizeof x, NULL);
   ftpd_addr_ip(b, y, sizeof y, NULL);
   return x[0] && strcmp(x, y) == 0;
-}
-
-bool ftpd_sess_path(ftpd_session_t *s, const char *arg, char vpath[FTPD_MAX_PATH + 1]) {
-  int r = ftpd_path_resolve(s->cwd, arg, vpath, FTPD_MAX_PATH + 1);
-  if (r == 0) return true;
-  if (r == -EACCES) ftpd_reply(s, 550, "Permission denied: outside the root.");
-  else ftpd_reply(s, 550, "File name too long.");
-  return false;
 }
 
 bool ftpd_authorize(ftpd_session_t *s, unsigned perm, const char *vpath) {
@@ -85,15 +78,65 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   s->rnfr = NULL;
   s->epsv_all = false;
   s->mlst_facts = MLST_ALL_FACTS;
+  s->hash_algo = 0;
   ftpd_data_reset(s);
 }
 
 void ftpd_sess_name(ftpd_session_t *s) {
-  if (s->srv->model == MODEL_COROUTINES) return;   /* the thread is a scheduler's */
+  if (!s->srv->model || !s->srv->model->session_named) return;
   char name[16];
   if (s->logged_in) snprintf(name, sizeof name, "ftp#%lu %s", s->id, s->user);
   else snprintf(name, sizeof name, "ftp#%lu", s->id);
-  prctl(PR_SET_NAME, name, 0, 0, 0);
+  s->srv->model->session_named(name);
+}
+
+/* The path text of arg for a table entry's PATH_* kind; NULL when the
+ * argument has none where it must (PATH_AFTER_WORD). */
+static const char *path_text(int kind, const char *arg) {
+  switch (kind) {
+  case PATH_LIST:
+    while (*arg == '-') {            /* "LIST -la dir": ls options, ignored */
+      while (*arg && *arg != ' ') arg++;
+      while (*arg == ' ') arg++;
+    }
+    return arg;
+  case PATH_UP: return "..";
+  case PATH_UNIQUE: return *arg ? arg : "ftp-upload";
+  case PATH_AFTER_WORD: {
+    const char *sp = strchr(arg, ' ');
+    return sp && sp[1] ? sp + 1 : NULL;
+  }
+  default: return arg;
+  }
+}
+
+void ftpd_cmd_run(ftpd_session_t *s, const ftpd_cmd_def_t *d, const char *arg) {
+  bool has_arg = arg[0] != 0;
+  bool login = (d->flags & CMD_LOGIN) || ((d->flags & CMD_LOGIN_WITH_ARG) && has_arg);
+  if (login && !s->logged_in) {
+    ftpd_reply(s, 530, "Please login with USER and PASS.");
+    return;
+  }
+  if ((d->flags & CMD_ARG) && !has_arg) {
+    ftpd_reply(s, 501, "Syntax: %s", d->help);
+    return;
+  }
+  if (d->path == PATH_NONE || ((d->flags & CMD_LOGIN_WITH_ARG) && !has_arg)) {
+    d->fn(s, arg, NULL);
+    return;
+  }
+  const char *p = path_text(d->path, arg);
+  if (!p) {
+    ftpd_reply(s, 501, "Syntax: %s", d->help);
+    return;
+  }
+  char vpath[FTPD_MAX_PATH + 1];
+  bool clamp = d->path == PATH_CWD || d->path == PATH_UP;
+  int r = clamp ? ftpd_path_resolve_clamped(s->cwd, p, vpath, sizeof vpath)
+                : ftpd_path_resolve(s->cwd, p, vpath, sizeof vpath);
+  if (r == -EACCES) ftpd_reply(s, 550, "Permission denied: outside the root.");
+  else if (r < 0) ftpd_reply(s, 550, "File name too long.");
+  else if (ftpd_authorize(s, d->perm, vpath)) d->fn(s, arg, vpath);
 }
 
 /* Parses and runs one line. */
@@ -113,28 +156,27 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
   else if (r != FTPD_PARSE_OK) ftpd_reply(s, 500, "Syntax error, command unrecognized.");
   else {
     const ftpd_cmd_def_t *d = ftpd_cmd_lookup(cmd->verb);
-    if (!s->logged_in && ++s->prelogin_cmds > FTPD_MAX_CMDS_PRELOGIN) {
+    if (!s->logged_in && ++s->prelogin_cmds > s->cfg->max_prelogin_cmds) {
       ftpd_reply(s, 421, "Too many commands before login.");
       s->quit = true;
     } else if (!d) {
       ftpd_reply(s, 500, "Unknown command '%s'.", cmd->verb);
-    } else if ((d->flags & CMD_LOGIN) && !s->logged_in) {
-      ftpd_reply(s, 530, "Please login with USER and PASS.");
-    } else if ((d->flags & CMD_ARG) && !cmd->has_arg) {
-      ftpd_reply(s, 501, "%s needs an argument.", cmd->verb);
     } else {
       if (s->rnfr && strcmp(cmd->verb, "RNTO") != 0) {   /* RNTO must come right after RNFR */
         free(s->rnfr);
         s->rnfr = NULL;
       }
-      d->fn(s, cmd->arg);
+      ftpd_cmd_run(s, d, cmd->arg);
       if (!s->logged_in) ftpd_sess_name(s);
     }
   }
   free(cmd);
 }
 
-/* Handles a line that arrives while a transfer runs (data.c calls it). */
+/* Handles a line that arrives while a transfer runs (data.c calls it).
+ * ABOR and STAT act at once; so do QUIT (221 now, the close after the
+ * transfer's final reply: RFC 959 4.1.1) and REIN (the login state goes,
+ * the running transfer finishes). Anything else waits for the transfer. */
 void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
   ftpd_cmd_t *cmd = malloc(sizeof *cmd);
   if (!cmd) return;
@@ -143,6 +185,11 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len) {
     s->abort_req = true;
   } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "STAT") && !cmd->has_arg) {
     ftpd_reply(s, 213, "Status: %lld bytes transferred so far.", (long long)s->xfer_bytes);
+  } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "QUIT")) {
+    ftpd_reply(s, 221, "Goodbye; closing after the transfer's result.");
+    s->quit = s->quit_in_xfer = true;
+  } else if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "REIN")) {
+    ftpd_cmd_rein(s, "", NULL);
   } else if (s->n_deferred < FTPD_MAX_DEFERRED && (s->deferred[s->n_deferred] = malloc(len + 1))) {
     memcpy(s->deferred[s->n_deferred], line, len);     /* run after the transfer, in order */
     s->deferred[s->n_deferred][len] = 0;
@@ -247,5 +294,5 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);
   free(s);
-  if (srv->model == MODEL_THREADS) prctl(PR_SET_NAME, "ftp-idle", 0, 0, 0);
+  if (srv->model && srv->model->session_end) srv->model->session_end();
 }

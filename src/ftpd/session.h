@@ -8,27 +8,46 @@
 #include "protocol.h"
 
 enum {
-  CMD_LOGIN = 1 << 0,   /* needs a logged-in user */
-  CMD_ARG = 1 << 1,     /* needs an argument: 501 without one */
+  CMD_LOGIN = 1 << 0,          /* needs a logged-in user: 530 */
+  CMD_ARG = 1 << 1,            /* needs an argument: 501 without one */
+  CMD_LOGIN_WITH_ARG = 1 << 2, /* STAT: login, permission and path only with an argument */
 };
 
-typedef void (*ftpd_cmd_fn)(ftpd_session_t *s, const char *arg);
+/* Which part of a verb's argument names a file (the dispatcher resolves it
+ * beneath the root and authorizes it before the handler runs). */
+enum {
+  PATH_NONE = 0,     /* the argument is no path */
+  PATH_ARG,          /* the argument; none: the cwd */
+  PATH_LIST,         /* the argument after ls-style options ("LIST -la dir") */
+  PATH_CWD,          /* the argument, ".." clamped at the root */
+  PATH_UP,           /* "..", clamped at the root (CDUP) */
+  PATH_UNIQUE,       /* the argument; none: "ftp-upload" (STOU) */
+  PATH_AFTER_WORD,   /* what follows the first word (MFMT time, SITE CHMOD mode) */
+};
+
+/* A handler: arg is the argument as sent (never NULL), vp the resolved and
+ * authorized virtual path for an entry with a path, else NULL. */
+typedef void (*ftpd_cmd_fn)(ftpd_session_t *s, const char *arg, const char *vp);
 
 typedef struct {
   const char *verb;
   ftpd_cmd_fn fn;
-  unsigned flags;
+  unsigned flags;     /* CMD_* */
+  unsigned perm;      /* PERM_* the user needs for the path; 0 with PATH_NONE */
+  int path;           /* PATH_* */
   const char *help;
 } ftpd_cmd_def_t;
 
+/* The tables (commands/table.c), each ended by an entry with verb NULL. */
+extern const ftpd_cmd_def_t ftpd_cmds[], ftpd_site_cmds[];
 const ftpd_cmd_def_t *ftpd_cmd_lookup(const char *verb);
-extern const ftpd_cmd_def_t ftpd_cmds[];
+const ftpd_cmd_def_t *ftpd_site_lookup(const char *word, size_t n);
+/* Runs d for arg after its table entry's checks: login (530), argument
+ * (501), path resolution (550) and ftpd_authorize(). */
+void ftpd_cmd_run(ftpd_session_t *s, const ftpd_cmd_def_t *d, const char *arg);
 
-/* Resolves arg against the cwd into vpath. On failure replies 550 and
- * returns false. */
-bool ftpd_sess_path(ftpd_session_t *s, const char *arg, char vpath[FTPD_MAX_PATH + 1]);
-/* The one authorization gate: true when the user holds perm for vpath;
- * otherwise replies 550 and logs the refusal. */
+/* The one authorization gate, called only by ftpd_cmd_run(): true when the
+ * user holds perm for vpath; otherwise replies 550 and logs the refusal. */
 bool ftpd_authorize(ftpd_session_t *s, unsigned perm, const char *vpath);
 /* Replies `code` with a message for a -errno from the file system. */
 void ftpd_reply_err(ftpd_session_t *s, int code, int err, const char *vpath);
@@ -40,6 +59,11 @@ void ftpd_sess_during_xfer(ftpd_session_t *s, const char *line, size_t len);
 void ftpd_sess_name(ftpd_session_t *s);
 /* Reset the login state (REIN, and session end). */
 void ftpd_sess_logout(ftpd_session_t *s);
+/* HASH (commands/hash.c): the FEAT line's algorithm list, and OPTS HASH. */
+void ftpd_hash_feat(const ftpd_session_t *s, char *out, size_t n);
+void ftpd_hash_opts(ftpd_session_t *s, const char *arg);
+/* REIN (commands/login.c), also run during a transfer. */
+void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp);
 
 /* data.c */
 void ftpd_data_reset(ftpd_session_t *s);
@@ -62,6 +86,6 @@ enum { LIST_LONG, LIST_NAMES, LIST_MLSD };
 int  ftpd_list(ftpd_session_t *s, const char *vpath, int style, sbuf_t *b, const char *line_prefix);
 /* One MLST fact line for vpath into b (without prefix or CRLF). */
 int  ftpd_mlst_one(ftpd_session_t *s, const char *vpath, sbuf_t *b);
-#define MLST_ALL_FACTS 0x1f
+#define MLST_ALL_FACTS FTPP_FACT_ALL
 
 #endif

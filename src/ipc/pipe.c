@@ -196,13 +196,14 @@ MT_API int mt_pipe_recv(mt_pipe_t *p, void **buf, size_t *len, double timeout) {
 
 MT_API void mt_pipe_set_max(mt_pipe_t *p, size_t max) { p->max = max; }
 
-MT_API bool mt_pipe_poll(mt_pipe_t *p, double timeout) {
+MT_API int mt_pipe_poll(mt_pipe_t *p, double timeout) {
+  if (!p->can_recv) return MT_EBADF;
   if (mt_lock_acquire(&p->rlock, 0) == 0) {     /* (a receiver at work: just wait on the fd) */
     bool buffered = p->rpos < p->rlen;
     mt_lock_release(&p->rlock);
-    if (buffered) return true;
+    if (buffered) return 0;
   }
-  return mt__fd_wait(p->fd, POLLIN, mt__deadline(timeout)) == 0;
+  return mt__fd_wait(p->fd, POLLIN, mt__deadline(timeout));
 }
 
 MT_API int mt_pipe_fileno(const mt_pipe_t *p) { return p->fd; }

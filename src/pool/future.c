@@ -15,6 +15,9 @@
  * lock -> (watcher's) event or as_completed lock; nothing takes a future
  * lock while holding those.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/park.h"
 #include "pool/future_internal.h"
 #include "sync/sync_internal.h"
@@ -265,12 +268,46 @@ static void ac_cb(mt_future_t *f, void *ud) {
   mt_cond_release(&it->cond);
 }
 
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)*(mt_future_t *const *)a, y = (uintptr_t)*(mt_future_t *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* fs without repeats, in the order of first appearance (Python's
+ * as_completed takes a set): *n becomes the count of distinct futures. */
+static mt_future_t **distinct(mt_future_t **fs, size_t *n) {
+  size_t m = *n;
+  mt_future_t **sorted = mt__calloc(m ? m : 1, sizeof *sorted);
+  mt_future_t **out = mt__calloc(m ? m : 1, sizeof *out);
+  bool *taken = mt__calloc(m ? m : 1, sizeof *taken);
+  if (!sorted || !out || !taken) {
+    mt__free(sorted); mt__free(out); mt__free(taken);
+    return NULL;
+  }
+  memcpy(sorted, fs, m * sizeof *fs);
+  qsort(sorted, m, sizeof *sorted, ptr_cmp);
+  size_t k = 0;
+  for (size_t i = 0; i < m; i++) {
+    mt_future_t **hit = bsearch(&fs[i], sorted, m, sizeof *sorted, ptr_cmp);
+    while (hit > sorted && hit[-1] == fs[i]) hit--;     /* the first of equal keys */
+    size_t slot = (size_t)(hit - sorted);
+    if (!taken[slot]) {
+      taken[slot] = true;
+      out[k++] = fs[i];
+    }
+  }
+  mt__free(sorted);
+  mt__free(taken);
+  *n = k;
+  return out;
+}
+
 MT_API mt_as_completed_t *mt_as_completed_new(mt_future_t **fs, size_t n) {
   mt_as_completed_t *it = mt__calloc(1, sizeof *it);
   if (it) {
-    it->fs = mt__calloc(n, sizeof *it->fs);
-    it->ready = mt__calloc(n, sizeof *it->ready);
-    it->nodes = mt__calloc(n, sizeof *it->nodes);
+    it->fs = distinct(fs, &n);
+    it->ready = mt__calloc(n ? n : 1, sizeof *it->ready);
+    it->nodes = mt__calloc(n ? n : 1, sizeof *it->nodes);
   }
   if (!it || !it->fs || !it->ready || !it->nodes) {
     if (it) { mt__free(it->fs); mt__free(it->ready); mt__free(it->nodes); mt__free(it); }
@@ -280,10 +317,10 @@ MT_API mt_as_completed_t *mt_as_completed_new(mt_future_t **fs, size_t n) {
   mt_cond_init(&it->cond, NULL);
   it->n = n;
   for (size_t i = 0; i < n; i++) {
-    it->fs[i] = mt_future_retain(fs[i]);
+    mt_future_retain(it->fs[i]);
     it->nodes[i].fn = ac_cb;
     it->nodes[i].ud = it;
-    if (!mt__future_watch(fs[i], &it->nodes[i])) ac_cb(fs[i], it);
+    if (!mt__future_watch(it->fs[i], &it->nodes[i])) ac_cb(it->fs[i], it);
   }
   mt__set_last_error(0);
   return it;

@@ -202,7 +202,7 @@ static void *worker_main(void *arg) {
     bool chain = p->count > 0 && p->idle > p->pending;   /* more left: wake a peer */
     if (chain) __atomic_store_n(&p->pending, p->pending + 1, __ATOMIC_RELAXED);
     mt_lock_release(&p->lock);
-    if (chain && mt_cond_notify(&p->work, 1) == 0) {
+    if (chain && mt__cond_wake(&p->work, 1) == 0) {
       mt__lock_enter(&p->lock);
       __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
       mt_lock_release(&p->lock);
@@ -279,7 +279,7 @@ static int enqueue(mt_pool_t *p, mt_task_fn fn, void *arg, mt_future_t *f) {
     bool wake = p->idle > p->pending && !p->spinning;
     if (wake) __atomic_store_n(&p->pending, p->pending + 1, __ATOMIC_RELAXED);
     mt_lock_release(&p->lock);
-    if (wake && mt_cond_notify(&p->work, 1) == 0) {
+    if (wake && mt__cond_wake(&p->work, 1) == 0) {
       mt__lock_enter(&p->lock);          /* nobody left to wake: undo the count */
       __atomic_store_n(&p->pending, p->pending - 1, __ATOMIC_RELAXED);
       mt_lock_release(&p->lock);

@@ -8,7 +8,8 @@
  * ends — so no child of libmt's stays a zombie, with no SIGCHLD handler.
  * At exit(), daemonic children still running get SIGTERM and those whose
  * handle is still held are waited for, as in Python; PR_SET_PDEATHSIG
- * covers a parent that dies abruptly.
+ * covers a parent that dies abruptly — for children of the main thread
+ * only, since the kernel fires it when the forking thread ends.
  */
 #include <errno.h>
 #include <poll.h>
@@ -119,6 +120,9 @@ MT_API int mt_proc_start(mt_proc_t **out, int (*fn)(void *), void *arg, const mt
   if (!p) return MT_ENOMEM;
   p->daemon = opts && opts->daemon;
   pid_t parent = p->daemon ? getpid() : 0;   /* getpid() is a system call */
+  /* The death signal follows the forking thread: only the main thread's
+   * end is the process's. */
+  bool deathsig = p->daemon && (pid_t)syscall(SYS_gettid) == parent;
   fflush(NULL);                         /* no buffered output written twice */
   pid_t pid = fork();
   if (pid < 0) {
@@ -127,7 +131,7 @@ MT_API int mt_proc_start(mt_proc_t **out, int (*fn)(void *), void *arg, const mt
     return -e;
   }
   if (pid == 0) {
-    if (p->daemon) {
+    if (deathsig) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(1);   /* the parent died before prctl */
     }

@@ -246,7 +246,7 @@ static int take_results(mt_procpool_t *pp, size_t i, bool probe);
 static void bury(mt_procpool_t *pp, size_t i) {
   worker_t *w = &pp->w[i];
   /* Results it wrote before dying are still in the pipe: they count. */
-  while (take_results(pp, i, true) == 0 && mt_pipe_poll(w->pipe, 0.001)) {
+  while (take_results(pp, i, true) == 0 && mt_pipe_poll(w->pipe, 0.001) == 0) {
   }
   epoll_ctl(pp->epfd, EPOLL_CTL_DEL, mt_pipe_fileno(w->pipe), NULL);
   mt_pipe_close(w->pipe);

@@ -28,6 +28,7 @@
 
 #include "core/park.h"
 #include "mt/queue.h"
+#include "queue/queue_internal.h"
 #include "queue/ring.h"
 #include "sync/sync_internal.h"
 
@@ -391,6 +392,74 @@ MT_API void mt_queue_close(mt_queue_t *q) {
   mt_cond_notify_all(&q->not_empty);
   mt_cond_notify_all(&q->not_full);
   mt_lock_release(&q->lock);
+}
+
+/* Immediate shutdown of the lock-free ring: no more puts, then every item
+ * still in the ring goes to drop and counts as done for join. A put that
+ * claimed its slot before the close and publishes after the drain leaves
+ * its item for a getter, as a put that won the race would. */
+static size_t lf_shutdown_now(mt_queue_t *q, void (*drop)(void *item, void *ud), void *ud) {
+  __atomic_store_n(&q->lf_closed, 1, __ATOMIC_SEQ_CST);
+  size_t n = 0;
+  void *item;
+  bool wake = false;
+  while (mt__ring_get(&q->ring, &item, &q->nput_wait, &wake)) {
+    if (drop) drop(item, ud);
+    n++;
+  }
+  __atomic_fetch_add(&q->done, n, __ATOMIC_SEQ_CST);
+  mt__wq_wake(&q->gwq, -1, 0);
+  mt__wq_wake(&q->pwq, -1, 0);
+  mt__lock_enter(&q->lock);
+  mt_cond_notify_all(&q->all_done);
+  mt_lock_release(&q->lock);
+  return n;
+}
+
+static unsigned wq_len(mt__wq_t *wq) {
+  unsigned n = 0;
+  mt__ilock(&wq->lk);
+  for (mt__waiter_t *w = wq->head; w; w = w->next) n++;
+  mt__iunlock(&wq->lk);
+  return n;
+}
+
+unsigned mt__queue_parked(mt_queue_t *q, bool putters) {
+  if (q->lockfree) return wq_len(putters ? &q->pwq : &q->gwq);
+  mt__lock_enter(&q->lock);
+  unsigned n = putters ? q->putters : q->getters;
+  mt_lock_release(&q->lock);
+  return n;
+}
+
+MT_API size_t mt_queue_shutdown(mt_queue_t *q, bool immediate, void (*drop)(void *item, void *ud), void *ud) {
+  if (!immediate) {
+    mt_queue_close(q);
+    return 0;
+  }
+  if (q->lockfree) return lf_shutdown_now(q, drop, ud);
+  /* Take the storage out under the lock; hand the items to drop after it
+   * (no user code runs under the queue's lock). */
+  mt__lock_enter(&q->lock);
+  q->closed = true;
+  void **items = q->u.items;
+  size_t cap = q->cap, head = q->head, n = q->count;
+  q->u.items = NULL;
+  q->cap = q->head = q->count = 0;
+  q->unfinished = q->unfinished > n ? q->unfinished - n : 0;
+  mt_cond_notify_all(&q->not_empty);
+  mt_cond_notify_all(&q->not_full);
+  mt_cond_notify_all(&q->all_done);
+  mt_lock_release(&q->lock);
+  for (size_t i = 0; drop && i < n; i++) {
+    switch (q->kind) {
+      case MT_FIFO: drop(items[(head + i) & (cap - 1)], ud); break;
+      case MT_LIFO: drop(items[n - 1 - i], ud); break;
+      default: drop(((pslot_t *)(void *)items)[i].item, ud); break;
+    }
+  }
+  mt__free(items);
+  return n;
 }
 
 MT_API void mt_queue_free(mt_queue_t *q) {

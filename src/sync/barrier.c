@@ -1,14 +1,22 @@
 /* barrier.c — Barrier (Python's threading.Barrier), on an internal Lock +
- * Condition. States: 0 filling, 1 draining (the round is complete and its
- * parties are leaving), -1 resetting, -2 broken. Arrivals wait while the
- * barrier drains or resets, so rounds never mix. A timeout or cancellation
- * of any party breaks the barrier for every party, as in Python. */
+ * Condition. States: 0 filling, 2 acting (the last party runs the action,
+ * with the lock released: the internal lock never covers user code),
+ * 1 draining (the round is complete and its parties are leaving),
+ * -1 resetting, -2 broken. Arrivals wait while the barrier acts, drains or
+ * resets, so rounds never mix. A timeout or cancellation of any party breaks
+ * the barrier for every party, as in Python — except while the action runs:
+ * Python holds the lock then, so nobody's timeout can break that round. */
 #include "sync/sync_internal.h"
 
-enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
+enum { FILLING = 0, DRAINING = 1, ACTING = 2, RESETTING = -1, BROKEN = -2 };
 
 MT_API int mt_barrier_init(mt_barrier_t *b, unsigned parties, int flags) {
-  if (parties == 0 || (flags & ~MT_SHARED)) return MT_EINVAL;
+  return mt_barrier_init_action(b, parties, NULL, NULL, MT_FOREVER, flags);
+}
+
+MT_API int mt_barrier_init_action(mt_barrier_t *b, unsigned parties, int (*action)(void *ud), void *ud,
+                                  double timeout, int flags) {
+  if (parties == 0 || (flags & ~MT_SHARED) || timeout != timeout) return MT_EINVAL;
   int e = mt_lock_init(&b->lock, flags | MT__NOCHECK);
   if (e) return e;
   e = mt_cond_init(&b->cond, &b->lock);
@@ -16,6 +24,9 @@ MT_API int mt_barrier_init(mt_barrier_t *b, unsigned parties, int flags) {
   b->parties = parties;
   b->count = 0;
   b->state = FILLING;
+  b->action = action;
+  b->ud = ud;
+  b->timeout = timeout < 0 ? MT_FOREVER : timeout;
   return 0;
 }
 
@@ -25,12 +36,13 @@ static void brk(mt_barrier_t *b) {
 }
 
 MT_API int mt_barrier_wait(mt_barrier_t *b, double timeout) {
+  if (timeout < 0) timeout = b->timeout;
   int64_t deadline = mt__deadline(timeout);
   int ret = 0;
   mt__lock_enter(&b->lock);
-  while (b->state == DRAINING || b->state == RESETTING) {
-    if ((deadline != MT__NEVER && mt__now_ns() >= deadline) ||
-        mt__cond_wait_until(&b->cond, deadline) == MT_ECANCELED) {
+  while (b->state == DRAINING || b->state == ACTING || b->state == RESETTING) {
+    int64_t dl = b->state == ACTING ? MT__NEVER : deadline;
+    if ((dl != MT__NEVER && mt__now_ns() >= dl) || mt__cond_wait_until(&b->cond, dl) == MT_ECANCELED) {
       brk(b);
       break;
     }
@@ -41,13 +53,28 @@ MT_API int mt_barrier_wait(mt_barrier_t *b, double timeout) {
   }
   unsigned index = b->count++;
   if (index + 1 == b->parties) {
-    b->state = DRAINING;
-    mt_cond_notify_all(&b->cond);
     ret = (int)index;
+    if (b->action) {
+      b->state = ACTING;
+      mt_lock_release(&b->lock);
+      int failed = b->action(b->ud);
+      mt__lock_enter(&b->lock);
+      if (failed) {
+        brk(b);
+        ret = MT_EBROKEN;
+      }
+    }
+    if (b->state == FILLING || b->state == ACTING) {
+      b->state = DRAINING;
+      mt_cond_notify_all(&b->cond);
+    } else if (b->state < 0) {
+      ret = MT_EBROKEN;              /* aborted while acting */
+    }
   } else {
-    while (b->state == FILLING) {
-      if (deadline != MT__NEVER && mt__now_ns() >= deadline) { brk(b); break; }
-      if (mt__cond_wait_until(&b->cond, deadline) == MT_ECANCELED) { brk(b); ret = MT_ECANCELED; break; }
+    while (b->state == FILLING || b->state == ACTING) {
+      int64_t dl = b->state == ACTING ? MT__NEVER : deadline;
+      if (dl != MT__NEVER && mt__now_ns() >= dl) { brk(b); break; }
+      if (mt__cond_wait_until(&b->cond, dl) == MT_ECANCELED) { brk(b); ret = MT_ECANCELED; break; }
     }
     if (ret == 0) ret = b->state < 0 ? MT_EBROKEN : (int)index;
   }

@@ -100,21 +100,31 @@ MT_API int mt_cond_wait_for(mt_cond_t *c, bool (*pred)(void *arg), void *arg, do
   return 0;
 }
 
-MT_API int mt_cond_notify(mt_cond_t *c, int n) {
-  if (n <= 0) return n < 0 ? mt_cond_notify_all(c) : 0;
+int mt__cond_wake(mt_cond_t *c, int n) {
+  if (n == 0) return 0;
   if (c->flags & MT_SHARED) {
-    for (int i = 0; i < n; i++) pthread_cond_signal(&c->u.c);
+    if (n < 0) pthread_cond_broadcast(&c->u.c);
+    else for (int i = 0; i < n; i++) pthread_cond_signal(&c->u.c);
     return 0;
   }
-  return mt__wq_wake(&c->u.wq, n, 0);
+  return mt__wq_wake(&c->u.wq, n < 0 ? -1 : n, 0);
+}
+
+/* Python raises RuntimeError for a notify without the lock; here it is the
+ * same misuse as releasing a lock one does not hold: the always-on assert.
+ * (As Python can for a plain Lock, it checks that the lock is held, not by
+ * whom.) */
+#define NEED_LOCK(c, fn) \
+  MT_ASSERT(mt_lock_locked(cond_lock(c)), fn ": the condition's lock is not held")
+
+MT_API int mt_cond_notify(mt_cond_t *c, int n) {
+  NEED_LOCK(c, "mt_cond_notify");
+  return mt__cond_wake(c, n);
 }
 
 MT_API int mt_cond_notify_all(mt_cond_t *c) {
-  if (c->flags & MT_SHARED) {
-    pthread_cond_broadcast(&c->u.c);
-    return 0;
-  }
-  return mt__wq_wake(&c->u.wq, -1, 0);
+  NEED_LOCK(c, "mt_cond_notify_all");
+  return mt__cond_wake(c, -1);
 }
 
 MT_API void mt_cond_destroy(mt_cond_t *c) {

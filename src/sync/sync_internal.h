@@ -17,6 +17,9 @@ int mt__cond_wait_until(mt_cond_t *c, int64_t deadline);
  * MT_ETIMEDOUT once the deadline has passed, MT_ECANCELED, else 0 (re-check).
  * *waiters counts the sleepers so notifiers can skip empty conditions. */
 int mt__cond_wait_round(mt_cond_t *c, unsigned *waiters, int64_t deadline);
+/* mt_cond_notify without the held-lock check (n < 0: all), for libmt's own
+ * code that wakes after dropping the lock on purpose (pool.c). */
+int mt__cond_wake(mt_cond_t *c, int n);
 /* Acquires for internal use: retried through cancellation, EOWNERDEAD = held. */
 void mt__lock_enter(mt_lock_t *l);
 

@@ -83,6 +83,9 @@ static void set_os_name(const char *name) {
   pthread_setname_np(pthread_self(), buf);
 }
 
+/* The end of a thread: ours as its start function returns or it exits, a
+ * foreign one's (a Dummy-N or MainThread record) from the TLS key's
+ * destructor. */
 static void thread_finish(void *arg) {
   mt_thread_t *t = arg;
   pthread_mutex_lock(&g_reg);
@@ -181,17 +184,6 @@ MT_API void mt_thread_free(mt_thread_t *t) {
   thread_unref(t);
 }
 
-static void dummy_exit(void *arg) {
-  mt_thread_t *t = arg;
-  pthread_mutex_lock(&g_reg);
-  reg_del_locked(t);
-  mt__store(&t->state, ST_FINISHED);
-  pthread_mutex_unlock(&g_reg);
-  mt_event_set(&t->done);
-  t_self = NULL;
-  thread_unref(t);
-}
-
 MT_API mt_thread_t *mt_thread_current(void) {
   if (t_self) return t_self;
   mt_thread_t *t = mt__calloc(1, sizeof *t);
@@ -285,7 +277,7 @@ static void atfork_child(void) {
 }
 
 __attribute__((constructor)) static void thread_init(void) {
-  pthread_key_create(&g_key, dummy_exit);
+  pthread_key_create(&g_key, thread_finish);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   mt_thread_current();            /* register MainThread */
   atexit(join_non_daemon_at_exit);

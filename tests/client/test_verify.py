@@ -1,14 +1,19 @@
-"""Verified transfers. mtftpd has no HASH yet, so the HASH side runs
-against pyftpd_server.py --hash (pyftpdlib with HASH added, per
-draft-bryan-ftpext-hash-02); against mtftpd the size is checked and -v
-says so."""
+"""Verified transfers: against mtftpd's HASH (under each model) and
+pyftpd_server.py --hash (pyftpdlib with HASH added, per
+draft-bryan-ftpext-hash-02); a lying server (--lie) for the mismatch; a
+server without HASH for the size check that -v reports."""
 import os
 
-from conftest import EX
+import pytest
+
+from conftest import EX, MODEL
+
+KINDS = ["mtftpd"] + (["pyftpdlib"] if MODEL == "threads" else [])
 
 
-def test_hash_verified_get_put(servers, mtftp):
-    s = servers("pyftpdlib", "--hash")
+@pytest.mark.parametrize("kind", KINDS)
+def test_hash_verified_get_put(servers, mtftp, kind):
+    s = servers(kind, "--hash") if kind == "pyftpdlib" else servers(kind)
     data = os.urandom(1_500_000)
     (s.root / "h.bin").write_bytes(data)
     r = mtftp("-v", "get", s.url("h.bin"))
@@ -25,7 +30,7 @@ def test_hash_verified_get_put(servers, mtftp):
     assert (s.root / "up.bin").read_bytes() == data[:777_777]
 
 
-def test_hash_mismatch(servers, mtftp):
+def hash_mismatch(servers, mtftp):
     s = servers("pyftpdlib", "--hash", "--lie")
     (s.root / "m.bin").write_bytes(b"m" * 100_000)
     r = mtftp("get", s.url("m.bin"))
@@ -40,9 +45,15 @@ def test_hash_mismatch(servers, mtftp):
     assert "--> HASH" not in r.stderr and "size checked" in r.stderr
 
 
-def test_size_check_without_hash(servers, mtftp):
-    s = servers("mtftpd")
+def size_check_without_hash(servers, mtftp):
+    s = servers("pyftpdlib")
     (s.root / "s.bin").write_bytes(b"s" * 5000)
     r = mtftp("-v", "get", s.url("s.bin"))
     assert r.returncode == 0
     assert "offers no HASH SHA-256; size checked (5000 bytes)" in r.stderr
+
+
+# pyftpdlib behaves the same whatever mtftpd's model: these run once.
+if MODEL == "threads":
+    test_hash_mismatch = hash_mismatch
+    test_size_check_without_hash = size_check_without_hash

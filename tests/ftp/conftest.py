@@ -87,11 +87,12 @@ class Server:
         for l in self.listen:
             self.args += ["--listen", l]
         self.args += list(extra)
+        self.env = None                    # the server's environment (None: ours)
         self.proc = None
 
     def start(self):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf)
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=self.logf, env=self.env)
         deadline = time.time() + 10 * SLOW
         while time.time() < deadline:
             if self.proc.poll() is not None:

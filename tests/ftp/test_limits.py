@@ -29,8 +29,18 @@ def test_max_clients_pool_of_10(make_server):
     assert s.recv(10) == b""     # closed at once
     s.close()
     held.pop().quit()
-    time.sleep(0.2)
-    g = srv.connect()            # a slot is free again
+    # a slot is free again once the server has seen the QUIT through: wait
+    # for that (a 421 until then), not for a fixed time. Each try is itself
+    # a session, so a refused one must be gone before the next.
+    deadline = time.monotonic() + 10 * SLOW
+    while True:
+        try:
+            g = srv.connect()
+            break
+        except ftplib.error_temp as e:
+            assert str(e).startswith("421"), e
+            assert time.monotonic() < deadline, "no slot came back after a QUIT"
+            time.sleep(0.02)
     assert g.pwd() == "/"
     g.quit()
     for h in held:
@@ -161,5 +171,10 @@ def test_hundred_clients_vanish_mid_transfer(make_server):
     assert (srv.root / "keep.bin").read_bytes() == b"keep"       # no partial upload replaced it
     assert sorted(p.name for p in srv.root.iterdir()) == ["big.bin", "keep.bin"]   # no temporaries
     g = srv.connect()                                            # and it still serves
-    assert hashlib.sha256(b"keep").hexdigest()
+    got = bytearray()
+    g.retrbinary("RETR keep.bin", got.extend)
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(b"keep").hexdigest()
+    big = hashlib.sha256()
+    g.retrbinary("RETR big.bin", big.update)
+    assert big.hexdigest() == hashlib.sha256((srv.root / "big.bin").read_bytes()).hexdigest()
     g.quit()

@@ -61,7 +61,11 @@ def test_fork_killed_session_harms_no_other(forked):
     kids = children(forked.proc.pid, live_only=True)
     assert len(kids) == 2
     os.kill(kids[0], signal.SIGKILL)
-    time.sleep(0.3)
+    # wait until the server has reaped it (gone from its children, zombie too)
+    deadline = time.monotonic() + 10 * SLOW
+    while kids[0] in children(forked.proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert kids[0] not in children(forked.proc.pid)
     # one of the two is gone; the other still works, and new sessions too
     alive = 0
     for f in (a, b):

@@ -4,13 +4,14 @@ import ftplib
 import io
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import MODEL, MTFTPD, SLOW, add_user, children, connect_retry
+from conftest import MODEL, MTFTPD, SLOW, add_user, children, connect_retry, free_port
 
 
 def test_sigterm_lets_running_transfer_finish(make_server):
@@ -22,10 +23,17 @@ def test_sigterm_lets_running_transfer_finish(make_server):
     conn = f.transfercmd("RETR big.bin")
     first = conn.recv(65536)
     srv.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    # no new clients once stopping
-    with pytest.raises(OSError):
-        ftplib.FTP(srv.host, timeout=2).connect(srv.host, srv.port)
+    # no new clients once stopping: the listener goes away (waited for, not slept on)
+    deadline = time.monotonic() + 10 * SLOW
+    while True:
+        try:
+            probe = ftplib.FTP()
+            probe.connect(srv.host, srv.port, timeout=2)
+            probe.close()
+        except OSError:
+            break
+        assert time.monotonic() < deadline, "still accepting after SIGTERM"
+        time.sleep(0.02)
     got = [first]
     while True:
         b = conn.recv(1 << 20)
@@ -225,3 +233,32 @@ def test_daemon_with_pidfile(tmp_path):
             break
         time.sleep(0.05)
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_dual_stack_listener(make_server):
+    # [::] with --dual-stack: one socket serves IPv4 (v4-mapped) and IPv6
+    port = free_port("::1")
+    srv = make_server(extra=["--dual-stack"], listen=[f"[::]:{port}"], start=False)
+    srv.port = port
+    srv.start()
+    (srv.root / "f.txt").write_text("both")
+    for host in ("127.0.0.1", "::1"):
+        f = ftplib.FTP(timeout=10 * SLOW)
+        f.connect(host, port)
+        f.login("alice", "wonderland")
+        out = io.BytesIO()
+        f.retrbinary("RETR f.txt", out.write)   # PASV over IPv4, EPSV over IPv6
+        assert out.getvalue() == b"both"
+        f.quit()
+    assert "connect from 127.0.0.1 " in srv.log_text()   # the mapped address, shown as IPv4
+    # without it, an IPv6 listener is IPv6-only
+    port6 = free_port("::1")
+    srv6 = make_server(listen=[f"[::]:{port6}"], start=False)
+    srv6.host, srv6.port = "::1", port6
+    srv6.start()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port6), timeout=5).close()
+    g = ftplib.FTP(timeout=10 * SLOW)
+    g.connect("::1", port6)
+    g.login("alice", "wonderland")
+    g.quit()

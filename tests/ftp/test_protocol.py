@@ -21,7 +21,7 @@ def test_greeting_syst_feat_help(server):
     assert f.sendcmd("SYST") == "215 UNIX Type: L8"
     feat = f.sendcmd("FEAT")
     assert feat.startswith("211-") and feat.endswith("211 End")
-    for x in ("EPSV", "EPRT", "MDTM", "MLST type*;size*;modify*;perm*;unix.mode*;", "REST STREAM", "SIZE", "UTF8"):
+    for x in ("EPSV", "EPRT", "MDTM", "MLST type*;size*;modify*;perm*;UNIX.mode*;unique*;UNIX.uid*;UNIX.gid*;", "REST STREAM", "SIZE", "UTF8"):
         assert "\n " + x in feat
     h = f.sendcmd("HELP")
     assert h.startswith("214-") and "RETR" in h and "MLSD" in h
@@ -256,7 +256,7 @@ def test_mlsd_mlst_list(server):
     assert any(v["type"] == "cdir" for v in entries.values())
     m = f.sendcmd("MLST f.txt")
     assert m.startswith("250-") and "type=file;size=5;" in m and m.rstrip().endswith("250 End.")
-    assert f.sendcmd("OPTS MLST size;type;").startswith("200 MLST OPTS size;type;")
+    assert f.sendcmd("OPTS MLST size;type;").startswith("200 MLST OPTS type;size;")
     assert "modify=" not in f.sendcmd("MLST f.txt")
     lines = []
     f.retrlines("LIST", lines.append)
@@ -363,6 +363,7 @@ def test_stat_and_quit_during_transfer(server):
     r = f.getresp()
     assert r.startswith("213") and "bytes transferred" in r
     f.putcmd("QUIT")
+    assert f.getresp().startswith("221")      # at once, while the data still flows
     while True:
         b = conn.recv(1 << 20)
         if not b:
@@ -370,8 +371,8 @@ def test_stat_and_quit_during_transfer(server):
         got += len(b)
     conn.close()
     assert got == 32 * 1024 * 1024
-    assert f.getresp().startswith("226")
-    assert f.getresp().startswith("221")
+    assert f.getresp().startswith("226")      # the transfer's result, then the close
+    assert f.file.readline() == ""
 
 
 def test_upload_failure_keeps_old_file(server):

@@ -45,8 +45,7 @@ def test_dotdot_traversal_refused(server, outside):
             f.sendcmd("SIZE " + p)
         with pytest.raises(ftplib.error_perm, match="^550"):
             f.retrbinary("RETR " + p, lambda b: None)
-    with pytest.raises(ftplib.error_perm, match="^550"):
-        f.cwd("..")
+    assert f.cwd("..").startswith("250")       # clamped at the root, as in a chroot
     assert f.pwd() == "/"
     with pytest.raises(ftplib.error_perm, match="^550"):
         f.storbinary("STOR ../outside/new.txt", io.BytesIO(b"x"))
@@ -191,7 +190,7 @@ def test_failed_login_delay_and_close(server):
     th = threading.Thread(target=other)
     th.start()
     th.join()
-    assert f.readline().startswith(b"421")      # third failure: closed
+    assert f.readline().startswith(b"530")      # third failure: 530, then closed
     assert f.readline() == b""
     assert results["login"] < 0.9, results
     s.close()

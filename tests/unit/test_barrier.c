@@ -89,11 +89,89 @@ static void abort_and_reset_wake_waiters(void **s) {
   mt_barrier_destroy(&b);
 }
 
+/* Python's Barrier(parties, action): the action runs once per round, in one
+ * of the parties, before any party of that round leaves. */
+typedef struct { mt_barrier_t b; int rounds; unsigned long runner[ROUNDS]; int bad; int fail_at; } act_t;
+
+static int action(void *ud) {
+  act_t *a = ud;
+  int r = __atomic_load_n(&a->rounds, __ATOMIC_RELAXED);
+  if (r < ROUNDS) a->runner[r] = mt_thread_ident(mt_thread_current());
+  __atomic_store_n(&a->rounds, r + 1, __ATOMIC_RELEASE);
+  return r == a->fail_at ? -1 : 0;
+}
+
+static void *act_party(void *p) {
+  act_t *a = p;
+  for (int r = 0; r < ROUNDS; r++) {
+    int idx = mt_barrier_wait(&a->b, MT_FOREVER);
+    /* released only after this round's action ran */
+    if (idx < 0 || __atomic_load_n(&a->rounds, __ATOMIC_ACQUIRE) < r + 1) __atomic_fetch_add(&a->bad, 1, __ATOMIC_RELAXED);
+    if (idx == P - 1 && a->runner[r] != mt_thread_ident(mt_thread_current()))
+      __atomic_fetch_add(&a->bad, 1, __ATOMIC_RELAXED);      /* the last to arrive ran it */
+  }
+  return NULL;
+}
+
+static void action_runs_once_per_round(void **s) {
+  static act_t a = { .fail_at = -1 };
+  assert_int_equal(mt_barrier_init_action(&a.b, P, action, &a, 10, 0), 0);
+  mt_thread_t *t[P];
+  tu_start_n(t, P, act_party, &a);
+  tu_join_n(t, P);
+  assert_int_equal(a.rounds, ROUNDS);
+  assert_int_equal(a.bad, 0);
+  mt_barrier_destroy(&a.b);
+}
+
+static void *wait_forever(void *a) { return (void *)(intptr_t)mt_barrier_wait(a, MT_FOREVER); }
+
+static void failing_action_breaks_the_barrier(void **s) {
+  static act_t a = { .fail_at = 0 };
+  mt_barrier_init_action(&a.b, 2, action, &a, MT_FOREVER, 0);
+  mt_thread_t *t;
+  mt_thread_start(&t, wait_forever, &a.b, NULL);
+  int mine = mt_barrier_wait(&a.b, MT_FOREVER);
+  void *r;
+  mt_thread_join(t, MT_FOREVER, &r);
+  mt_thread_free(t);
+  assert_int_equal(mine, MT_EBROKEN);
+  assert_int_equal((intptr_t)r, MT_EBROKEN);
+  assert_int_equal(a.rounds, 1);
+  assert_true(mt_barrier_broken(&a.b));
+  mt_barrier_destroy(&a.b);
+}
+
+/* Barrier(parties, timeout=...): a wait given MT_FOREVER uses the default,
+ * and its expiry breaks the barrier; an explicit timeout overrides it. */
+static void default_timeout_applies_to_forever_waits(void **s) {
+  mt_barrier_t b;
+  assert_int_equal(mt_barrier_init_action(&b, 2, NULL, NULL, 0.02, 0), 0);
+  assert_int_equal(mt_barrier_wait(&b, MT_FOREVER), MT_EBROKEN);
+  assert_true(mt_barrier_broken(&b));
+  mt_barrier_reset(&b);
+  mt_thread_t *t;
+  mt_thread_start(&t, wait_long, &b, NULL);                /* explicit 10 s */
+  tu_eventually(mt_barrier_n_waiting(&b) == 1, 5);
+  assert_int_equal(mt_barrier_n_waiting(&b), 1);
+  int mine = mt_barrier_wait(&b, 10);
+  void *r;
+  mt_thread_join(t, MT_FOREVER, &r);
+  mt_thread_free(t);
+  assert_true(mine >= 0 && (intptr_t)r >= 0 && mine != (intptr_t)r);
+  double nan = __builtin_nan("");
+  assert_int_equal(mt_barrier_init_action(&b, 2, NULL, NULL, nan, 0), MT_EINVAL);
+  mt_barrier_destroy(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(indices_are_distinct_each_round),
     cmocka_unit_test(timeout_breaks_for_everyone),
     cmocka_unit_test(abort_and_reset_wake_waiters),
+    cmocka_unit_test(action_runs_once_per_round),
+    cmocka_unit_test(failing_action_breaks_the_barrier),
+    cmocka_unit_test(default_timeout_applies_to_forever_waits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

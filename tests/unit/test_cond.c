@@ -26,7 +26,9 @@ static void notify_counts(void **s) {
   assert_int_equal(mt_cond_notify(&x.c, 1), 1);
   mt_lock_release(&x.l);
   tu_eventually(__atomic_load_n(&x.woke, __ATOMIC_SEQ_CST) == 1, 5);
-  mt_sleep(0.02);
+  mt_lock_acquire(&x.l, MT_FOREVER);
+  assert_int_equal(tu_wq_len(&x.c.u.wq), T - 1);     /* the other five still wait */
+  mt_lock_release(&x.l);
   assert_int_equal(x.woke, 1);
   mt_lock_acquire(&x.l, MT_FOREVER);
   assert_int_equal(mt_cond_notify(&x.c, 2), 2);
@@ -36,6 +38,23 @@ static void notify_counts(void **s) {
   tu_join_n(t, T);
   assert_int_equal(x.woke, T);
   mt_cond_destroy(&x.c);
+}
+
+static void notify_unlocked(void *a) {
+  mt_cond_t c;
+  mt_cond_init(&c, NULL);
+  mt_cond_notify(&c, 1);
+}
+static void notify_all_unlocked(void *a) {
+  mt_cond_t c;
+  mt_cond_init(&c, NULL);
+  mt_cond_notify_all(&c);
+}
+
+/* Python raises RuntimeError("cannot notify on un-acquired lock"). */
+static void notify_without_the_lock_aborts(void **s) {
+  assert_aborts(notify_unlocked, NULL, "mt_cond_notify: the condition's lock is not held");
+  assert_aborts(notify_all_unlocked, NULL, "mt_cond_notify_all: the condition's lock is not held");
 }
 
 static void wait_timeout_reholds_lock(void **s) {
@@ -122,6 +141,7 @@ static void producer_consumer(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(notify_counts),
+    cmocka_unit_test(notify_without_the_lock_aborts),
     cmocka_unit_test(wait_timeout_reholds_lock),
     cmocka_unit_test(wait_for_uses_one_deadline),
     cmocka_unit_test(producer_consumer),

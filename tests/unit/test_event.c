@@ -33,11 +33,36 @@ static void set_wakes_all_waiters(void **s) {
   enum { T = 50 };
   mt_thread_t *t[T];
   tu_start_n(t, T, waiter, &c);
-  mt_sleep(0.05);
+  tu_wait_parked(&c.e.lock, &c.e.waiters, T);      /* every one asleep in wait */
   assert_int_equal(c.woke, 0);
   mt_event_set(&c.e);
   tu_join_n(t, T);
   assert_int_equal(c.woke, T);
+  mt_event_destroy(&c.e);
+}
+
+/* CPython bpo-13502: a waiter asleep when the event is set returns success,
+ * even if the event is cleared again before the waiter gets to run. */
+static void set_then_clear_still_wakes_waiters(void **s) {
+  ctx_t c = { .woke = 0 };
+  mt_event_init(&c.e, 0);
+  enum { T = 8 };
+  mt_thread_t *t[T];
+  tu_start_n(t, T, waiter, &c);
+  tu_wait_parked(&c.e.lock, &c.e.waiters, T);
+  mt_event_set(&c.e);
+  mt_event_clear(&c.e);
+  tu_join_n(t, T);
+  assert_int_equal(c.woke, T);                     /* none timed out */
+  assert_false(mt_event_is_set(&c.e));
+  /* and a wait that begins after the clear waits for the next set */
+  assert_int_equal(mt_event_wait(&c.e, 0.01), MT_ETIMEDOUT);
+  /* set twice, clear once: cleared */
+  mt_event_set(&c.e);
+  mt_event_set(&c.e);
+  assert_true(mt_event_is_set(&c.e));
+  mt_event_clear(&c.e);
+  assert_false(mt_event_is_set(&c.e));
   mt_event_destroy(&c.e);
 }
 
@@ -74,6 +99,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(flag_and_timeout),
     cmocka_unit_test(set_wakes_all_waiters),
+    cmocka_unit_test(set_then_clear_still_wakes_waiters),
     cmocka_unit_test(ping_pong_loses_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

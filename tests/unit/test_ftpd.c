@@ -1,6 +1,8 @@
 /* test_ftpd.c — unit tests of mtftpd's pure parts: the command parser, the
- * jail, config and users parsing, permissions and the checked buffer. The
- * server as a whole is tested by tests/ftp/ with real clients. */
+ * jail, config and users parsing, permissions and the checked buffer; the
+ * command table's rules; and one whole session run in-process over a
+ * socketpair. The server as a whole is tested by tests/ftp/ with real
+ * clients. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include "fs.h"
 #include "ftpd.h"
 #include "protocol.h"
+#include "session.h"
 
 static ftpd_cmd_t cmd;
 
@@ -52,6 +56,18 @@ static void test_parse_telnet_and_limits(void **st) {
   assert_int_equal(parse("STOR a\xff\xff" "b"), FTPD_PARSE_OK);         /* IAC IAC = 0xFF */
   assert_string_equal(cmd.arg, "a\xff" "b");
   assert_int_equal(parse("NOOP\xff"), FTPD_PARSE_OK);                   /* a dangling IAC */
+  /* issue 12, item 8: after IAC only a Telnet command code goes (RFC 854) */
+  assert_int_equal(parse("N\xffOOP"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "NOOP");
+  assert_int_equal(parse("RETR a\xff" "Ab"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.arg, "aAb");
+  /* bare IP and DM bytes before the verb (a synch whose IAC went out of band) */
+  assert_int_equal(parse("\xf4\xf2NOOP"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "NOOP");
+  assert_int_equal(parse("\xf2 ABOR"), FTPD_PARSE_OK);
+  assert_string_equal(cmd.verb, "ABOR");
+  assert_int_equal(parse("\xf4\xf2"), FTPD_PARSE_EMPTY);
+  assert_int_equal(parse("NO\xf4OP"), FTPD_PARSE_SYNTAX);              /* only before the verb */
   char *big = malloc(FTPD_MAX_LINE + 2);
   memset(big, 'A', FTPD_MAX_LINE + 1);
   memcpy(big, "USER ", 5);
@@ -81,6 +97,11 @@ static void test_path_resolve(void **st) {
     assert_int_equal(r, cases[i].rc);
     if (!r) assert_string_equal(out, cases[i].want);
   }
+  /* CWD's form: ".." at the root stays there, the rest is the same */
+  assert_int_equal(ftpd_path_resolve_clamped("/", "..", out, sizeof out), 0);
+  assert_string_equal(out, "/");
+  assert_int_equal(ftpd_path_resolve_clamped("/a", "../../../b/./c/..", out, sizeof out), 0);
+  assert_string_equal(out, "/b");
   char longname[FTPD_MAX_NAME + 2];
   memset(longname, 'n', sizeof longname - 1);
   longname[sizeof longname - 1] = 0;
@@ -264,13 +285,210 @@ static void test_next_line(void **st) {
   assert_int_equal(ftpd_next_line("a\0b\n", 4, &pos, line, sizeof line), FTPD_LINE_NUL);
 }
 
+/* ---- the command table (issue 12: one authorization path) ------------------- */
+
+static void check_table(const ftpd_cmd_def_t *t, size_t maxlen) {
+  for (const ftpd_cmd_def_t *d = t; d->verb; d++) {
+    size_t n = strlen(d->verb);
+    assert_true(n >= 3 && n <= maxlen);
+    for (size_t i = 0; i < n; i++) assert_true(d->verb[i] >= 'A' && d->verb[i] <= 'Z');
+    for (const ftpd_cmd_def_t *e = d + 1; e->verb; e++) assert_string_not_equal(d->verb, e->verb);
+    assert_non_null(d->fn);
+    assert_non_null(d->help);
+    assert_int_equal(strncmp(d->help, d->verb, n), 0);
+    if (d->path != PATH_NONE) {
+      /* a path is always authorized, and only for a logged-in user */
+      assert_true(d->perm != 0);
+      assert_true(d->flags & (CMD_LOGIN | CMD_LOGIN_WITH_ARG));
+    } else {
+      assert_int_equal(d->perm, 0);   /* a permission means nothing without a path */
+    }
+  }
+}
+
+static void test_command_table(void **st) {
+  check_table(ftpd_cmds, 4);
+  check_table(ftpd_site_cmds, 5);
+  /* every verb that touches the file system: its path and its permission */
+  struct { const char *verb; unsigned perm; } fs[] = {
+    {"RETR", PERM_R}, {"STOR", PERM_W}, {"STOU", PERM_W}, {"APPE", PERM_A}, {"DELE", PERM_D}, {"RMD", PERM_D},
+    {"XRMD", PERM_D}, {"MKD", PERM_M}, {"XMKD", PERM_M}, {"RNFR", PERM_F}, {"RNTO", PERM_F}, {"CWD", PERM_E},
+    {"XCWD", PERM_E}, {"CDUP", PERM_E}, {"XCUP", PERM_E}, {"SIZE", PERM_L}, {"MDTM", PERM_L}, {"MFMT", PERM_T},
+    {"LIST", PERM_L}, {"NLST", PERM_L}, {"MLSD", PERM_L}, {"MLST", PERM_L}, {"STAT", PERM_L},
+  };
+  for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+    const ftpd_cmd_def_t *d = ftpd_cmd_lookup(fs[i].verb);
+    assert_non_null(d);
+    assert_int_not_equal(d->path, PATH_NONE);
+    assert_int_equal(d->perm, fs[i].perm);
+  }
+  const ftpd_cmd_def_t *c = ftpd_site_lookup("chmod", 5);
+  assert_non_null(c);
+  assert_int_equal(c->perm, PERM_CHMOD);
+  assert_int_equal(c->path, PATH_AFTER_WORD);
+  assert_null(ftpd_site_lookup("chmo", 4));
+  /* the model names the config knows are the models' own */
+  for (int m = 0; m < 3; m++) assert_string_equal(ftpd_model_get(m)->name, ftpd_config_name("model", m));
+  assert_null(ftpd_model_get(3));
+}
+
+/* ---- a whole session in-process, over a socketpair ---------------------------- */
+
+typedef struct {
+  ftpd_server_t *srv;
+  int fd;
+  struct sockaddr_storage peer;
+} sess_arg_t;
+
+static void *session_thread(void *p) {
+  sess_arg_t *a = p;
+  ftpd_session_run(a->srv, a->fd, &a->peer);
+  return NULL;
+}
+
+static const ftpd_model_t test_model = {.name = "test", .what = "in-process"};
+
+/* One whole reply (multi-line ones too, read by ftpproto's reply reader)
+ * into buf; returns its code. */
+static int reply(int fd, char *buf, size_t cap) {
+  ftpp_reply_t r;
+  ftpp_reply_init(&r);
+  size_t len = 0;
+  for (;;) {
+    size_t start = len;
+    for (;;) {
+      char c;
+      assert_int_equal(read(fd, &c, 1), 1);
+      assert_true(len + 2 < cap);
+      buf[len++] = c;
+      if (c == '\n') break;
+    }
+    size_t ll = len - start;
+    while (ll && (buf[start + ll - 1] == '\n' || buf[start + ll - 1] == '\r')) ll--;
+    int st = ftpp_reply_feed(&r, buf + start, ll);
+    assert_true(st >= 0);
+    if (st == FTPP_REPLY_DONE) break;
+  }
+  buf[len] = 0;
+  return r.code;
+}
+
+static int say(int fd, const char *line, char *buf, size_t cap) {
+  char out[512];
+  int n = snprintf(out, sizeof out, "%s\r\n", line);
+  assert_int_equal(write(fd, out, (size_t)n), n);
+  return reply(fd, buf, cap);
+}
+
+static void test_session_in_process(void **st) {
+  char stree[] = "/tmp/test_ftpd_sess.XXXXXX";
+  assert_non_null(mkdtemp(stree));
+  char path[256];
+  snprintf(path, sizeof path, "%s/hello.txt", stree);
+  FILE *f = fopen(path, "w");
+  fputs("hello", f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/x\r\n213 forged", stree);     /* a name that would end a reply */
+  close(open(path, O_CREAT | O_WRONLY, 0644));
+
+  ftpd_config_t cfg;
+  ftpd_config_defaults(&cfg);
+  free(cfg.root);
+  cfg.root = strdup(stree);
+  char hash[256], text[700], err[300];
+  assert_int_equal(ftpd_hash_password("secret", hash, sizeof hash), 0);
+  snprintf(text, sizeof text, "alice:%s::\nbob:%s::elr\n", hash, hash);
+  ftpd_users_t users;
+  assert_int_equal(ftpd_users_parse(&users, text, strlen(text), "u", err, sizeof err), 0);
+  ftpd_server_t srv;
+  memset(&srv, 0, sizeof srv);
+  mt_lock_init(&srv.lock, 0);
+  srv.snap = ftpd_snapshot_new(&cfg, &users);
+  assert_non_null(srv.snap);
+  srv.root_fd = open(stree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  srv.xferlog_fd = -1;
+  srv.model = &test_model;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  sess_arg_t a = {&srv, sv[1], {0}};
+  struct sockaddr_in *in = (struct sockaddr_in *)&a.peer;
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  in->sin_port = htons(5555);
+  mt_thread_t *th;
+  assert_int_equal(mt_thread_start(&th, session_thread, &a, NULL), 0);
+
+  int c = sv[0];
+  char buf[16384];
+  assert_int_equal(reply(c, buf, sizeof buf), 220);
+  assert_int_equal(say(c, "PWD", buf, sizeof buf), 530);          /* the dispatcher: login first */
+  assert_int_equal(say(c, "SITE CHMOD 644 hello.txt", buf, sizeof buf), 530);
+  assert_int_equal(say(c, "STAT hello.txt", buf, sizeof buf), 530);
+  assert_int_equal(say(c, "STAT", buf, sizeof buf), 211);         /* bare STAT needs none */
+  assert_int_equal(say(c, "USER alice", buf, sizeof buf), 331);
+  assert_int_equal(say(c, "PASS secret", buf, sizeof buf), 230);
+  assert_int_equal(say(c, "PWD", buf, sizeof buf), 257);
+  assert_non_null(strstr(buf, "\"/\""));
+  assert_int_equal(say(c, "MKD sub", buf, sizeof buf), 257);
+  assert_int_equal(say(c, "CWD sub", buf, sizeof buf), 250);
+  assert_int_equal(say(c, "PWD", buf, sizeof buf), 257);
+  assert_non_null(strstr(buf, "\"/sub\""));
+  assert_int_equal(say(c, "CDUP", buf, sizeof buf), 250);
+  assert_int_equal(say(c, "CDUP", buf, sizeof buf), 250);         /* clamped at the root */
+  assert_int_equal(say(c, "SIZE hello.txt", buf, sizeof buf), 213);
+  assert_string_equal(buf, "213 5\r\n");
+  assert_int_equal(say(c, "MFMT 20200101000000 hello.txt", buf, sizeof buf), 213);
+  assert_int_equal(say(c, "MDTM hello.txt", buf, sizeof buf), 213);
+  assert_string_equal(buf, "213 20200101000000\r\n");
+  assert_int_equal(say(c, "MFMT 2020 hello.txt", buf, sizeof buf), 501);
+  assert_int_equal(say(c, "STAT /", buf, sizeof buf), 213);
+  assert_non_null(strstr(buf, " hello.txt\r\n"));
+  assert_non_null(strstr(buf, " sub\r\n"));
+  assert_null(strstr(buf, "forged"));                            /* left out, and the reply ended right */
+  assert_int_equal(say(c, "NOOP", buf, sizeof buf), 200);
+  assert_int_equal(say(c, "SITE CHMOD 4755 sub", buf, sizeof buf), 200);
+  struct stat sst;
+  snprintf(path, sizeof path, "%s/sub", stree);
+  assert_int_equal(stat(path, &sst), 0);
+  assert_int_equal(sst.st_mode & 07777, 0755);
+  assert_int_equal(say(c, "RNFR hello.txt", buf, sizeof buf), 350);
+  assert_int_equal(say(c, "RNTO hi.txt", buf, sizeof buf), 250);
+  assert_int_equal(say(c, "RETR ../../etc/passwd", buf, sizeof buf), 550);
+  assert_int_equal(say(c, "FEAT", buf, sizeof buf), 211);
+  assert_int_equal(say(c, "REIN", buf, sizeof buf), 220);
+  /* bob may list and read only: the dispatcher refuses the rest */
+  assert_int_equal(say(c, "USER bob", buf, sizeof buf), 331);
+  assert_int_equal(say(c, "PASS secret", buf, sizeof buf), 230);
+  const char *refused[] = {"DELE hi.txt", "MKD x", "RMD sub", "RNFR hi.txt", "SITE CHMOD 600 hi.txt",
+                           "MFMT 20200101000000 hi.txt", "STOR y", "APPE hi.txt", "STOU"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_int_equal(say(c, refused[i], buf, sizeof buf), 550);
+  assert_int_equal(say(c, "SIZE hi.txt", buf, sizeof buf), 213);
+  assert_int_equal(say(c, "QUIT", buf, sizeof buf), 221);
+  char x;
+  assert_int_equal(read(c, &x, 1), 0);                              /* closed */
+  assert_int_equal(mt_thread_join(th, 10, NULL), 0);
+  mt_thread_free(th);
+  close(c);
+  snprintf(path, sizeof path, "%s/hi.txt", stree);
+  assert_int_equal(access(path, F_OK), 0);
+  ftpd_snapshot_put(srv.snap);
+  close(srv.root_fd);
+  mt_lock_destroy(&srv.lock);
+  char cmdline[128];
+  snprintf(cmdline, sizeof cmdline, "rm -rf %s", stree);
+  assert_int_equal(system(cmdline), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
     cmocka_unit_test(test_path_resolve),
     cmocka_unit_test(test_jail),         cmocka_unit_test(test_config),
     cmocka_unit_test(test_users_and_perms), cmocka_unit_test(test_sbuf),
-    cmocka_unit_test(test_next_line),
+    cmocka_unit_test(test_next_line),    cmocka_unit_test(test_command_table),
+    cmocka_unit_test(test_session_in_process),
   };
+  ftpd_log_level = LOG_ERROR;        /* the session test's log is not the point */
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,37 @@ static void as_completed_yields_in_finish_order(void **s) {
   mt_event_destroy(&ev);
 }
 
+/* A future passed more than once is yielded once (Python's as_completed
+ * takes a set), whether it is done already or finishes later. */
+static void as_completed_yields_each_future_once(void **s) {
+  mt_pool_t *p = mt_pool_new(2);
+  mt_event_t ev;
+  mt_event_init(&ev, 0);
+  mt_future_t *done = mt_pool_submit(p, code_task, NULL);
+  assert_int_equal(mt_future_wait(done, 5), 0);
+  mt_future_t *slow = mt_pool_submit(p, slow_task, &ev);
+  mt_future_t *fs[6] = { done, slow, done, slow, slow, done };
+  mt_as_completed_t *it = mt_as_completed_new(fs, 6);
+  assert_non_null(it);
+  assert_ptr_equal(mt_as_completed_next(it, 5), done);
+  assert_null(mt_as_completed_next(it, 0.01));           /* slow is still pending */
+  assert_int_equal(mt_last_error(), MT_ETIMEDOUT);
+  mt_event_set(&ev);
+  assert_ptr_equal(mt_as_completed_next(it, 5), slow);
+  assert_null(mt_as_completed_next(it, 5));              /* and nothing twice */
+  assert_int_equal(mt_last_error(), 0);
+  mt_as_completed_free(it);
+  it = mt_as_completed_new(fs, 0);                       /* empty: ends at once */
+  assert_non_null(it);
+  assert_null(mt_as_completed_next(it, 0));
+  assert_int_equal(mt_last_error(), 0);
+  mt_as_completed_free(it);
+  mt_future_release(done);
+  mt_future_release(slow);
+  mt_pool_free(p);
+  mt_event_destroy(&ev);
+}
+
 /* Callbacks added from several threads while the futures complete: each
  * runs exactly once. */
 enum { NF = 2000, ADDERS = 3 };
@@ -165,6 +196,7 @@ int main(void) {
     cmocka_unit_test(callbacks_once_now_or_later),
     cmocka_unit_test(wait_modes),
     cmocka_unit_test(as_completed_yields_in_finish_order),
+    cmocka_unit_test(as_completed_yields_each_future_once),
     cmocka_unit_test(callbacks_exactly_once_under_stress),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

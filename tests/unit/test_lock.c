@@ -24,8 +24,9 @@ static void basic_and_try(void **s) {
 }
 
 static void *release_other(void *a) {
-  mt_sleep(0.05);
-  mt_lock_release(a);
+  mt_lock_t *l = a;
+  tu_eventually(tu_wq_len(&l->u.p.wq) == 1, 10);    /* the main thread is parked */
+  mt_lock_release(l);
   return NULL;
 }
 

@@ -120,6 +120,37 @@ static void daemon_children_die_with_parent(void **s) {
   }
 }
 
+/* A daemonic child outlives the thread that started it (PR_SET_PDEATHSIG
+ * would have killed it when that thread ended: the fork model of mtftpd cut
+ * running sessions so when its acceptor threads stopped). */
+static int wait_for_word(void *a) {
+  int fd = (int)(intptr_t)a;
+  char c = 0;
+  return read(fd, &c, 1) == 1 ? c : 99;
+}
+static int gofd[2];
+static void *start_daemon_then_end(void *a) {
+  mt_proc_t **d = a;
+  mt_proc_opts_t o = { .daemon = true };
+  return (void *)(intptr_t)mt_proc_start(d, wait_for_word, (void *)(intptr_t)gofd[0], &o);
+}
+static void daemon_child_outlives_its_thread(void **s) {
+  assert_int_equal(pipe(gofd), 0);
+  mt_proc_t *d = NULL;
+  mt_thread_t *t;
+  assert_int_equal(mt_thread_start(&t, start_daemon_then_end, &d, NULL), 0);
+  void *r;
+  assert_int_equal(mt_thread_join(t, MT_FOREVER, &r), 0);   /* the starting thread has ended */
+  mt_thread_free(t);
+  assert_int_equal((intptr_t)r, 0);
+  assert_int_equal(write(gofd[1], "\x07", 1), 1);          /* only now may the child finish */
+  assert_int_equal(mt_proc_join(d, 10), 0);
+  assert_int_equal(mt_proc_exitcode(d), 7);                 /* not -SIGKILL */
+  mt_proc_free(d);
+  close(gofd[0]);
+  close(gofd[1]);
+}
+
 static void no_zombies_after_thousands_of_starts(void **s) {
   enum { N = 2000 };
   static pid_t pids[N];
@@ -197,6 +228,7 @@ int main(void) {
     cmocka_unit_test(join_timeout_terminate_kill),
     cmocka_unit_test(name_and_nice),
     cmocka_unit_test(daemon_children_die_with_parent),
+    cmocka_unit_test(daemon_child_outlives_its_thread),
     cmocka_unit_test(no_zombies_after_thousands_of_starts),
     cmocka_unit_test(daemonize_with_pidfile),
     cmocka_unit_test(bad_arguments),

@@ -218,19 +218,29 @@ static void a_dying_worker_fails_only_its_task(void **s) {
   mt_procpool_free(pp);
 }
 
+/* In shared memory: how many nap tasks have begun, in any worker. */
+static int *naps_begun;
 static int nap(const void *in, size_t inlen, void **out, size_t *outlen) {
+  __atomic_fetch_add(naps_begun, 1, __ATOMIC_SEQ_CST);
   mt_sleep(10);
   return 0;
 }
 
+/* Terminate while each of the two workers runs a task: those two fail with
+ * MT_EBROKEN, the other four — queued, or handed to a worker behind the one
+ * it runs — never run. (Waiting for two futures to be "running" is not the
+ * same: both may be in flight on one worker, the second behind the first,
+ * while the other worker has not been handed anything yet.) */
 static void terminate_stops_at_once(void **s) {
+  naps_begun = mt_shm_alloc(sizeof *naps_begun);
+  assert_non_null(naps_begun);
   mt_procpool_t *pp = mt_procpool_new(2, NULL);
   mt_future_t *fs[6];
   for (int i = 0; i < 6; i++) fs[i] = mt_procpool_submit(pp, nap, NULL, 0);
-  tu_eventually(mt_future_running(fs[0]) && mt_future_running(fs[1]), 10);
+  tu_eventually(__atomic_load_n(naps_begun, __ATOMIC_SEQ_CST) == 2, 10);
   double t0 = mt_now();
   assert_int_equal(mt_procpool_terminate(pp), 0);
-  assert_true(mt_now() - t0 < 5);
+  assert_true(mt_now() - t0 < 5);                        /* not after the 10 s naps */
   int broken = 0, cancelled = 0;
   for (int i = 0; i < 6; i++) {
     int c = mt_future_result(fs[i], 0, NULL);
@@ -240,7 +250,9 @@ static void terminate_stops_at_once(void **s) {
   }
   assert_int_equal(broken, 2);
   assert_int_equal(cancelled, 4);
+  assert_int_equal(*naps_begun, 2);
   mt_procpool_free(pp);
+  mt_shm_free(naps_begun, sizeof *naps_begun);
 }
 
 static void join_needs_close(void **s) {

@@ -1,6 +1,7 @@
 /* test_queue.c — FIFO/LIFO/priority order, bounds and timeouts, task_done
  * and join, close waking everyone, many producers and consumers. */
 #include "testutil.h"
+#include "queue/queue_internal.h"
 
 #define P(i) ((void *)(intptr_t)(i))
 
@@ -74,7 +75,7 @@ static void bounds_and_timeouts(void **s) {
 }
 
 static void *get_after(void *a) {
-  mt_sleep(0.05);
+  tu_eventually(mt__queue_parked(a, true) == 1, 10);    /* the putter sleeps */
   void *it;
   mt_queue_get(a, &it, MT_FOREVER);
   return it;
@@ -133,7 +134,7 @@ static void close_wakes_everyone_and_drains_one(size_t bound) {
   mt_queue_t *q = mt_queue_new(MT_FIFO, bound);
   mt_thread_t *g[4];
   for (int i = 0; i < 4; i++) mt_thread_start(&g[i], blocked_get, q, NULL);
-  mt_sleep(0.05);
+  tu_eventually(mt__queue_parked(q, false) == 4, 10);     /* all four asleep */
   double t0 = mt_now();
   mt_queue_close(q);
   for (int i = 0; i < 4; i++) {
@@ -152,7 +153,7 @@ static void close_wakes_everyone_and_drains_one(size_t bound) {
   mt_queue_put(q, P(2), 0);
   mt_thread_t *p[2];
   for (int i = 0; i < 2; i++) mt_thread_start(&p[i], blocked_put, q, NULL);
-  mt_sleep(0.05);
+  tu_eventually(mt__queue_parked(q, true) == 2, 10);
   mt_queue_close(q);
   for (int i = 0; i < 2; i++) {
     void *r;
@@ -166,6 +167,89 @@ static void close_wakes_everyone_and_drains_one(size_t bound) {
   assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), 0);
   assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), MT_ECLOSED);   /* at once */
   mt_queue_free(q);
+}
+
+static void count_drop(void *item, void *ud) { *(intptr_t *)ud += (intptr_t)item; }
+static void *joiner(void *a) { return (void *)(intptr_t)mt_queue_join(a, 10); }
+
+/* Python 3.13's shutdown(immediate=True): queued items dropped (each handed
+ * to drop, and counted as done), blocked getters and putters woken with
+ * MT_ECLOSED, join released. */
+static void shutdown_immediate_one(mt_queue_kind_t kind, size_t bound) {
+  mt_queue_t *q = mt_queue_new(kind, bound);
+  mt_thread_t *g[3], *j;
+  for (int i = 0; i < 3; i++) mt_thread_start(&g[i], blocked_get, q, NULL);
+  tu_eventually(mt__queue_parked(q, false) == 3, 10);
+  assert_int_equal(mt_queue_shutdown(q, true, NULL, NULL), 0);
+  for (int i = 0; i < 3; i++) {
+    void *r;
+    mt_thread_join(g[i], MT_FOREVER, &r);
+    assert_int_equal((intptr_t)r, MT_ECLOSED);
+    mt_thread_free(g[i]);
+  }
+  mt_queue_free(q);
+
+  q = mt_queue_new(kind, bound);
+  for (intptr_t i = 1; i <= 2; i++) assert_int_equal(mt_queue_put(q, P(i), 0), 0);
+  mt_thread_t *p[2];
+  if (bound == 2) {                      /* full: two putters block */
+    for (int i = 0; i < 2; i++) mt_thread_start(&p[i], blocked_put, q, NULL);
+    tu_eventually(mt__queue_parked(q, true) == 2, 10);
+  }
+  mt_thread_start(&j, joiner, q, NULL);
+  void *it;
+  assert_int_equal(mt_queue_put(q, P(4), 0), bound == 2 ? MT_EFULL : 0);
+  intptr_t sum = 0;
+  size_t dropped = mt_queue_shutdown(q, true, count_drop, &sum);
+  assert_int_equal(dropped, bound == 2 ? 2 : 3);
+  assert_int_equal(sum, bound == 2 ? 3 : 7);                   /* each item exactly once */
+  void *r;
+  assert_int_equal(mt_thread_join(j, 10, &r), 0);               /* join released */
+  assert_int_equal((intptr_t)r, 0);
+  mt_thread_free(j);
+  if (bound == 2) {
+    for (int i = 0; i < 2; i++) {
+      mt_thread_join(p[i], MT_FOREVER, &r);
+      assert_int_equal((intptr_t)r, MT_ECLOSED);
+      mt_thread_free(p[i]);
+    }
+  }
+  assert_int_equal(mt_queue_size(q), 0);
+  assert_int_equal(mt_queue_get(q, &it, MT_FOREVER), MT_ECLOSED);   /* nothing to drain */
+  assert_int_equal(mt_queue_put(q, P(5), MT_FOREVER), MT_ECLOSED);
+  assert_int_equal(mt_queue_join(q, 0), 0);
+  assert_int_equal(mt_queue_task_done(q), MT_EINVAL);               /* dropped items are done */
+  mt_queue_free(q);
+
+  /* an item taken before the shutdown keeps join waiting for its task_done */
+  q = mt_queue_new(kind, bound);
+  mt_queue_put(q, P(1), 0);
+  mt_queue_put(q, P(2), 0);
+  assert_int_equal(mt_queue_get(q, &it, 0), 0);
+  assert_int_equal(mt_queue_shutdown(q, true, NULL, NULL), 1);
+  assert_int_equal(mt_queue_join(q, 0), MT_ETIMEDOUT);
+  assert_int_equal(mt_queue_task_done(q), 0);
+  assert_int_equal(mt_queue_join(q, 0), 0);
+  mt_queue_free(q);
+
+  /* not immediate: the same as close, the items stay to be drained */
+  q = mt_queue_new(kind, bound);
+  mt_queue_put(q, P(1), 0);
+  assert_int_equal(mt_queue_shutdown(q, false, count_drop, &sum), 0);
+  assert_int_equal(mt_queue_get(q, &it, 0), 0);
+  assert_ptr_equal(it, P(1));
+  assert_int_equal(mt_queue_get(q, &it, 0), MT_ECLOSED);
+  mt_queue_free(q);
+}
+
+static void shutdown_immediate(void **s) {
+  shutdown_immediate_one(MT_FIFO, 2);             /* lock-free ring */
+  shutdown_immediate_one(MT_FIFO, LOCKFREE_BOUND);
+  shutdown_immediate_one(MT_FIFO, 0);             /* locked, growable */
+  shutdown_immediate_one(MT_LIFO, 2);
+  shutdown_immediate_one(MT_LIFO, 0);
+  shutdown_immediate_one(MT_PRIORITY, 2);
+  shutdown_immediate_one(MT_PRIORITY, 0);
 }
 
 static void close_wakes_everyone_and_drains(void **s) {     /* both */
@@ -288,6 +372,7 @@ int main(void) {
     cmocka_unit_test(blocked_put_wakes_when_room),
     cmocka_unit_test(task_done_and_join),
     cmocka_unit_test(close_wakes_everyone_and_drains),
+    cmocka_unit_test(shutdown_immediate),
     cmocka_unit_test(many_producers_consumers_lose_nothing),
     cmocka_unit_test(out_of_memory_is_clean),
     cmocka_unit_test(sleepers_are_woken_promptly),

@@ -66,7 +66,7 @@ static void release_n_wakes_n(void **s) {
   mt_sem_init(&sem, 0, 0, 0);
   mt_thread_t *t[4];
   tu_start_n(t, 4, take_one, &sem);
-  mt_sleep(0.05);
+  tu_wait_parked(&sem.lock, &sem.waiters, 4);      /* all four asleep in acquire */
   mt_sem_release_n(&sem, 4);
   for (int i = 0; i < 4; i++) {
     void *r;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "mt.h"
+#include "core/park.h"
 
 /* Runs fn() in a forked child with stderr captured into `err` (if not NULL)
  * and returns the raw wait status. The child exits 0 when fn returns. */
@@ -110,5 +111,27 @@ static inline void tu_join_n(mt_thread_t **t, int n) {
     while (!(cond) && mt_now() < tu_d_) mt_sleep(0.001);                 \
     assert_true(cond);                                                   \
   } while (0)
+
+/* How many waiters sit in a libmt wait queue (a lock's, a condition's):
+ * queued there means parked or about to park, and a wake must reach them. */
+static inline unsigned tu_wq_len(mt__wq_t *wq) {
+  unsigned n = 0;
+  mt__ilock(&wq->lk);
+  for (mt__waiter_t *w = wq->head; w; w = w->next) n++;
+  mt__iunlock(&wq->lk);
+  return n;
+}
+
+/* The value of a counter a primitive keeps under its lock (a waiter count),
+ * read under that lock: a test waits on it instead of sleeping and hoping. */
+static inline unsigned tu_locked_count(mt_lock_t *l, const unsigned *count) {
+  mt_lock_acquire(l, MT_FOREVER);
+  unsigned n = *count;
+  mt_lock_release(l);
+  return n;
+}
+/* Waits until `n` callers are parked on the condition-based primitive whose
+ * lock is `l` and whose waiter counter is `count`. */
+#define tu_wait_parked(l, count, n) tu_eventually(tu_locked_count((l), (count)) >= (unsigned)(n), 10)
 
 #endif

@@ -1,10 +1,10 @@
 /* commands/fsops.c — verbs on names: PWD CWD CDUP SIZE MDTM MFMT DELE RNFR
  * RNTO MKD RMD and SITE CHMOD.
  *
- * Each resolves its path with ftpd_sess_path() and asks ftpd_authorize()
- * before touching anything. Operations on a last component (delete, rename,
- * mkdir) work on a parent-directory fd from ftpd_fs_parent() and never follow
- * a symlink in that last component. */
+ * The dispatcher (session.c) has resolved each one's path (vp) and checked
+ * the permission its table entry names before the handler runs. Operations
+ * on a last component (delete, rename, mkdir) work on a parent-directory fd
+ * from ftpd_fs_parent() and never follow a symlink in that last component. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,15 +15,14 @@
 
 #include "../session.h"
 
-void ftpd_cmd_pwd(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_pwd(ftpd_session_t *s, const char *arg, const char *vp) {
   char q[2 * FTPD_MAX_PATH + 3];
   ftpp_path_quote(s->cwd, q, sizeof q);
   ftpd_reply(s, 257, "\"%s\" is the current directory.", q);
 }
 
-void ftpd_cmd_cwd(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_E, vpath)) return;
+void ftpd_cmd_cwd(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
   int fd = ftpd_fs_open(s->root_fd, vpath, O_PATH | O_DIRECTORY, 0);
   if (fd < 0) {
     ftpd_reply_err(s, 550, fd, vpath);
@@ -34,7 +33,7 @@ void ftpd_cmd_cwd(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 250, "Directory successfully changed.");
 }
 
-void ftpd_cmd_cdup(ftpd_session_t *s, const char *arg) { ftpd_cmd_cwd(s, ".."); }
+void ftpd_cmd_cdup(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_cmd_cwd(s, "..", vp); }
 
 /* fstat of vpath beneath the root (symlinks followed only inside it). */
 static int stat_path(ftpd_session_t *s, const char *vpath, struct stat *st) {
@@ -45,9 +44,8 @@ static int stat_path(ftpd_session_t *s, const char *vpath, struct stat *st) {
   return r;
 }
 
-void ftpd_cmd_size(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+void ftpd_cmd_size(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
   if (s->ascii) {     /* the ASCII size would differ from the file's: refuse, as RFC 3659 allows */
     ftpd_reply(s, 550, "SIZE not allowed in ASCII mode; send TYPE I first.");
     return;
@@ -59,13 +57,16 @@ void ftpd_cmd_size(ftpd_session_t *s, const char *arg) {
   else ftpd_reply(s, 213, "%lld", (long long)st.st_size);
 }
 
-void ftpd_cmd_mdtm(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+void ftpd_cmd_mdtm(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
   struct stat st;
   int r = stat_path(s, vpath, &st);
   if (r < 0) {
     ftpd_reply_err(s, 550, r, vpath);
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {        /* RFC 3659 3.1 speaks of files; so do the other servers */
+    ftpd_reply(s, 550, "%s: not a regular file.", vpath);
     return;
   }
   char t[16];
@@ -73,15 +74,16 @@ void ftpd_cmd_mdtm(ftpd_session_t *s, const char *arg) {
   else ftpd_reply(s, 213, "%s", t);
 }
 
-void ftpd_cmd_mfmt(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_mfmt(ftpd_session_t *s, const char *arg, const char *vp) {
   struct timespec t;
   const char *path;
   if (ftpp_mfmt_parse(arg, &t, &path) < 0) {
     ftpd_reply(s, 501, "Syntax: MFMT YYYYMMDDHHMMSS path");
     return;
   }
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, path, vpath) || !ftpd_authorize(s, PERM_T, vpath)) return;
+  const char *vpath = vp;
+  char name[FTPD_MAX_NAME + 1];
+  (void)path;                        /* the dispatcher resolved it into vp */
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   if (dfd < 0) {
     ftpd_reply_err(s, 550, dfd, vpath);
@@ -99,10 +101,8 @@ void ftpd_cmd_mfmt(ftpd_session_t *s, const char *arg) {
 
 /* The shared shape of DELE, RMD, MKD: a parent fd, one call on the name. */
 enum { OP_DELE, OP_RMD, OP_MKD };
-static void name_op(ftpd_session_t *s, const char *arg, int op) {
-  static const unsigned perm[] = {PERM_D, PERM_D, PERM_M};
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, perm[op], vpath)) return;
+static void name_op(ftpd_session_t *s, const char *vpath, int op) {
+  char name[FTPD_MAX_NAME + 1];
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   if (dfd < 0) {
     ftpd_reply_err(s, 550, dfd, vpath);
@@ -124,13 +124,13 @@ static void name_op(ftpd_session_t *s, const char *arg, int op) {
   }
 }
 
-void ftpd_cmd_dele(ftpd_session_t *s, const char *arg) { name_op(s, arg, OP_DELE); }
-void ftpd_cmd_rmd(ftpd_session_t *s, const char *arg) { name_op(s, arg, OP_RMD); }
-void ftpd_cmd_mkd(ftpd_session_t *s, const char *arg) { name_op(s, arg, OP_MKD); }
+void ftpd_cmd_dele(ftpd_session_t *s, const char *arg, const char *vp) { name_op(s, vp, OP_DELE); }
+void ftpd_cmd_rmd(ftpd_session_t *s, const char *arg, const char *vp) { name_op(s, vp, OP_RMD); }
+void ftpd_cmd_mkd(ftpd_session_t *s, const char *arg, const char *vp) { name_op(s, vp, OP_MKD); }
 
-void ftpd_cmd_rnfr(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_F, vpath)) return;
+void ftpd_cmd_rnfr(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
+  char name[FTPD_MAX_NAME + 1];
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   struct stat st;
   int r = dfd < 0 ? dfd : fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
@@ -145,15 +145,16 @@ void ftpd_cmd_rnfr(ftpd_session_t *s, const char *arg) {
   else ftpd_reply(s, 350, "Ready for RNTO.");
 }
 
-void ftpd_cmd_rnto(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_rnto(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!s->rnfr) {
     ftpd_reply(s, 503, "RNFR required first.");
     return;
   }
   char *from = s->rnfr;
   s->rnfr = NULL;
-  char vpath[FTPD_MAX_PATH + 1], n1[FTPD_MAX_NAME + 1], n2[FTPD_MAX_NAME + 1];
-  if (ftpd_sess_path(s, arg, vpath) && ftpd_authorize(s, PERM_F, vpath)) {
+  const char *vpath = vp;
+  char n1[FTPD_MAX_NAME + 1], n2[FTPD_MAX_NAME + 1];
+  {
     int d1 = ftpd_fs_parent(s->root_fd, from, n1, sizeof n1);
     int d2 = d1 < 0 ? d1 : ftpd_fs_parent(s->root_fd, vpath, n2, sizeof n2);
     int r = d2 < 0 ? d2 : renameat(d1, n1, d2, n2) ? -errno : 0;
@@ -165,15 +166,16 @@ void ftpd_cmd_rnto(ftpd_session_t *s, const char *arg) {
   free(from);
 }
 
-void ftpd_site_chmod(ftpd_session_t *s, const char *arg) {
+void ftpd_site_chmod(ftpd_session_t *s, const char *arg, const char *vp) {
   unsigned mode, asked;
   const char *path;
   if (ftpp_chmod_parse(arg, &mode, &asked, &path) < 0) {
     ftpd_reply(s, 501, "Syntax: SITE CHMOD <octal mode> <path>");
     return;
   }
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  if (!ftpd_sess_path(s, path, vpath) || !ftpd_authorize(s, PERM_CHMOD, vpath)) return;
+  const char *vpath = vp;
+  char name[FTPD_MAX_NAME + 1];
+  (void)path;
   int dfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   /* AT_SYMLINK_NOFOLLOW: a symlink's target, maybe outside, is never changed. */
   int r = dfd < 0 ? dfd : fchmodat(dfd, name, (mode_t)mode, AT_SYMLINK_NOFOLLOW) ? -errno : 0;

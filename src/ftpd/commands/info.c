@@ -6,22 +6,25 @@
 
 #include "../session.h"
 
-void ftpd_cmd_noop(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 200, "NOOP ok."); }
-void ftpd_cmd_syst(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 215, "UNIX Type: L8"); }
-void ftpd_cmd_allo(ftpd_session_t *s, const char *arg) { ftpd_reply(s, 202, "ALLO not needed."); }
+void ftpd_cmd_noop(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 200, "NOOP ok."); }
+void ftpd_cmd_syst(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 215, "UNIX Type: L8"); }
+void ftpd_cmd_allo(ftpd_session_t *s, const char *arg, const char *vp) { ftpd_reply(s, 202, "ALLO not needed."); }
 
-void ftpd_cmd_feat(ftpd_session_t *s, const char *arg) {
+/* FEAT's MLST line stars exactly the facts this session selected
+ * (RFC 3659 7.9.1), so it changes after OPTS MLST. */
+void ftpd_cmd_feat(ftpd_session_t *s, const char *arg, const char *vp) {
+  char facts[160], hashes[80];
+  ftpp_facts_format(FTPP_FACT_ALL, s->mlst_facts, true, facts, sizeof facts);
+  ftpd_hash_feat(s, hashes, sizeof hashes);
   sbuf_reset(&s->out);
-  sbuf_puts(&s->out,
-            " EPRT\r\n EPSV\r\n MDTM\r\n MFMT\r\n"
-            " MLST type*;size*;modify*;perm*;unix.mode*;\r\n"
-            " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n");
+  sbuf_printf(&s->out,
+              " EPRT\r\n EPSV\r\n HASH %s\r\n MDTM\r\n MFMT\r\n"
+              " MLST %s\r\n"
+              " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", hashes, facts);
   ftpd_reply_multi(s, 211, "Features:", "End");
 }
 
-static const char *fact_names[] = {"type", "size", "modify", "perm", "unix.mode"};
-
-void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_opts(ftpd_session_t *s, const char *arg, const char *vp) {
   char buf[FTPD_MAX_LINE + 1];
   snprintf(buf, sizeof buf, "%s", arg);
   char *sp = strchr(buf, ' ');
@@ -36,25 +39,26 @@ void ftpd_cmd_opts(ftpd_session_t *s, const char *arg) {
     }
     return;
   }
+  if (!strcasecmp(buf, "HASH")) {
+    ftpd_hash_opts(s, rest);
+    return;
+  }
   if (!strcasecmp(buf, "MLST")) {
-    unsigned m = 0;
-    char out[128] = "";
-    char *save = NULL;
-    for (char *tok = strtok_r(rest, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
-      for (int i = 0; i < 5; i++)
-        if (!strcasecmp(tok, fact_names[i]) && !(m & (1u << i))) {
-          m |= 1u << i;
-          strcat(out, fact_names[i]);
-          strcat(out, ";");
-        }
+    unsigned m;
+    if (ftpp_facts_select(rest, &m) < 0) {      /* the previous selection stays */
+      ftpd_reply(s, 501, "Syntax: OPTS MLST fact;fact;... (each fact followed by ';').");
+      return;
+    }
     s->mlst_facts = m;
+    char out[160];
+    ftpp_facts_format(m, 0, false, out, sizeof out);
     ftpd_reply(s, 200, "MLST OPTS %s", out);
     return;
   }
   ftpd_reply(s, 501, "Option not understood.");
 }
 
-void ftpd_cmd_help(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_help(ftpd_session_t *s, const char *arg, const char *vp) {
   if (*arg) {
     char v[5] = {0};
     for (int i = 0; i < 4 && arg[i]; i++) v[i] = (char)toupper((unsigned char)arg[i]);
@@ -76,8 +80,8 @@ void ftpd_cmd_help(ftpd_session_t *s, const char *arg) {
   ftpd_reply_multi(s, 214, "The following commands are recognized:", "Help OK.");
 }
 
-void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
-  if (!*arg) {
+void ftpd_cmd_stat(ftpd_session_t *s, const char *arg, const char *vp) {
+  if (!vp) {
     sbuf_reset(&s->out);
     sbuf_printf(&s->out, " Connected to %s\r\n", s->peer_ip);
     if (s->logged_in) sbuf_printf(&s->out, " Logged in as %s\r\n", s->user);
@@ -89,17 +93,7 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
     ftpd_reply_multi(s, 211, "mtftpd " FTPD_VERSION " status:", "End of status.");
     return;
   }
-  if (!s->logged_in) {
-    ftpd_reply(s, 530, "Please login with USER and PASS.");
-    return;
-  }
-  char vpath[FTPD_MAX_PATH + 1];
-  const char *p = arg;
-  while (*p == '-') {              /* "STAT -la dir", as some clients send */
-    while (*p && *p != ' ') p++;
-    while (*p == ' ') p++;
-  }
-  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+  const char *vpath = vp;            /* with an argument: logged in, PERM_L checked */
   sbuf_t b;
   sbuf_init(&b, 64 << 20);
   int r = ftpd_list(s, vpath, LIST_LONG, &b, " ");
@@ -113,7 +107,7 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg) {
   ftpd_reply_multi(s, 213, "Status follows:", "End of status.");
 }
 
-void ftpd_cmd_type(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_type(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
     s->ascii = true;
     ftpd_reply(s, 200, "Switching to ASCII mode.");
@@ -125,27 +119,34 @@ void ftpd_cmd_type(ftpd_session_t *s, const char *arg) {
   }
 }
 
-void ftpd_cmd_mode(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_mode(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "S")) ftpd_reply(s, 200, "Mode set to S.");
   else ftpd_reply(s, 504, "Only MODE S (stream) is supported.");
 }
 
-void ftpd_cmd_stru(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_stru(ftpd_session_t *s, const char *arg, const char *vp) {
   if (!strcasecmp(arg, "F")) ftpd_reply(s, 200, "Structure set to F.");
   else ftpd_reply(s, 504, "Only STRU F (file) is supported.");
 }
 
-void ftpd_site_chmod(ftpd_session_t *s, const char *arg);
+/* SITE: its subcommands are table entries too (commands/table.c), run
+ * through the same dispatcher checks as the verbs. */
+void ftpd_cmd_site(ftpd_session_t *s, const char *arg, const char *vp) {
+  size_t n = strcspn(arg, " ");
+  const char *rest = arg[n] ? arg + n + 1 : "";
+  const ftpd_cmd_def_t *d = ftpd_site_lookup(arg, n);
+  if (!d) ftpd_reply(s, 500, "Unknown SITE command.");
+  else ftpd_cmd_run(s, d, rest);
+}
 
-void ftpd_cmd_site(ftpd_session_t *s, const char *arg) {
-  if (!strncasecmp(arg, "CHMOD ", 6)) {
-    if (!s->logged_in) ftpd_reply(s, 530, "Please login with USER and PASS.");
-    else ftpd_site_chmod(s, arg + 6);
-  } else if (!strcasecmp(arg, "HELP")) {
-    sbuf_reset(&s->out);
-    sbuf_puts(&s->out, " CHMOD <octal mode> <path>\r\n HELP\r\n");
-    ftpd_reply_multi(s, 214, "SITE commands:", "End.");
-  } else {
-    ftpd_reply(s, 500, "Unknown SITE command.");
+void ftpd_site_help(ftpd_session_t *s, const char *arg, const char *vp) {
+  if (*arg) {                        /* SITE HELP <subcommand> */
+    const ftpd_cmd_def_t *d = ftpd_site_lookup(arg, strlen(arg));
+    if (!d) ftpd_reply(s, 501, "Unknown SITE command '%s'.", arg);
+    else ftpd_reply(s, 214, "Syntax: SITE %s", d->help);
+    return;
   }
+  sbuf_reset(&s->out);
+  for (const ftpd_cmd_def_t *d = ftpd_site_cmds; d->verb; d++) sbuf_printf(&s->out, " %s\r\n", d->help);
+  ftpd_reply_multi(s, 214, "SITE commands:", "End.");
 }

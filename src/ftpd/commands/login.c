@@ -2,7 +2,11 @@
  *
  * Always 331 after USER, whoever it names (no user enumeration); a failed
  * PASS waits FTPD_LOGIN_DELAY before its reply — parked, so other sessions
- * run on — and the third failure closes the connection with 421. */
+ * run on — and the last allowed failure (FTPD_MAX_LOGIN_FAILS) is answered
+ * 530 like the others, then the connection closes (vsftpd, ProFTPD and
+ * pure-ftpd agree). REIN never restarts the pre-login limits (the command
+ * cap, the login timer) of a session that has not logged in: otherwise an
+ * unauthenticated client could hold a session forever. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,7 +27,7 @@ static int pw_check(void *p) {
 
 static bool is_anonymous_name(const char *n) { return !strcmp(n, "anonymous") || !strcmp(n, "ftp"); }
 
-void ftpd_cmd_user(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_user(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->logged_in) {
     ftpd_reply(s, 530, "Already logged in; use REIN to change user.");
     return;
@@ -34,7 +38,7 @@ void ftpd_cmd_user(ftpd_session_t *s, const char *arg) {
   ftpd_reply(s, 331, "Please specify the password.");
 }
 
-void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   if (s->logged_in) {
     ftpd_reply(s, 230, "Already logged in.");
     return;
@@ -67,7 +71,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
     mt_sleep(FTPD_LOGIN_DELAY);
     s->user_given = false;
     if (s->fails >= FTPD_MAX_LOGIN_FAILS) {
-      ftpd_reply(s, 421, "Too many failed logins, closing connection.");
+      ftpd_reply(s, 530, "Login incorrect; too many failures, closing the connection.");
       s->quit = true;
     } else {
       ftpd_reply(s, 530, "Login incorrect.");
@@ -85,22 +89,25 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg) {
   }
   s->root_fd = fd;
   s->perms = perms;
-  s->logged_in = true;
+  s->logged_in = s->authenticated = true;
   strcpy(s->cwd, "/");
   ftpd_sess_name(s);
   ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip, s->anonymous ? " (anonymous)" : "");
   ftpd_reply(s, 230, "Login successful.");
 }
 
-void ftpd_cmd_rein(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp) {
+  bool was_in = s->logged_in;
   ftpd_sess_logout(s);
   strcpy(s->user, "-");
-  s->prelogin_cmds = 0;
-  s->started = mt_now();
+  if (was_in) {                      /* a fresh pre-login window only after a real login */
+    s->prelogin_cmds = 0;
+    s->started = mt_now();
+  }
   ftpd_reply(s, 220, "Ready for a new user.");
 }
 
-void ftpd_cmd_quit(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_quit(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpd_reply(s, 221, "Goodbye.");
   s->quit = true;
 }

@@ -1,70 +1,90 @@
-/* commands/table.c — every verb mtftpd knows, with its login and argument rules. */
+/* commands/table.c — every verb mtftpd knows, written once, with the rules
+ * the dispatcher enforces before its handler runs (session.c,
+ * ftpd_cmd_run()): whether it needs a login and an argument, which
+ * permission it needs, and which part of its argument is a path. A handler
+ * with a path gets it resolved beneath the root and authorized; it never
+ * checks either itself. */
 #include <string.h>
+#include <strings.h>
 
 #include "../session.h"
 
-#define X(name) void ftpd_cmd_##name(ftpd_session_t *s, const char *arg);
-X(user) X(pass) X(rein) X(quit) X(noop) X(syst) X(feat) X(opts) X(help) X(stat) X(type) X(mode)
-X(stru) X(allo) X(site) X(pwd) X(cwd) X(cdup) X(size) X(mdtm) X(mfmt) X(dele) X(rnfr) X(rnto)
-X(mkd) X(rmd) X(pasv) X(epsv) X(port) X(eprt) X(list) X(nlst) X(mlsd) X(mlst) X(retr) X(stor)
-X(stou) X(appe) X(rest) X(abor)
-#undef X
-
 #define L CMD_LOGIN
 #define A CMD_ARG
-const ftpd_cmd_def_t ftpd_cmds[] = {
-  {"USER", ftpd_cmd_user, A, "USER <name>"},
-  {"PASS", ftpd_cmd_pass, 0, "PASS <password>"},
-  {"QUIT", ftpd_cmd_quit, 0, "QUIT"},
-  {"REIN", ftpd_cmd_rein, 0, "REIN"},
-  {"NOOP", ftpd_cmd_noop, 0, "NOOP"},
-  {"SYST", ftpd_cmd_syst, 0, "SYST"},
-  {"FEAT", ftpd_cmd_feat, 0, "FEAT"},
-  {"OPTS", ftpd_cmd_opts, A, "OPTS UTF8 ON | OPTS MLST <facts>"},
-  {"HELP", ftpd_cmd_help, 0, "HELP [<command>]"},
-  {"STAT", ftpd_cmd_stat, 0, "STAT [<path>]"},
-  {"TYPE", ftpd_cmd_type, L | A, "TYPE A | I | L 8"},
-  {"MODE", ftpd_cmd_mode, L | A, "MODE S"},
-  {"STRU", ftpd_cmd_stru, L | A, "STRU F"},
-  {"ALLO", ftpd_cmd_allo, L, "ALLO <size>"},
-  {"SITE", ftpd_cmd_site, A, "SITE CHMOD <mode> <path> | SITE HELP"},
-  {"PWD", ftpd_cmd_pwd, L, "PWD"},
-  {"XPWD", ftpd_cmd_pwd, L, "XPWD"},
-  {"CWD", ftpd_cmd_cwd, L | A, "CWD <path>"},
-  {"XCWD", ftpd_cmd_cwd, L | A, "XCWD <path>"},
-  {"CDUP", ftpd_cmd_cdup, L, "CDUP"},
-  {"XCUP", ftpd_cmd_cdup, L, "XCUP"},
-  {"SIZE", ftpd_cmd_size, L | A, "SIZE <path>"},
-  {"MDTM", ftpd_cmd_mdtm, L | A, "MDTM <path>"},
-  {"MFMT", ftpd_cmd_mfmt, L | A, "MFMT YYYYMMDDHHMMSS <path>"},
-  {"DELE", ftpd_cmd_dele, L | A, "DELE <path>"},
-  {"RNFR", ftpd_cmd_rnfr, L | A, "RNFR <path>"},
-  {"RNTO", ftpd_cmd_rnto, L | A, "RNTO <path>"},
-  {"MKD", ftpd_cmd_mkd, L | A, "MKD <path>"},
-  {"XMKD", ftpd_cmd_mkd, L | A, "XMKD <path>"},
-  {"RMD", ftpd_cmd_rmd, L | A, "RMD <path>"},
-  {"XRMD", ftpd_cmd_rmd, L | A, "XRMD <path>"},
-  {"PASV", ftpd_cmd_pasv, L, "PASV"},
-  {"EPSV", ftpd_cmd_epsv, L, "EPSV [1 | 2 | ALL]"},
-  {"PORT", ftpd_cmd_port, L | A, "PORT h1,h2,h3,h4,p1,p2"},
-  {"EPRT", ftpd_cmd_eprt, L | A, "EPRT |af|address|port|"},
-  {"LIST", ftpd_cmd_list, L, "LIST [<path>]"},
-  {"NLST", ftpd_cmd_nlst, L, "NLST [<path>]"},
-  {"MLSD", ftpd_cmd_mlsd, L, "MLSD [<path>]"},
-  {"MLST", ftpd_cmd_mlst, L, "MLST [<path>]"},
-  {"RETR", ftpd_cmd_retr, L | A, "RETR <path>"},
-  {"STOR", ftpd_cmd_stor, L | A, "STOR <path>"},
-  {"STOU", ftpd_cmd_stou, L, "STOU [<name>]"},
-  {"APPE", ftpd_cmd_appe, L | A, "APPE <path>"},
-  {"REST", ftpd_cmd_rest, L | A, "REST <offset>"},
-  {"ABOR", ftpd_cmd_abor, L, "ABOR"},
-  {NULL, NULL, 0, NULL},
-};
-#undef L
-#undef A
+#define LA (CMD_LOGIN | CMD_ARG)
+#define LW CMD_LOGIN_WITH_ARG
+/* X(verb, handler, flags, permission, path, help) */
+#define FTPD_COMMANDS(X)                                                                  \
+  X("USER", user, A, 0, PATH_NONE, "USER <name>")                                         \
+  X("PASS", pass, 0, 0, PATH_NONE, "PASS <password>")                                     \
+  X("QUIT", quit, 0, 0, PATH_NONE, "QUIT")                                                \
+  X("REIN", rein, 0, 0, PATH_NONE, "REIN")                                                \
+  X("NOOP", noop, 0, 0, PATH_NONE, "NOOP")                                                \
+  X("SYST", syst, 0, 0, PATH_NONE, "SYST")                                                \
+  X("FEAT", feat, 0, 0, PATH_NONE, "FEAT")                                                \
+  X("OPTS", opts, A, 0, PATH_NONE, "OPTS UTF8 ON | OPTS MLST <facts> | OPTS HASH [<algorithm>]")                    \
+  X("HELP", help, 0, 0, PATH_NONE, "HELP [<command>]")                                    \
+  X("STAT", stat, LW, PERM_L, PATH_LIST, "STAT [<path>]")                                 \
+  X("TYPE", type, LA, 0, PATH_NONE, "TYPE A | I | L 8")                                   \
+  X("MODE", mode, LA, 0, PATH_NONE, "MODE S")                                             \
+  X("STRU", stru, LA, 0, PATH_NONE, "STRU F")                                             \
+  X("ALLO", allo, L, 0, PATH_NONE, "ALLO <size>")                                         \
+  X("SITE", site, A, 0, PATH_NONE, "SITE CHMOD <mode> <path> | SITE HELP [<command>]")    \
+  X("PWD", pwd, L, 0, PATH_NONE, "PWD")                                                   \
+  X("XPWD", pwd, L, 0, PATH_NONE, "XPWD")                                                 \
+  X("CWD", cwd, LA, PERM_E, PATH_CWD, "CWD <path>")                                       \
+  X("XCWD", cwd, LA, PERM_E, PATH_CWD, "XCWD <path>")                                     \
+  X("CDUP", cdup, L, PERM_E, PATH_UP, "CDUP")                                             \
+  X("XCUP", cdup, L, PERM_E, PATH_UP, "XCUP")                                             \
+  X("SIZE", size, LA, PERM_L, PATH_ARG, "SIZE <path>")                                    \
+  X("MDTM", mdtm, LA, PERM_L, PATH_ARG, "MDTM <path>")                                    \
+  X("MFMT", mfmt, LA, PERM_T, PATH_AFTER_WORD, "MFMT YYYYMMDDHHMMSS <path>")              \
+  X("DELE", dele, LA, PERM_D, PATH_ARG, "DELE <path>")                                    \
+  X("RNFR", rnfr, LA, PERM_F, PATH_ARG, "RNFR <path>")                                    \
+  X("RNTO", rnto, LA, PERM_F, PATH_ARG, "RNTO <path>")                                    \
+  X("MKD", mkd, LA, PERM_M, PATH_ARG, "MKD <path>")                                       \
+  X("XMKD", mkd, LA, PERM_M, PATH_ARG, "XMKD <path>")                                     \
+  X("RMD", rmd, LA, PERM_D, PATH_ARG, "RMD <path>")                                       \
+  X("XRMD", rmd, LA, PERM_D, PATH_ARG, "XRMD <path>")                                     \
+  X("PASV", pasv, L, 0, PATH_NONE, "PASV")                                                \
+  X("EPSV", epsv, L, 0, PATH_NONE, "EPSV [1 | 2 | ALL]")                                  \
+  X("PORT", port, LA, 0, PATH_NONE, "PORT h1,h2,h3,h4,p1,p2")                             \
+  X("EPRT", eprt, LA, 0, PATH_NONE, "EPRT |af|address|port|")                             \
+  X("LIST", list, L, PERM_L, PATH_LIST, "LIST [<path>]")                                  \
+  X("NLST", nlst, L, PERM_L, PATH_LIST, "NLST [<path>]")                                  \
+  X("MLSD", mlsd, L, PERM_L, PATH_ARG, "MLSD [<path>]")                                   \
+  X("MLST", mlst, L, PERM_L, PATH_ARG, "MLST [<path>]")                                   \
+  X("RETR", retr, LA, PERM_R, PATH_ARG, "RETR <path>")                                    \
+  X("STOR", stor, LA, PERM_W, PATH_ARG, "STOR <path>")                                    \
+  X("STOU", stou, L, PERM_W, PATH_UNIQUE, "STOU [<name>]")                                \
+  X("APPE", appe, LA, PERM_A, PATH_ARG, "APPE <path>")                                    \
+  X("REST", rest, LA, 0, PATH_NONE, "REST <offset>")                                      \
+  X("ABOR", abor, L, 0, PATH_NONE, "ABOR")                                                \
+  X("HASH", hash, LA, PERM_R, PATH_ARG, "HASH <path>")
+
+/* SITE's subcommands, dispatched by ftpd_cmd_site() through the same checks. */
+#define FTPD_SITE_COMMANDS(X)                                                             \
+  X("CHMOD", chmod, LA, PERM_CHMOD, PATH_AFTER_WORD, "CHMOD <octal mode> <path>")         \
+  X("HELP", help, 0, 0, PATH_NONE, "HELP [<subcommand>]")
+
+#define PROTO(verb, fn, flags, perm, path, help) void ftpd_cmd_##fn(ftpd_session_t *s, const char *arg, const char *vp);
+#define SITE_PROTO(verb, fn, flags, perm, path, help) void ftpd_site_##fn(ftpd_session_t *s, const char *arg, const char *vp);
+FTPD_COMMANDS(PROTO)
+FTPD_SITE_COMMANDS(SITE_PROTO)
+
+#define ROW(verb, fn, flags, perm, path, help) {verb, ftpd_cmd_##fn, flags, perm, path, help},
+#define SITE_ROW(verb, fn, flags, perm, path, help) {verb, ftpd_site_##fn, flags, perm, path, help},
+const ftpd_cmd_def_t ftpd_cmds[] = {FTPD_COMMANDS(ROW){NULL, NULL, 0, 0, 0, NULL}};
+const ftpd_cmd_def_t ftpd_site_cmds[] = {FTPD_SITE_COMMANDS(SITE_ROW){NULL, NULL, 0, 0, 0, NULL}};
 
 const ftpd_cmd_def_t *ftpd_cmd_lookup(const char *verb) {
   for (const ftpd_cmd_def_t *d = ftpd_cmds; d->verb; d++)
     if (!strcmp(d->verb, verb)) return d;
+  return NULL;
+}
+
+const ftpd_cmd_def_t *ftpd_site_lookup(const char *word, size_t n) {
+  for (const ftpd_cmd_def_t *d = ftpd_site_cmds; d->verb; d++)
+    if (strlen(d->verb) == n && !strncasecmp(d->verb, word, n)) return d;
   return NULL;
 }

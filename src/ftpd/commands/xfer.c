@@ -4,7 +4,10 @@
  * Uploads never damage what is there: STOR and STOU write a temporary file
  * beside the target and rename it into place only when the transfer
  * completed; on any failure the temporary is removed. APPE and REST+STOR
- * write in place, as their meaning requires.
+ * (or REST+APPE, which RFC 3659 5.3 makes the same) write in place, as
+ * their meaning requires, and touch the file only once the data connection
+ * is open. Every file opened for reading or writing is opened O_NONBLOCK
+ * and refused unless it is a regular file. REST in TYPE A is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,26 +20,35 @@
 
 #include "../session.h"
 
-void ftpd_cmd_rest(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_rest(ftpd_session_t *s, const char *arg, const char *vp) {
   int64_t v;
   if (ftpp_rest_parse(arg, &v) < 0) {
     ftpd_reply(s, 501, "REST needs a non-negative byte offset.");
+    return;
+  }
+  if (v > 0 && s->ascii) {
+    /* RFC 3659 5.3: the marker counts bytes of the transferred (CRLF)
+     * stream, not of the file; refused rather than misread. */
+    ftpd_reply(s, 504, "REST is not supported in ASCII mode; send TYPE I first.");
     return;
   }
   s->rest = (off_t)v;
   ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", (long long)v);
 }
 
-void ftpd_cmd_abor(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_abor(ftpd_session_t *s, const char *arg, const char *vp) {
   ftpd_data_reset(s);
   ftpd_reply(s, 225, "No transfer to abort.");
 }
 
-void ftpd_cmd_retr(ftpd_session_t *s, const char *arg) {
+void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
   off_t rest = s->rest;
   s->rest = 0;
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_R, vpath)) return;
+  const char *vpath = vp;
+  if (rest > 0 && s->ascii) {
+    ftpd_reply(s, 554, "Restart is not supported in ASCII mode; send TYPE I.");
+    return;
+  }
   int ffd = ftpd_fs_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK, 0);
   if (ffd < 0) {
     ftpd_reply_err(s, 550, ffd, vpath);
@@ -85,15 +97,52 @@ static int make_temp(int dfd, const char *name, char *tmp, size_t tmpsz) {
   return -EEXIST;
 }
 
-static void upload(ftpd_session_t *s, const char *arg, int kind) {
+/* Opens an existing upload target for writing, never creating or
+ * truncating it: proves the server user may write it (a 0444 file is
+ * refused although a rename could replace it) and refuses anything but a
+ * regular file without blocking — O_NONBLOCK, so a FIFO planted in the tree
+ * cannot hold the session in open() waiting for a reader. lst is the
+ * target's lstat; a symlink (inside the root) is followed. Returns an fd or
+ * -errno (-EINVAL: not a regular file). */
+static int open_target(ftpd_session_t *s, const char *vpath, const struct stat *lst, int extra, struct stat *st) {
+  if (!S_ISREG(lst->st_mode) && !S_ISLNK(lst->st_mode)) return -EINVAL;   /* never open a device or FIFO */
+  if (S_ISLNK(lst->st_mode)) {
+    int pfd = ftpd_fs_open(s->root_fd, vpath, O_PATH, 0);
+    if (pfd < 0) return pfd;
+    int r = fstat(pfd, st) ? -errno : S_ISREG(st->st_mode) ? 0 : -EINVAL;
+    close(pfd);
+    if (r) return r;
+  }
+  int fd = ftpd_fs_open(s->root_fd, vpath, O_WRONLY | O_NONBLOCK | extra, 0);
+  if (fd < 0) return fd == -ENXIO ? -EINVAL : fd;
+  if (fstat(fd, st) || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+static void target_error(ftpd_session_t *s, int err, const char *vpath) {
+  if (err == -EINVAL) ftpd_reply(s, 553, "%s: not a regular file.", vpath);
+  else ftpd_reply_err(s, 553, err, vpath);
+}
+
+/* STOR, APPE and STOU. Nothing on disk changes before the data connection
+ * is open: the checks run first, and a file written in place (APPE, and
+ * STOR or APPE after REST) is created or truncated only once the client's
+ * data is about to flow. */
+static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   off_t rest = s->rest;
   s->rest = 0;
-  char vpath[FTPD_MAX_PATH + 1], name[FTPD_MAX_NAME + 1];
-  const char *want = arg;
-  if (kind == UP_STOU && !*arg) want = "ftp-upload";
-  if (!ftpd_sess_path(s, want, vpath)) return;
-  bool in_place = kind == UP_APPE || (kind == UP_STOR && rest > 0);
-  if (!ftpd_authorize(s, kind == UP_APPE ? PERM_A : PERM_W, vpath)) return;
+  char name[FTPD_MAX_NAME + 1];
+  if (kind == UP_STOU) rest = 0;
+  if (rest > 0 && s->ascii) {
+    ftpd_reply(s, 554, "Restart is not supported in ASCII mode; send TYPE I.");
+    return;
+  }
+  /* REST n then STOR or APPE: write from n on, in place (RFC 3659 5.3). */
+  bool in_place = kind == UP_APPE || rest > 0;
   int dirfd = ftpd_fs_parent(s->root_fd, vpath, name, sizeof name);
   if (dirfd < 0) {
     ftpd_reply_err(s, 553, dirfd, vpath);
@@ -101,12 +150,33 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
   }
   struct stat st;
   bool exists = fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  int ffd = -1;
   if (exists && S_ISDIR(st.st_mode)) {
     close(dirfd);
     ftpd_reply(s, 553, "%s: is a directory.", vpath);
     return;
   }
-  if (kind == UP_STOR && rest > 0 && (!exists || !S_ISREG(st.st_mode) || rest > st.st_size)) {
+  if (exists && (in_place || kind == UP_STOR) && !(kind == UP_STOR && !in_place && S_ISLNK(st.st_mode))) {
+    /* (STOR replaces a symlink itself, so there is nothing to check.) */
+    struct stat fst;
+    ffd = open_target(s, vpath, &st, kind == UP_APPE && rest == 0 ? O_APPEND : 0, &fst);
+    if (ffd < 0) {
+      close(dirfd);
+      target_error(s, ffd, vpath);
+      return;
+    }
+    if (rest > fst.st_size) {
+      close(ffd);
+      close(dirfd);
+      ftpd_reply(s, 554, "Restart offset %lld is past the end of the file.", (long long)rest);
+      return;
+    }
+    st = fst;
+    if (!in_place) {           /* STOR: only the check; the data goes to a temporary */
+      close(ffd);
+      ffd = -1;
+    }
+  } else if (rest > 0) {
     close(dirfd);                    /* nothing to resume: create nothing */
     ftpd_reply(s, 554, "Restart offset %lld is past the end of the file.", (long long)rest);
     return;
@@ -124,50 +194,48 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
       return;
     }
   }
-  int ffd;
   char tmp[FTPD_MAX_NAME + 64] = "";
-  if (in_place) {
-    /* Beneath the root, through openat2 like any other path. */
-    ffd = ftpd_fs_open(s->root_fd, vpath, O_WRONLY | O_CREAT | (kind == UP_APPE ? O_APPEND : 0), 0644);
-    if (ffd >= 0 && kind == UP_STOR) {
-      struct stat fst;
-      if (fstat(ffd, &fst) == 0 && rest > fst.st_size) {
-        close(ffd);
-        close(dirfd);
-        ftpd_reply(s, 554, "Restart offset %lld is past the end of the file.", (long long)rest);
-        return;
-      }
-      if (ftruncate(ffd, rest) || lseek(ffd, rest, SEEK_SET) < 0) {
-        int e = -errno;
-        close(ffd);
-        close(dirfd);
-        ftpd_reply_err(s, 553, e, vpath);
-        return;
-      }
-    }
-  } else {
+  if (!in_place) {
+    /* The temporary beside the target; the target itself is replaced by a
+     * rename only after a complete transfer. It keeps the target's
+     * permission bits, never setuid, setgid or sticky. */
     ffd = make_temp(dirfd, name, tmp, sizeof tmp);
-    if (ffd >= 0 && exists && S_ISREG(st.st_mode)) fchmod(ffd, st.st_mode & 07777);  /* keep its mode */
-  }
-  if (ffd < 0) {
-    close(dirfd);
-    ftpd_reply_err(s, 553, ffd, vpath);
-    return;
+    if (ffd < 0) {
+      close(dirfd);
+      ftpd_reply_err(s, 553, ffd, vpath);
+      return;
+    }
+    if (exists && S_ISREG(st.st_mode)) fchmod(ffd, st.st_mode & 0777);
   }
   char what[FTPD_MAX_PATH + 100];
   if (kind == UP_STOU) snprintf(what, sizeof what, "FILE: %s", final);
   else snprintf(what, sizeof what, "Ok to send data for %s.", vpath);
   double t0 = mt_now();
   int dfd = ftpd_data_open(s, what);
-  int rc;
+  int rc = 0;
+  bool not_regular = false;
   off_t got = 0;
   if (dfd < 0) {
     rc = MT_ECANCELED;
   } else {
-    rc = ftpd_data_recv_file(s, dfd, ffd, &got);
-    if (rc == 0 && close(ffd) != 0) rc = -errno;   /* delayed write errors (NFS, quota) */
-    else if (rc != 0) close(ffd);
-    ffd = -1;
+    if (ffd < 0) {                   /* APPE to a new name: created only now */
+      struct stat fst;
+      ffd = ftpd_fs_open(s->root_fd, vpath, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK, 0644);
+      if (ffd >= 0 && (fstat(ffd, &fst) || !S_ISREG(fst.st_mode))) {
+        close(ffd);
+        ffd = -EINVAL;
+        not_regular = true;
+      }
+      if (ffd < 0) rc = ffd;
+    } else if (in_place && rest > 0 && (ftruncate(ffd, rest) || lseek(ffd, rest, SEEK_SET) < 0)) {
+      rc = -errno;
+    }
+    if (rc == 0) {
+      rc = ftpd_data_recv_file(s, dfd, ffd, &got);
+      if (rc == 0 && close(ffd) != 0) rc = -errno;   /* delayed write errors (NFS, quota) */
+      else if (rc != 0) close(ffd);
+      ffd = -1;
+    }
   }
   if (ffd >= 0) close(ffd);
   if (!in_place) {
@@ -191,24 +259,22 @@ static void upload(ftpd_session_t *s, const char *arg, int kind) {
   char ok[FTPD_MAX_NAME + 64];
   if (kind == UP_STOU) snprintf(ok, sizeof ok, "Transfer complete (unique file name: %s).", final);
   else snprintf(ok, sizeof ok, "Transfer complete.");
+  if (not_regular) {                 /* something else appeared under the name meanwhile */
+    mt_close(dfd);
+    s->in_xfer = false;
+    ftpd_reply(s, 553, "%s: not a regular file.", vpath);
+    return;
+  }
   ftpd_data_finish(s, dfd, rc, ok);
 }
 
-void ftpd_cmd_stor(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOR); }
-void ftpd_cmd_appe(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_APPE); }
-void ftpd_cmd_stou(ftpd_session_t *s, const char *arg) { upload(s, arg, UP_STOU); }
+void ftpd_cmd_stor(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_STOR); }
+void ftpd_cmd_appe(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_APPE); }
+void ftpd_cmd_stou(ftpd_session_t *s, const char *arg, const char *vp) { upload(s, vp, UP_STOU); }
 
 /* LIST/NLST/MLSD: build the listing, then send it in one go. */
-static void listing(ftpd_session_t *s, const char *arg, int style) {
+static void listing(ftpd_session_t *s, const char *vpath, int style) {
   s->rest = 0;
-  const char *p = arg;
-  if (style != LIST_MLSD)
-    while (*p == '-') {            /* "LIST -la": ls options, ignored */
-      while (*p && *p != ' ') p++;
-      while (*p == ' ') p++;
-    }
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, p, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
   sbuf_t b;
   sbuf_init(&b, 64 << 20);
   int r = ftpd_list(s, vpath, style, &b, "");
@@ -225,13 +291,12 @@ static void listing(ftpd_session_t *s, const char *arg, int style) {
   sbuf_free(&b);
 }
 
-void ftpd_cmd_list(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_LONG); }
-void ftpd_cmd_nlst(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_NAMES); }
-void ftpd_cmd_mlsd(ftpd_session_t *s, const char *arg) { listing(s, arg, LIST_MLSD); }
+void ftpd_cmd_list(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_LONG); }
+void ftpd_cmd_nlst(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_NAMES); }
+void ftpd_cmd_mlsd(ftpd_session_t *s, const char *arg, const char *vp) { listing(s, vp, LIST_MLSD); }
 
-void ftpd_cmd_mlst(ftpd_session_t *s, const char *arg) {
-  char vpath[FTPD_MAX_PATH + 1];
-  if (!ftpd_sess_path(s, arg, vpath) || !ftpd_authorize(s, PERM_L, vpath)) return;
+void ftpd_cmd_mlst(ftpd_session_t *s, const char *arg, const char *vp) {
+  const char *vpath = vp;
   sbuf_t b;
   sbuf_init(&b, 0);
   sbuf_puts(&b, " ");
