@@ -7,7 +7,10 @@
  * that line, after the bytes it counts have been pwritten). The state file
  * is authoritative for -c: a .part is never taken for complete because of
  * its length. NAME appears only by rename, once every segment is complete,
- * the size checks and (when the server offers HASH SHA-256) the hash.
+ * the size checks and (when the server offers HASH SHA-256) the hash —
+ * taken while the bytes arrive: in line for one stream, by a hasher that
+ * follows the segments in file order otherwise, with the server asked on a
+ * helper session meanwhile for large files.
  *
  * Threads: the calling thread runs segment 0 on the caller's session; the
  * other segments run on an mt_pool, each on a session of its own. Segments
@@ -99,10 +102,19 @@ static int hash_file(EVP_MD_CTX *h, int fd, uint64_t n) {
 
 /* Compares the server's HASH of path with ours. 0, EX_VERIFY, or an exit
  * code of the HASH command; says what was checked with -v. */
-static int verify(sess_t *s, const char *path, const char *local_hex, uint64_t size, uint64_t expect) {
+/* rh: the server's answer when it was asked on a helper session during the
+ * transfer (NULL: ask now on s). */
+typedef struct {
+  char hex[65];
+  int rc;   /* sess_hash's: 0, 1 (no HASH), or an exit code */
+} rhash_res_t;
+
+static int verify(sess_t *s, const char *path, const char *local_hex, uint64_t size, uint64_t expect,
+                  const rhash_res_t *rh) {
   if (g_opts.verify && local_hex) {
     char rhex[65];
-    int r = sess_hash(s, path, rhex);
+    int r = rh ? rh->rc : sess_hash(s, path, rhex);
+    if (rh && r == 0) memcpy(rhex, rh->hex, sizeof rhex);
     if (r == 0) {
       if (strcmp(rhex, local_hex)) {
         snprintf(s->err, sizeof s->err, "SHA-256 mismatch: server %s, local %s", rhex, local_hex);
@@ -323,7 +335,7 @@ static int seg_once(segjob_t *j, char *buf) {
       break;
     }
     pos += (uint64_t)n;
-    __atomic_store_n(&g->done, g->done + (uint64_t)w, __ATOMIC_RELAXED);
+    __atomic_store_n(&g->done, g->done + (uint64_t)w, __ATOMIC_RELEASE);
     if (j->to_eof) g->end = g->start + g->done;
     prog_add(j->prog, (uint64_t)n);
     if (last_io - last_state > 0.5) {
@@ -397,6 +409,68 @@ static int seg_run(void *arg, void **result) {
   }
   return j->rc = ex;
 }
+
+/* ---- hashing alongside a download ---------------------------------------------------
+ *
+ * A large or segmented download does not wait for the server to hash the
+ * file after the last byte: a helper session asks for HASH while the bytes
+ * flow. Segments arrive out of order, so their local hash is taken in file
+ * order by a hasher that follows the segments' published `done` counts and
+ * reads each range back (from the page cache) as soon as it is written. */
+
+typedef struct {
+  const target_t *t;
+  const char *path;
+  rhash_res_t res;
+} rhash_t;
+
+static int rhash_run(void *arg, void **result) {
+  rhash_t *r = arg;
+  sess_t hs;
+  sess_init(&hs);
+  r->res.rc = sess_open(&hs, r->t->host, r->t->port, r->t->user, r->t->pass);
+  if (r->res.rc == 0) r->res.rc = sess_hash(&hs, r->path, r->res.hex);
+  sess_close(&hs);
+  return 0;
+}
+
+typedef struct {
+  state_t *st;
+  int fd;
+  EVP_MD_CTX *h;
+  int stop;       /* set (atomically) when a segment failed: give up */
+  int rc;         /* 0 when the whole file was hashed */
+} lhash_t;
+
+static int lhash_run(void *arg, void **result) {
+  lhash_t *l = arg;
+  char *buf = malloc(BUFSZ);
+  l->rc = -1;
+  if (!buf) return 0;
+  uint64_t pos = 0;
+  for (int i = 0; i < l->st->n; i++) {
+    seg_t *g = &l->st->seg[i];
+    while (pos < g->end) {
+      uint64_t avail = g->start + __atomic_load_n(&g->done, __ATOMIC_ACQUIRE);
+      if (avail > pos) {
+        size_t want = avail - pos < BUFSZ ? (size_t)(avail - pos) : BUFSZ;
+        ssize_t n = pread(l->fd, buf, want, (off_t)pos);
+        if (n <= 0) goto out;
+        EVP_DigestUpdate(l->h, buf, (size_t)n);
+        pos += (uint64_t)n;
+        continue;
+      }
+      if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE) || g_interrupted) goto out;
+      mt_sleep(0.001);
+    }
+  }
+  l->rc = 0;
+out:
+  free(buf);
+  return 0;
+}
+
+#define RHASH_MIN (8 << 20)   /* below this a helper login costs more than it saves */
 
 /* ---- get --------------------------------------------------------------------------- */
 
@@ -541,11 +615,19 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   }
   if (to_eof) st.seg[0].done = 0, st.seg[0].end = 0;   /* unknown size: start over */
   jobs[0].hash = h;
+  bool hashing = g_opts.verify && s->feat_hash_sha256 && s->hash_selected && !s->ascii;
+  rhash_t rh = {.t = t, .path = path, .res = {.rc = -1}};
+  lhash_t lh = {.st = &st, .fd = fd, .rc = -1};
+  bool want_rh = hashing && known && size >= RHASH_MIN;
+  if (hashing && st.n > 1) lh.h = hash_new();
   mt_pool_t *pool = NULL;
-  mt_future_t *fs[MAX_SEGMENTS] = {0};
-  if (st.n > 1) {
-    pool = mt_pool_new((size_t)st.n - 1);
+  mt_future_t *fs[MAX_SEGMENTS] = {0}, *rf = NULL, *lf = NULL;
+  size_t nworkers = (size_t)st.n - 1 + (want_rh ? 1 : 0) + (lh.h ? 1 : 0);
+  if (nworkers) {
+    pool = mt_pool_new(nworkers);
     for (int i = 1; pool && i < st.n; i++) fs[i] = mt_pool_submit(pool, seg_run, &jobs[i]);
+    if (pool && want_rh) rf = mt_pool_submit(pool, rhash_run, &rh);
+    if (pool && lh.h) lf = mt_pool_submit(pool, lhash_run, &lh);
   }
   seg_run(&jobs[0], NULL);
   for (int i = 1; i < st.n; i++) {
@@ -558,29 +640,39 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     }
     sess_close(&jobs[i].own);
   }
-  if (pool) mt_pool_free(pool);
-  prog_end(prog);
   int ex = 0;
   for (int i = 0; i < st.n && !ex; i++)
     if (jobs[i].rc) {
       ex = jobs[i].rc;
       snprintf(s->err, sizeof s->err, "%s", jobs[i].err);
     }
+  if (ex) __atomic_store_n(&lh.stop, 1, __ATOMIC_RELEASE);
+  if (lf) {
+    mt_future_result(lf, MT_FOREVER, NULL);
+    mt_future_release(lf);
+  }
+  if (rf) {
+    mt_future_result(rf, MT_FOREVER, NULL);
+    mt_future_release(rf);
+  }
+  if (pool) mt_pool_free(pool);
+  prog_end(prog);
   uint64_t got = 0;
   for (int i = 0; i < st.n; i++) got += st.seg[i].done;
   free(jobs);
   if (ex == EX_CONNECT && got > have) ex = EX_XFER;   /* lost once bytes flowed: the transfer failed */
   char hex[65] = "";
-  if (!ex && g_opts.verify && s->feat_hash_sha256 && s->hash_selected && !s->ascii) {
-    if (!h) {                       /* segmented: one pass over the finished file */
-      h = hash_new();
-      if (h && hash_file(h, fd, got)) ex = EX_LOCAL;
-    }
-    if (h) hash_hex(h, hex);
+  if (!ex && hashing) {
+    if (lh.h && lh.rc == 0) hash_hex(lh.h, hex);   /* segmented: hashed in order alongside */
+    else if (h) hash_hex(h, hex);                  /* one stream: hashed as received */
+    else if (lh.h) ex = EX_LOCAL;
   }
   if (h) EVP_MD_CTX_free(h);
+  if (lh.h) EVP_MD_CTX_free(lh.h);
   if (!ex && !sess_connected(s)) ex = sess_open(s, t->host, t->port, t->user, t->pass);
-  if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size);
+  /* the helper's answer, unless it could not get one (then ask here) */
+  const rhash_res_t *rres = rf && rh.res.rc >= 0 && rh.res.rc <= 1 ? &rh.res : NULL;
+  if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size, rres);
   if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
     struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
     futimens(fd, ts);
@@ -700,7 +792,7 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
   if (!s->ascii) {
     uint64_t rsize = pos;
     if (!hex[0] && sess_size(s, path, &rsize) && !sess_connected(s)) return EX_CONNECT;
-    ex = verify(s, path, hex[0] ? hex : NULL, rsize, pos);
+    ex = verify(s, path, hex[0] ? hex : NULL, rsize, pos, NULL);
     if (ex) return ex;
   }
   if (mtime >= 0 && s->feat_mfmt) {

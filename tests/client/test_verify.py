@@ -24,6 +24,16 @@ def test_hash_verified_get_put(servers, mtftp, kind):
     r = mtftp("-v", "get", "-s", "3", s.url("h.bin"), "-o", "h3.bin")
     assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
     assert (mtftp.work / "h3.bin").read_bytes() == data
+    # large enough for the server's hash to be asked on a helper session during
+    # the transfer, segmented and not
+    big = os.urandom(9 * 1024 * 1024)
+    (s.root / "big.bin").write_bytes(big)
+    for extra in (["-s", "3"], []):
+        r = mtftp("-v", "get", *extra, s.url("big.bin"), "-o", "big.out")
+        assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
+        assert r.stderr.count("--> HASH big.bin") == 1
+        assert (mtftp.work / "big.out").read_bytes() == big
+        (mtftp.work / "big.out").unlink()
     (mtftp.work / "up.bin").write_bytes(data[:777_777])
     r = mtftp("-v", "put", "up.bin", s.url("up.bin"))
     assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
@@ -37,6 +47,10 @@ def hash_mismatch(servers, mtftp):
     assert r.returncode == EX["verify"], r.stderr
     assert "SHA-256 mismatch" in r.stderr
     assert not (mtftp.work / "m.bin").exists() and (mtftp.work / "m.bin.part").exists()
+    (s.root / "m9.bin").write_bytes(os.urandom(9 * 1024 * 1024))
+    r = mtftp("get", "-s", "2", s.url("m9.bin"))
+    assert r.returncode == EX["verify"] and "SHA-256 mismatch" in r.stderr, r.stderr
+    assert not (mtftp.work / "m9.bin").exists() and (mtftp.work / "m9.bin.part").exists()
     (mtftp.work / "u.bin").write_bytes(b"u" * 1000)
     assert mtftp("put", "u.bin", s.url("u.bin")).returncode == EX["verify"]
     # --no-verify: only the size is checked
