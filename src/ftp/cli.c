@@ -196,8 +196,13 @@ static int cmd_get(ctx_t *c, int argc, char **argv) {
   bool same = true;
   for (int i = 0; i < nu; i++) {
     const char *why = "bad URL";
-    if (url_parse(urls[i], &ucs[i].u, &why) || !ucs[i].u.path[0] || ucs[i].u.dir) {
-      errmsg("get %s: %s", urls[i], ucs[i].u.path[0] || why[0] != 'b' ? why : "names no file");
+    int pr = url_parse(urls[i], &ucs[i].u, &why);
+    if (pr == 0 && (!ucs[i].u.path[0] || ucs[i].u.dir)) {
+      why = "names a directory, not a file (mirror copies directories)";
+      pr = -1;
+    }
+    if (pr) {
+      errmsg("get %s: %s", urls[i], why);
       free(ucs);
       free(jl);
       free(locals);
@@ -446,7 +451,6 @@ int main(int argc, char **argv) {
         sess_close(&c.s);
         return rc;
       }
-      if (rc == 0 && c.s.cwd[0] == 0) rc = 0;
     }
     if (script) rc = shell_script(&c, script);
     else if (isatty(0)) rc = shell_interactive(&c);

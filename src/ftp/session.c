@@ -547,13 +547,20 @@ typedef struct {
   bool mlsd;
 } listctx_t;
 
+/* A listing names entries of one directory: a name with '/' (or a NUL),
+ * "." or ".." is a server trying to point mget or mirror outside it. */
+static bool bad_name(const char *name, size_t len) {
+  return memchr(name, '/', len) || memchr(name, 0, len) || (len == 1 && name[0] == '.') ||
+         (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
 static int list_line(void *ud, char *line, size_t len) {
   listctx_t *c = ud;
   if (c->mlsd) {
     ftpp_facts_t f;
     if (ftpp_facts_parse(line, len, &f)) return 0;
     if (!strcasecmp(f.type, "cdir") || !strcasecmp(f.type, "pdir")) return 0;
-    if (f.name_len >= sizeof c->out->v[0].name) return 0;
+    if (f.name_len >= sizeof c->out->v[0].name || bad_name(f.name, f.name_len)) return 0;
     rentry_t *e = rlist_add(c->out);
     if (!e) return EX_LOCAL;
     memcpy(e->name, f.name, f.name_len);
@@ -572,8 +579,7 @@ static int list_line(void *ud, char *line, size_t len) {
   }
   ftpp_list_entry_t le;
   if (ftpp_list_parse(line, len, time(NULL), &le)) return 0;
-  if (le.name_len >= sizeof c->out->v[0].name) return 0;
-  if ((le.name_len == 1 && le.name[0] == '.') || (le.name_len == 2 && !memcmp(le.name, "..", 2))) return 0;
+  if (le.name_len >= sizeof c->out->v[0].name || bad_name(le.name, le.name_len)) return 0;
   rentry_t *e = rlist_add(c->out);
   if (!e) return EX_LOCAL;
   memcpy(e->name, le.name, le.name_len);

@@ -10,6 +10,8 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
   --stall-once  the first RETR answers 150 and then sends nothing, leaving the
                 data connection open (a stalled transfer)
   --busy-once   the first RETR is refused with "450 busy" (a transient reply)
+  --evil-names  MLSD listings also name "../escape.txt" and "sub/inner.txt"
+                (a server pointing mget and mirror outside the directory)
   --no-mlst     no MLST/MLSD: the client must parse LIST
   --pasv-lie    no EPSV, and PASV replies name another address (10.255.255.1):
                 the client must fall back to PASV and use the control peer's
@@ -101,6 +103,16 @@ class Handler(FTPHandler):
         self.respond("213 SHA-256 0-%d %s %s" % (len(data), digest, self.fs.fs2ftp(path)))
 
 
+if "--evil-names" in args:
+    from pyftpdlib.filesystems import AbstractedFS
+    _orig_mlsx = AbstractedFS.format_mlsx
+
+    def _evil_mlsx(self, basedir, listing, perms, facts, ignore_err=True):
+        for name in ("../escape.txt", "sub/inner.txt", ".."):
+            yield ("type=file;size=5;modify=20200101000000; %s\r\n" % name).encode()
+        yield from _orig_mlsx(self, basedir, listing, perms, facts, ignore_err)
+
+    AbstractedFS.format_mlsx = _evil_mlsx
 if "--no-mlst" in args:
     del Handler.proto_cmds["MLSD"]
     del Handler.proto_cmds["MLST"]

@@ -200,3 +200,18 @@ def test_get_into_a_fifo_never_replaces_it(servers, mtftp):
     assert got == [data]
     import stat
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and not (mtftp.work / "pipe.part").exists()
+
+
+def test_listing_names_cannot_escape(servers, mtftp):
+    s = servers("pyftpdlib", "--evil-names")
+    (s.root / "d").mkdir()
+    (s.root / "d" / "ok.txt").write_text("fine")
+    (mtftp.work / "in").mkdir()
+    r = mtftp("-c", "cd d; mget -j 2 *", s.url(), cwd=mtftp.work / "in")
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(mtftp.work / "in")) == ["ok.txt"]
+    assert not (mtftp.work / "escape.txt").exists()
+    r = mtftp("mirror", s.url("d"), "m", cwd=mtftp.work / "in")
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(mtftp.work / "in" / "m")) == ["ok.txt"]
+    assert not (mtftp.work / "in" / "escape.txt").exists()
