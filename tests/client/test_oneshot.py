@@ -100,11 +100,19 @@ def test_mirror_both_ways(srv, mtftp):
     (up / "top").write_bytes(b"top")
     (mtftp.work / "secret").write_text("outside the tree")
     os.symlink(mtftp.work / "secret", up / "link")
+    os.utime(up / "top", (1_500_000_000, 1_500_000_000))
     p = mtftp("mirror", "-R", "-j", "2", "up", srv.url(wpath(srv, "uptree")))
     assert p.returncode == 0, p.stderr
     assert wfile(srv, "uptree/x/f1").read_bytes() == b"f1" * 5000
     assert wfile(srv, "uptree/top").read_bytes() == b"top"
     assert not wfile(srv, "uptree/link").exists()
+    if srv.name != "vsftpd":   # vsftpd has no MFMT
+        assert int(wfile(srv, "uptree/top").stat().st_mtime) == 1_500_000_000
+    # --delete on upload: a remote file the local tree lacks goes
+    wfile(srv, "uptree/stale").write_text("old")
+    p = mtftp("mirror", "-R", "--delete", "up", srv.url(wpath(srv, "uptree")))
+    assert p.returncode == 0, p.stderr
+    assert not wfile(srv, "uptree/stale").exists() and wfile(srv, "uptree/top").exists()
 
 
 def test_parallel_get(srv, mtftp):

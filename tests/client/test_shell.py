@@ -124,6 +124,12 @@ def test_interactive(servers, term, tmp_path, home):
     assert (tw / "small.txt").read_text() == "small\n"
     t.keys("ls", "Enter")
     t.wait(lambda sc: "small.txt" in sc.split("get small.txt", 1)[-1])
+    # local path completion (libedit's file names) for lcd
+    (tw / "localdir-x").mkdir()
+    t.keys("lcd localdi", "Tab")
+    t.wait(lambda sc: "lcd localdir-x" in sc)
+    t.keys("Enter", "lpwd", "Enter")
+    t.wait(lambda sc: str(tw / "localdir-x") in sc)
     # Ctrl-D quits, and history is kept
     t.keys("C-d")
     t.wait(lambda sc: "EXIT=0" in sc)
@@ -132,7 +138,7 @@ def test_interactive(servers, term, tmp_path, home):
     t2 = term(s.url())
     t2.wait(lambda sc: "alice@127.0.0.1:/>" in sc)
     t2.keys("Up")
-    t2.wait(lambda sc: sc.rstrip().endswith("> ls"))
+    t2.wait(lambda sc: sc.rstrip().endswith("> lpwd"))
 
 
 def test_more_commands(servers, mtftp):
