@@ -217,3 +217,12 @@ def test_progress_redraws_at_most_ten_per_second(servers, tmp_path, home):
     redraws = text.count("\r\x1b[K")
     assert 2 <= redraws <= elapsed * 10 + 2, (redraws, elapsed)
     assert text.endswith("\r\x1b[K")                              # cleared at the end
+
+
+def test_password_prompt_without_echo(servers, term):
+    s = servers("mtftpd")
+    t = term(f"ftp://alice@127.0.0.1:{s.port}/")
+    t.wait(lambda sc: "Password for alice@127.0.0.1:" in sc)
+    t.keys("wonderland", "Enter")
+    sc = t.wait(lambda sc: "alice@127.0.0.1:/>" in sc)
+    assert "wonderland" not in sc
