@@ -223,3 +223,20 @@ def test_listing_names_cannot_escape(servers, mtftp):
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(mtftp.work / "in" / "m")) == ["ok.txt"]
     assert not (mtftp.work / "in" / "escape.txt").exists()
+
+
+def test_utf8_names(servers, mtftp):
+    from urllib.parse import quote
+    s = servers("mtftpd")
+    name = "naïve-文件 x.txt"
+    (s.root / name).write_text("utf-8 name\n")
+    r = mtftp("-v", "get", s.url(quote(name)))
+    assert r.returncode == 0, r.stderr
+    assert "--> OPTS UTF8 ON" in r.stderr
+    assert (mtftp.work / name).read_text() == "utf-8 name\n"
+    r = mtftp("-c", "mget naïve*", s.url(), cwd=mtftp.work)
+    assert r.returncode == 0, r.stderr
+    (mtftp.work / "è.bin").write_bytes(b"e")
+    r = mtftp("put", "è.bin", s.url(""))
+    assert r.returncode == 0, r.stderr
+    assert (s.root / "è.bin").read_bytes() == b"e"
