@@ -115,6 +115,9 @@ typedef struct sess {
   int listen_fd;                  /* active mode listener or -1 */
   double last_cmd;                /* mt_now() of the last command sent */
   int pending_noops;              /* NOOPs sent during a transfer, replies unread */
+  bool hash_ahead;                /* a HASH sent ahead (pipelined), its reply unread */
+  int ahead_code;                 /* that reply once read: code (0 none) and last line */
+  char ahead_reply[512];
   bool ascii;                     /* the user chose `ascii` (TYPE A transfers) */
   char cwd[4096];
   char *buf;                      /* transfer buffer, kept for the session's life; owned */
@@ -168,6 +171,12 @@ int sess_pwd(sess_t *s);   /* refreshes s->cwd */
 /* HASH: the SHA-256 of path in hex (65 bytes). 0; 1 when the server does
  * not offer it; or an exit code. */
 int sess_hash(sess_t *s, const char *path, char *hex);
+/* Sends HASH without waiting: its reply is read ahead of the next
+ * command's (sess_cmd), so a small download's hash costs no round trip of
+ * its own. 0, or -1 when the server offers no HASH SHA-256 or the send failed. */
+int sess_hash_ahead(sess_t *s, const char *path);
+/* The HASH reply read ahead, as sess_hash would return it; -1 if none came. */
+int sess_hash_ahead_result(sess_t *s, char *hex);
 
 /* ---- progress.c ------------------------------------------------------------ */
 typedef struct prog prog_t;

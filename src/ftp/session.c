@@ -57,6 +57,7 @@ static void drop(sess_t *s) {
   s->lr = NULL;
   s->type = 0;
   s->pending_noops = 0;
+  s->hash_ahead = false;
 }
 
 void sess_drop(sess_t *s) { drop(s); }
@@ -168,13 +169,25 @@ int sess_send(sess_t *s, const char *fmt, ...) {
   return r;
 }
 
+/* The reply to the command just sent; a pipelined HASH's comes first. */
+static int cmd_reply(sess_t *s) {
+  int r = sess_reply(s, g_opts.timeout);
+  if (r > 0 && s->hash_ahead) {
+    s->hash_ahead = false;
+    s->ahead_code = r;
+    snprintf(s->ahead_reply, sizeof s->ahead_reply, "%s", s->reply);
+    r = sess_reply(s, g_opts.timeout);
+  }
+  return r;
+}
+
 int sess_cmd(sess_t *s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int r = vsend(s, fmt, ap);
   va_end(ap);
   if (r < 0) return r;
-  return sess_reply(s, g_opts.timeout);
+  return cmd_reply(s);
 }
 
 static bool has_word(const char *text, const char *w) {
@@ -415,7 +428,7 @@ int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
   va_start(ap, fmt);
   r = vsend(s, fmt, ap);
   va_end(ap);
-  if (r == 0) r = sess_reply(s, g_opts.timeout);
+  if (r == 0) r = cmd_reply(s);
   if (r < 0) return EX_CONNECT;
   if (r >= 300 || r < 100 || (r >= 200 && r < 300)) {
     if (s->data_fd >= 0) mt_close(s->data_fd);
@@ -664,19 +677,45 @@ int sess_is_dir(sess_t *s, const char *path) {
   return r < 0 ? -1 : 1;
 }
 
-int sess_hash(sess_t *s, const char *path, char *hex) {
-  if (!s->feat_hash_sha256 || !s->hash_selected) return 1;
-  int r = sess_cmd(s, "HASH %s", path);
+/* Reads a HASH reply (code r, last line `line`) into hex. */
+static int hash_reply(sess_t *s, int r, const char *line, char *hex) {
   if (r < 0) return EX_CONNECT;
-  if (r != 213) return r >= 500 && r <= 504 ? 1 : sess_fail(s, r);
+  if (r != 213) {
+    if (r >= 500 && r <= 504) return 1;
+    snprintf(s->reply, sizeof s->reply, "%s", line);
+    return sess_fail(s, r);
+  }
   /* "213 SHA-256 0-N hexhash path" */
   char algo[32], range[64], h[160];
-  if (sscanf(s->reply + 4, "%31s %63s %159s", algo, range, h) != 3 || strcasecmp(algo, "SHA-256") ||
+  if (sscanf(line + 4, "%31s %63s %159s", algo, range, h) != 3 || strcasecmp(algo, "SHA-256") ||
       strlen(h) != 64) {
-    seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", s->reply);
+    seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", line);
     return EX_REMOTE;
   }
   for (int i = 0; i < 64; i++) hex[i] = (char)tolower((unsigned char)h[i]);
   hex[64] = 0;
   return 0;
+}
+
+int sess_hash(sess_t *s, const char *path, char *hex) {
+  if (!s->feat_hash_sha256 || !s->hash_selected) return 1;
+  int r = sess_cmd(s, "HASH %s", path);
+  char line[sizeof s->reply];
+  snprintf(line, sizeof line, "%s", s->reply);
+  return hash_reply(s, r, line, hex);
+}
+
+int sess_hash_ahead(sess_t *s, const char *path) {
+  s->ahead_code = 0;
+  if (!s->feat_hash_sha256 || !s->hash_selected || s->hash_ahead) return -1;
+  if (sess_send(s, "HASH %s", path) < 0) return -1;
+  s->hash_ahead = true;
+  return 0;
+}
+
+int sess_hash_ahead_result(sess_t *s, char *hex) {
+  if (!s->ahead_code) return -1;
+  int r = hash_reply(s, s->ahead_code, s->ahead_reply, hex);
+  s->ahead_code = 0;
+  return r;
 }

@@ -629,6 +629,8 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     if (pool && want_rh) rf = mt_pool_submit(pool, rhash_run, &rh);
     if (pool && lh.h) lf = mt_pool_submit(pool, lhash_run, &lh);
   }
+  /* a smaller single stream: its HASH rides ahead of the EPSV (no round trip of its own) */
+  bool ahead = hashing && !want_rh && st.n == 1 && !to_eof && sess_hash_ahead(s, path) == 0;
   seg_run(&jobs[0], NULL);
   for (int i = 1; i < st.n; i++) {
     if (fs[i]) {
@@ -672,6 +674,8 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!ex && !sess_connected(s)) ex = sess_open(s, t->host, t->port, t->user, t->pass);
   /* the helper's answer, unless it could not get one (then ask here) */
   const rhash_res_t *rres = rf && rh.res.rc >= 0 && rh.res.rc <= 1 ? &rh.res : NULL;
+  rhash_res_t ares;
+  if (ahead && (ares.rc = sess_hash_ahead_result(s, ares.hex)) >= 0 && ares.rc <= 1) rres = &ares;
   if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size, rres);
   if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
     struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
