@@ -70,6 +70,7 @@ bench: build-dev
 	@echo "== bench/py_proc_bench.py"; python3 bench/py_proc_bench.py $(BUILD)
 	@echo "== bench/bench_ftpd.py"; /usr/bin/python3 bench/bench_ftpd.py $(BUILD)
 	@echo "== bench/bench_http.py"; /usr/bin/python3 bench/bench_http.py $(BUILD)
+	@echo "== bench/bench_client.py"; /usr/bin/python3 bench/bench_client.py $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""bench_client.py — mtftp against lftp, on the same mtftpd, in the same run.
+
+  (a) many files: `mget -j 8` of 200 files of 1 MiB, against lftp's
+      `mirror --parallel=8` of the same directory          goal >= 1.2x
+  (b) small files: 2,000 files of 4 KiB, the same two commands  goal >= 2x
+  (c) one big file: `get -s 4` against lftp `pget -n 4`      goal >= 1.0x
+      and against mtftp's own single stream (`get`)
+mtftp verifies each file against mtftpd's HASH SHA-256 by default and lftp
+does not, so (a)-(c) are measured both verified and with --no-verify.
+  (d) mtftp's peak resident memory during (c)               goal <= 16 MiB
+
+Each figure is the median of RUNS runs, the two clients alternating; the
+ratio is lftp's time over mtftp's (above 1: mtftp is faster). Files are
+fetched to a scratch directory, removed between runs.
+
+Usage: bench/bench_client.py [BUILD_DIR] [BIG_MIB]   (defaults: build, 1024)
+On a busy machine pass a smaller BIG_MIB; the output says what was used.
+"""
+import os
+import pwd
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+BIG_MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+MTFTPD = os.path.join(BUILD, "src/ftpd/mtftpd")
+MTFTP = os.path.join(BUILD, "src/ftp/mtftp")
+RUNS = int(os.environ.get("RUNS", "3"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vmhwm(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_timed(args, cwd):
+    """Runs args; returns (seconds, peak RSS in KiB). The peak is the
+    process's own VmHWM, sampled every 2 ms while it runs (ru_maxrss would
+    report the forking Python's size, which exec carries over)."""
+    with tempfile.TemporaryFile() as ef:
+        t = time.monotonic()
+        p = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=ef)
+        peak = 0
+        while p.poll() is None:
+            peak = max(peak, vmhwm(p.pid))
+            time.sleep(0.002)
+        dt = time.monotonic() - t
+        ef.seek(0)
+        err = ef.read().decode(errors="replace")
+    if p.returncode != 0:
+        raise SystemExit(f"{args[0]} failed ({p.returncode}): {err[-2000:]}")
+    return dt, peak
+
+
+def main():
+    if not shutil.which("lftp"):
+        raise SystemExit("bench_client: needs lftp (scripts/packages/test.list)")
+    tmp = tempfile.mkdtemp(prefix="bench_client.")
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "many"))
+    os.makedirs(os.path.join(root, "small"))
+    for i in range(200):
+        with open(os.path.join(root, "many", f"f{i:03d}"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+    blob = os.urandom(4096)
+    for i in range(2000):
+        with open(os.path.join(root, "small", f"s{i:04d}"), "wb") as f:
+            f.write(blob)
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(BIG_MIB):
+            f.write(chunk)
+    users = os.path.join(tmp, "users")
+    subprocess.run([MTFTPD, "passwd", "--users", users, "add", "bench", "--perms", "elr"], input="bench\n",
+                   text=True, check=True, capture_output=True)
+    port = free_port()
+    me = pwd.getpwuid(os.getuid()).pw_name
+    log = open(os.path.join(tmp, "server.log"), "wb")
+    srv = subprocess.Popen([MTFTPD, "--listen", f"127.0.0.1:{port}", "--root", root, "--users", users,
+                            "--run-as", me, "--log-level", "error", "--max-clients", "64"],
+                           stdout=log, stderr=log)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    base = f"ftp://bench:bench@127.0.0.1:{port}"
+    lftp_open = f"set net:max-retries 1; set xfer:clobber on; open -u bench,bench -p {port} 127.0.0.1"
+    out = os.path.join(tmp, "out")
+
+    def fresh():
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+
+    # mtftp verifies against the server's HASH by default (lftp does not):
+    # each case runs both ways, the anchor once.
+    nv = ["--no-verify"]
+    cases = {
+        "many": ([MTFTP, "-q", "-c", "mget -j 8 *", f"{base}/many/"],
+                 ["lftp", "-c", f"{lftp_open}; mirror --parallel=8 many many"]),
+        "many_nv": ([MTFTP, "-q", *nv, "-c", "mget -j 8 *", f"{base}/many/"], None),
+        "small": ([MTFTP, "-q", "-c", "mget -j 8 *", f"{base}/small/"],
+                  ["lftp", "-c", f"{lftp_open}; mirror --parallel=8 small small"]),
+        "small_nv": ([MTFTP, "-q", *nv, "-c", "mget -j 8 *", f"{base}/small/"], None),
+        "big": ([MTFTP, "-q", "get", "-s", "4", f"{base}/big.bin"],
+                ["lftp", "-c", f"{lftp_open}; pget -n 4 big.bin -o big.bin"]),
+        "big_nv": ([MTFTP, "-q", *nv, "get", "-s", "4", f"{base}/big.bin"], None),
+        "single": ([MTFTP, "-q", *nv, "get", f"{base}/big.bin"], None),
+    }
+    times = {k: ([], []) for k in cases}
+    rss = []
+    try:
+        for _ in range(RUNS):
+            for name, (mine, theirs) in cases.items():
+                fresh()
+                dt, kib = run_timed(mine, out)
+                times[name][0].append(dt)
+                if name.startswith("big"):
+                    rss.append(kib)
+                if theirs:
+                    fresh()
+                    times[name][1].append(run_timed(theirs, out)[0])
+    finally:
+        srv.terminate()
+        srv.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {k: (statistics.median(a), statistics.median(b) if b else None) for k, (a, b) in times.items()}
+    load = os.getloadavg()[0]
+    print(f"bench_client: {RUNS} runs each, medians; big file {BIG_MIB} MiB; load average {load:.1f} "
+          f"on {os.cpu_count()} CPUs")
+
+    def line(label, mine, theirs, anchor, goal):
+        ratio = theirs / mine
+        print(f"  {label:<44} mtftp {mine:7.3f} s   {anchor} {theirs:7.3f} s   ratio {ratio:5.2f}x  "
+              f"(goal >= {goal}x: {'met' if ratio >= goal else 'NOT met'})")
+
+    for key, label, goal in (("many", "(a) 200 x 1 MiB, mget -j 8 vs mirror -P 8", 1.2),
+                             ("small", "(b) 2000 x 4 KiB, mget -j 8 vs mirror -P 8", 2.0),
+                             ("big", f"(c) {BIG_MIB} MiB, get -s 4 vs pget -n 4", 1.0)):
+        lftp = med[key][1]
+        line(label + ", verified", med[key][0], lftp, "lftp", goal)
+        line(label + ", --no-verify", med[key + "_nv"][0], lftp, "lftp", goal)
+    single = med["single"][0]
+    seg = med["big_nv"][0]
+    print(f"  (c') --no-verify: get -s 4 {BIG_MIB / seg:7.1f} MiB/s; one stream {BIG_MIB / single:7.1f} MiB/s; "
+          f"ratio {single / seg:5.2f}x")
+    peak = max(rss) / 1024
+    print(f"  (d) mtftp peak RSS during get -s 4 (both ways): {peak:.1f} MiB (goal <= 16 MiB: "
+          f"{'met' if peak <= 16 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,721 @@
+/* session.c — one FTP control connection (RFC 959, 2428, 3659).
+ *
+ * A session is used by one thread at a time. Replies are read with libmt's
+ * line reader and ftpproto's reply state machine, each within
+ * g_opts.timeout; any broken or timed-out read closes the connection, so a
+ * session is never left out of step with its server. Data connections are
+ * EPSV first, then PASV (the 227's address is ignored in favour of the
+ * control peer's, as curl does, so a NATed or lying server cannot point us
+ * elsewhere), or active PORT/EPRT on the control connection's local
+ * address.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <mt/error.h>
+#include <mt/io.h>
+#include <mt/time.h>
+
+#include "ftpproto.h"
+#include "listparse.h"
+#include "mtftp.h"
+
+#define MAX_LINE 8192
+
+void sess_init(sess_t *s) {
+  memset(s, 0, sizeof *s);
+  s->fd = s->data_fd = s->listen_fd = -1;
+}
+
+bool sess_connected(const sess_t *s) { return s->fd >= 0; }
+
+static void seterr(sess_t *s, int exitcode, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(sess_t *s, int exitcode, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof s->err, fmt, ap);
+  va_end(ap);
+  s->err_exit = exitcode;
+}
+
+static void drop(sess_t *s) {
+  if (s->data_fd >= 0) mt_close(s->data_fd);
+  if (s->listen_fd >= 0) mt_close(s->listen_fd);
+  if (s->fd >= 0) mt_close(s->fd);
+  s->fd = s->data_fd = s->listen_fd = -1;
+  if (s->lr) mt_linereader_free(s->lr);
+  s->lr = NULL;
+  s->type = 0;
+  s->pending_noops = 0;
+  s->hash_ahead = false;
+}
+
+void sess_drop(sess_t *s) { drop(s); }
+
+void sess_close(sess_t *s) {
+  if (s->fd >= 0 && s->data_fd < 0) {
+    /* a polite QUIT, never a long wait */
+    if (mt_send_all(s->fd, "QUIT\r\n", 6, 2) == 6) {
+      if (g_opts.verbose > 0) fprintf(stderr, "--> QUIT\n");
+      sess_reply(s, 2);
+    }
+  }
+  drop(s);
+  free(s->text);
+  s->text = NULL;
+  s->text_len = s->text_cap = 0;
+  free(s->buf);
+  s->buf = NULL;
+}
+
+char *sess_buf(sess_t *s) {
+  if (!s->buf) s->buf = malloc(XFER_BUFSZ);
+  return s->buf;
+}
+
+static void text_add(sess_t *s, const char *line, size_t len) {
+  if (s->text_len + len + 2 > s->text_cap) {
+    size_t cap = s->text_cap ? s->text_cap * 2 : 1024;
+    while (cap < s->text_len + len + 2) cap *= 2;
+    char *t = realloc(s->text, cap);
+    if (!t) return;
+    s->text = t;
+    s->text_cap = cap;
+  }
+  memcpy(s->text + s->text_len, line, len);
+  s->text_len += len;
+  s->text[s->text_len++] = '\n';
+  s->text[s->text_len] = 0;
+}
+
+int sess_reply(sess_t *s, double timeout) {
+  if (s->fd < 0) return MT_ENOTCONN;
+  ftpp_reply_t r;
+  ftpp_reply_init(&r);
+  s->text_len = 0;
+  if (s->text) s->text[0] = 0;
+  for (;;) {
+    char *line;
+    size_t len;
+    int rc = mt_readline(s->lr, &line, &len, timeout);
+    if (rc == MT_EMSGSIZE) continue;   /* an absurd line inside a reply: skipped */
+    if (rc < 0) {
+      seterr(s, EX_CONNECT, "%s", rc == MT_ECLOSED ? "connection closed by the server" : mt_strerror(rc));
+      drop(s);
+      return rc;
+    }
+    if (g_opts.verbose > 0) {
+      prog_clear();
+      fprintf(stderr, "<-- %s\n", line);
+    }
+    text_add(s, line, len);
+    int fr = ftpp_reply_feed(&r, line, len);
+    if (fr < 0) {
+      seterr(s, EX_CONNECT, "not an FTP reply: %.60s", line);
+      drop(s);
+      return MT_EINVAL;
+    }
+    if (fr == FTPP_REPLY_DONE) {
+      snprintf(s->reply, sizeof s->reply, "%s", line);
+      s->code = r.code;
+      return r.code;
+    }
+  }
+}
+
+static int vsend(sess_t *s, const char *fmt, va_list ap) {
+  if (s->fd < 0) {
+    seterr(s, EX_CONNECT, "not connected");
+    return MT_ENOTCONN;
+  }
+  char buf[MAX_LINE];
+  int n = vsnprintf(buf, sizeof buf - 2, fmt, ap);
+  if (n < 0 || (size_t)n >= sizeof buf - 2 || memchr(buf, '\r', (size_t)n) || memchr(buf, '\n', (size_t)n)) {
+    seterr(s, EX_USAGE_, "command too long or holds a line break");
+    return MT_EINVAL;
+  }
+  if (g_opts.verbose > 0) {
+    prog_clear();
+    if (!strncasecmp(buf, "PASS ", 5)) fprintf(stderr, "--> PASS ****\n");
+    else fprintf(stderr, "--> %s\n", buf);
+  }
+  buf[n++] = '\r';
+  buf[n++] = '\n';
+  ssize_t w = mt_send_all(s->fd, buf, (size_t)n, g_opts.timeout);
+  if (w < 0) {
+    seterr(s, EX_CONNECT, "%s", mt_strerror((int)w));
+    drop(s);
+    return (int)w;
+  }
+  s->last_cmd = mt_now();
+  return 0;
+}
+
+int sess_send(sess_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vsend(s, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+/* The reply to the command just sent; a pipelined HASH's comes first. */
+static int cmd_reply(sess_t *s) {
+  int r = sess_reply(s, g_opts.timeout);
+  if (r > 0 && s->hash_ahead) {
+    s->hash_ahead = false;
+    s->ahead_code = r;
+    snprintf(s->ahead_reply, sizeof s->ahead_reply, "%s", s->reply);
+    r = sess_reply(s, g_opts.timeout);
+  }
+  return r;
+}
+
+int sess_cmd(sess_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vsend(s, fmt, ap);
+  va_end(ap);
+  if (r < 0) return r;
+  return cmd_reply(s);
+}
+
+static bool has_word(const char *text, const char *w) {
+  for (const char *p = text; (p = strcasestr(p, w)); p++)
+    return true;
+  return false;
+}
+
+int sess_fail(sess_t *s, int r) {
+  if (r < 0) {
+    if (!s->err[0]) seterr(s, EX_CONNECT, "%s", mt_strerror(r));
+    return s->err_exit ? s->err_exit : EX_CONNECT;
+  }
+  int ex = EX_REMOTE;
+  const char *t = s->reply;
+  switch (r) {
+    case 421: ex = EX_CONNECT; break;
+    case 530: case 532: case 553: ex = EX_PERM; break;
+    case 425: case 426: case 451: case 452: case 552: ex = EX_XFER; break;
+    case 450: case 550:
+      if (has_word(t, "ermission") || has_word(t, "denied") || has_word(t, "privilege") || has_word(t, "not allowed"))
+        ex = EX_PERM;
+      else if (r == 550 || has_word(t, "no such") || has_word(t, "not found"))
+        ex = EX_NOTFOUND;
+      break;
+    default: break;
+  }
+  seterr(s, ex, "%s", t);
+  return ex;
+}
+
+static void parse_feat(sess_t *s) {
+  if (!s->text) return;
+  for (char *p = s->text; *p;) {
+    char *e = strchr(p, '\n');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n > 1 && p[0] == ' ') {
+      char f[64];
+      size_t k = 0;
+      for (size_t i = 1; i < n && k + 1 < sizeof f && p[i] != ' '; i++) f[k++] = (char)toupper((unsigned char)p[i]);
+      f[k] = 0;
+      if (!strcmp(f, "MLST")) s->feat_mlst = true;
+      else if (!strcmp(f, "SIZE")) s->feat_size = true;
+      else if (!strcmp(f, "MDTM")) s->feat_mdtm = true;
+      else if (!strcmp(f, "MFMT")) s->feat_mfmt = true;
+      else if (!strcmp(f, "REST")) s->feat_rest = true;
+      else if (!strcmp(f, "UTF8")) s->feat_utf8 = true;
+      else if (!strcmp(f, "HASH")) {
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        if (strcasestr(line, "SHA-256")) s->feat_hash_sha256 = true;
+        s->hash_selected = strcasestr(line, "SHA-256*") != NULL;
+      }
+    }
+    p = e ? e + 1 : p + n;
+  }
+}
+
+int sess_open(sess_t *s, const char *host, int port, const char *user, const char *pass) {
+  drop(s);
+  s->err[0] = 0;
+  s->err_exit = 0;
+  snprintf(s->host, sizeof s->host, "%s", host);
+  s->port = port;
+  snprintf(s->user, sizeof s->user, "%s", user && *user ? user : "anonymous");
+  snprintf(s->pass, sizeof s->pass, "%s", user && *user ? (pass ? pass : "") : (pass && *pass ? pass : "mtftp@"));
+  s->active = g_opts.active;
+  int fd = mt_tcp_connect(host, port, g_opts.timeout);
+  if (fd < 0) {
+    seterr(s, EX_CONNECT, "cannot connect to %s port %d: %s", host, port, mt_strerror(fd));
+    return EX_CONNECT;
+  }
+  s->fd = fd;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  socklen_t l = sizeof s->peer;
+  getpeername(fd, (struct sockaddr *)&s->peer, &l);
+  l = sizeof s->local;
+  getsockname(fd, (struct sockaddr *)&s->local, &l);
+  s->lr = mt_linereader_new(fd, MAX_LINE);
+  if (!s->lr) {
+    drop(s);
+    seterr(s, EX_LOCAL, "out of memory");
+    return EX_LOCAL;
+  }
+  int r = sess_reply(s, g_opts.timeout);
+  if (r < 0) return EX_CONNECT;
+  if (r != 220) {
+    sess_fail(s, r);
+    drop(s);
+    s->err_exit = EX_CONNECT;
+    return EX_CONNECT;
+  }
+  r = sess_cmd(s, "USER %s", s->user);
+  if (r == 331 || r == 332) r = sess_cmd(s, "PASS %s", s->pass);
+  if (r < 0) return EX_CONNECT;
+  if (r != 230 && r != 202) {
+    sess_fail(s, r);
+    s->err_exit = r == 421 ? EX_CONNECT : EX_LOGIN;
+    drop(s);
+    return s->err_exit;
+  }
+  r = sess_cmd(s, "FEAT");
+  if (r < 0) return EX_CONNECT;
+  if (r == 211) parse_feat(s);
+  if (s->feat_utf8 && sess_cmd(s, "OPTS UTF8 ON") < 0) return EX_CONNECT;
+  if (s->feat_hash_sha256 && !s->hash_selected) {
+    r = sess_cmd(s, "OPTS HASH SHA-256");
+    if (r < 0) return EX_CONNECT;
+    s->hash_selected = r == 200;
+  }
+  r = sess_type(s, 'I');
+  if (r) return r;
+  sess_pwd(s);
+  return sess_connected(s) ? 0 : EX_CONNECT;
+}
+
+int sess_type(sess_t *s, char type) {
+  if (s->type == type) return 0;
+  int r = sess_cmd(s, "TYPE %c", type);
+  if (r != 200) return sess_fail(s, r);
+  s->type = type;
+  return 0;
+}
+
+int sess_pwd(sess_t *s) {
+  int r = sess_cmd(s, "PWD");
+  if (r != 257) return r < 0 ? EX_CONNECT : 0;
+  char path[4096];
+  if (ftpp_path_unquote(s->reply + 4, path, sizeof path) >= 0) snprintf(s->cwd, sizeof s->cwd, "%s", path);
+  return 0;
+}
+
+/* ---- data connections --------------------------------------------------- */
+
+static int connect_to(sess_t *s, const struct sockaddr_storage *ss) {
+  int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno;
+  socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  int r = mt_connect(fd, (const struct sockaddr *)ss, len, g_opts.timeout);
+  if (r < 0) {
+    mt_close(fd);
+    return r;
+  }
+  return fd;
+}
+
+static void set_port(struct sockaddr_storage *ss, int port) {
+  if (ss->ss_family == AF_INET6) ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  else ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+static int passive(sess_t *s) {
+  struct sockaddr_storage ss = s->peer;
+  if (!s->no_epsv) {
+    int r = sess_cmd(s, "EPSV");
+    if (r < 0) return EX_CONNECT;
+    int port;
+    if (r == 229 && ftpp_epsv_parse(s->reply, &port) == 0) {
+      set_port(&ss, port);
+      goto connect;
+    }
+    s->no_epsv = true;   /* refused or unreadable: PASV from now on */
+  }
+  int r = sess_cmd(s, "PASV");
+  if (r < 0) return EX_CONNECT;
+  struct sockaddr_storage given;
+  if (r != 227) return sess_fail(s, r);
+  if (ftpp_pasv_parse(s->reply, &given)) {
+    seterr(s, EX_XFER, "cannot read the PASV reply: %s", s->reply);
+    return EX_XFER;
+  }
+  int port = ntohs(((struct sockaddr_in *)&given)->sin_port);
+  if (g_opts.verbose > 0 && ss.ss_family == AF_INET &&
+      ((struct sockaddr_in *)&given)->sin_addr.s_addr != ((struct sockaddr_in *)&ss)->sin_addr.s_addr)
+    fprintf(stderr, "mtftp: the PASV reply's address differs from the server's; using the server's\n");
+  set_port(&ss, port);
+connect:;
+  int fd = connect_to(s, &ss);
+  if (fd < 0) {
+    seterr(s, EX_XFER, "cannot open the data connection: %s", mt_strerror(fd));
+    return EX_XFER;
+  }
+  s->data_fd = fd;
+  return 0;
+}
+
+static int active(sess_t *s) {
+  struct sockaddr_storage ss = s->local;
+  set_port(&ss, 0);
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 1) ||
+      getsockname(fd, (struct sockaddr *)&ss, &len)) {
+    seterr(s, EX_LOCAL, "cannot listen for the data connection: %s", strerror(errno));
+    if (fd >= 0) close(fd);
+    return EX_LOCAL;
+  }
+  s->listen_fd = fd;
+  char arg[80];
+  bool v4 = ss.ss_family == AF_INET ||
+            (ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+  int r;
+  if (v4 && ftpp_port_format(&ss, arg, sizeof arg) > 0) {
+    r = sess_cmd(s, "PORT %s", arg);
+  } else {
+    ftpp_eprt_format(&ss, arg, sizeof arg);
+    r = sess_cmd(s, "EPRT %s", arg);
+  }
+  if (r < 0) return EX_CONNECT;
+  if (r != 200) {
+    mt_close(s->listen_fd);
+    s->listen_fd = -1;
+    return sess_fail(s, r);
+  }
+  return 0;
+}
+
+int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
+  s->err[0] = 0;
+  if (s->fd < 0) {
+    seterr(s, EX_CONNECT, "not connected");
+    return EX_CONNECT;
+  }
+  int r = s->active ? active(s) : passive(s);
+  if (r) return r;
+  if (rest > 0) {
+    r = sess_cmd(s, "REST %lld", (long long)rest);
+    if (r != 350) {
+      int ex = r < 0 ? EX_CONNECT : sess_fail(s, r);
+      if (s->data_fd >= 0) mt_close(s->data_fd);
+      if (s->listen_fd >= 0) mt_close(s->listen_fd);
+      s->data_fd = s->listen_fd = -1;
+      return ex;
+    }
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  r = vsend(s, fmt, ap);
+  va_end(ap);
+  if (r == 0) r = cmd_reply(s);
+  if (r < 0) return EX_CONNECT;
+  if (r >= 300 || r < 100 || (r >= 200 && r < 300)) {
+    if (s->data_fd >= 0) mt_close(s->data_fd);
+    if (s->listen_fd >= 0) mt_close(s->listen_fd);
+    s->data_fd = s->listen_fd = -1;
+    if (r >= 200 && r < 300) {
+      seterr(s, EX_XFER, "%s (no data connection)", s->reply);
+      return EX_XFER;
+    }
+    return sess_fail(s, r);
+  }
+  if (s->listen_fd >= 0) {
+    int fd = mt_accept(s->listen_fd, NULL, NULL, g_opts.timeout);
+    mt_close(s->listen_fd);
+    s->listen_fd = -1;
+    if (fd < 0) {
+      seterr(s, EX_XFER, "the server did not connect back: %s", mt_strerror(fd));
+      drop(s);
+      return EX_XFER;
+    }
+    s->data_fd = fd;
+  }
+  s->pending_noops = 0;
+  return 0;
+}
+
+void sess_keepalive(sess_t *s) {
+  if (g_opts.keepalive <= 0 || s->fd < 0 || mt_now() - s->last_cmd < g_opts.keepalive) return;
+  if (sess_send(s, "NOOP") == 0) s->pending_noops++;
+}
+
+int sess_data_end(sess_t *s) {
+  if (s->data_fd >= 0) mt_close(s->data_fd);
+  s->data_fd = -1;
+  int r;
+  for (;;) {
+    r = sess_reply(s, g_opts.timeout);
+    if (r == 200 && s->pending_noops > 0) {
+      s->pending_noops--;
+      continue;
+    }
+    break;
+  }
+  while (r > 0 && s->pending_noops > 0) {
+    int n = sess_reply(s, g_opts.timeout);
+    if (n < 0) break;
+    s->pending_noops--;
+  }
+  if (r < 0) {
+    seterr(s, EX_XFER, "connection lost before the transfer's reply");
+    return EX_XFER;
+  }
+  if (r != 226 && r != 250) {
+    int ex = sess_fail(s, r);
+    return ex == EX_REMOTE ? EX_XFER : ex;
+  }
+  return 0;
+}
+
+void sess_abort(sess_t *s) {
+  if (s->fd < 0) return;
+  if (s->data_fd >= 0) mt_close(s->data_fd);
+  s->data_fd = -1;
+  if (sess_send(s, "ABOR") < 0) return;
+  /* 426 for the transfer and 226 for ABOR, or only 226 (RFC 959 4.1.3);
+   * replies to keep-alive NOOPs may come first. */
+  for (int i = 0; i < 4 + s->pending_noops; i++) {
+    int r = sess_reply(s, g_opts.timeout < 5 ? g_opts.timeout : 5);
+    if (r < 0) return;
+    if (r == 225 || r == 226) break;
+    if (r >= 500) break;
+  }
+  s->pending_noops = 0;
+  /* whatever else is in flight: a NOOP round trip puts us back in step */
+  int r = sess_cmd(s, "NOOP");
+  while (r > 0 && r != 200) r = sess_reply(s, 2);
+  if (r < 0) drop(s);
+}
+
+/* ---- listings -------------------------------------------------------------- */
+
+void rlist_free(rlist_t *l) {
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static rentry_t *rlist_add(rlist_t *l) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    rentry_t *v = realloc(l->v, cap * sizeof *v);
+    if (!v) return NULL;
+    l->v = v;
+    l->cap = cap;
+  }
+  rentry_t *e = &l->v[l->n++];
+  memset(e, 0, sizeof *e);
+  e->mtime = -1;
+  return e;
+}
+
+/* Reads the data connection line by line into fn. */
+static int read_lines(sess_t *s, int (*fn)(void *ud, char *line, size_t len), void *ud) {
+  mt_linereader_t *lr = mt_linereader_new(s->data_fd, MAX_LINE);
+  if (!lr) return EX_LOCAL;
+  int ex = 0;
+  for (;;) {
+    char *line;
+    size_t len;
+    int r = mt_readline(lr, &line, &len, g_opts.timeout);
+    if (r == MT_ECLOSED) break;
+    if (r == MT_EMSGSIZE) continue;
+    if (r < 0) {
+      seterr(s, EX_XFER, "listing: %s", mt_strerror(r));
+      ex = EX_XFER;
+      break;
+    }
+    if (g_interrupted) {
+      ex = EX_INTR;
+      break;
+    }
+    if ((ex = fn(ud, line, len))) break;
+  }
+  mt_linereader_free(lr);
+  return ex;
+}
+
+typedef struct {
+  rlist_t *out;
+  bool mlsd;
+} listctx_t;
+
+/* A listing names entries of one directory: a name with '/' (or a NUL),
+ * "." or ".." is a server trying to point mget or mirror outside it. */
+static bool bad_name(const char *name, size_t len) {
+  return memchr(name, '/', len) || memchr(name, 0, len) || (len == 1 && name[0] == '.') ||
+         (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static int list_line(void *ud, char *line, size_t len) {
+  listctx_t *c = ud;
+  if (c->mlsd) {
+    ftpp_facts_t f;
+    if (ftpp_facts_parse(line, len, &f)) return 0;
+    if (!strcasecmp(f.type, "cdir") || !strcasecmp(f.type, "pdir")) return 0;
+    if (f.name_len >= sizeof c->out->v[0].name || bad_name(f.name, f.name_len)) return 0;
+    rentry_t *e = rlist_add(c->out);
+    if (!e) return EX_LOCAL;
+    memcpy(e->name, f.name, f.name_len);
+    e->name[f.name_len] = 0;
+    if (!strcasecmp(f.type, "dir")) e->type = FTPP_LIST_DIR;
+    else if (!strcasecmp(f.type, "file")) e->type = FTPP_LIST_FILE;
+    else if (strcasestr(f.type, "symlink") || strcasestr(f.type, "link")) e->type = FTPP_LIST_LINK;
+    else e->type = FTPP_LIST_OTHER;
+    if (f.present & FTPP_FACT_SIZE) {
+      e->size = f.size;
+      e->has_size = true;
+    }
+    if (f.present & FTPP_FACT_MODIFY) e->mtime = f.modify.tv_sec;
+    if (f.present & FTPP_FACT_UNIX_MODE) e->mode = f.unix_mode & 07777;
+    return 0;
+  }
+  ftpp_list_entry_t le;
+  if (ftpp_list_parse(line, len, time(NULL), &le)) return 0;
+  if (le.name_len >= sizeof c->out->v[0].name || bad_name(le.name, le.name_len)) return 0;
+  rentry_t *e = rlist_add(c->out);
+  if (!e) return EX_LOCAL;
+  memcpy(e->name, le.name, le.name_len);
+  e->name[le.name_len] = 0;
+  e->type = le.type;
+  e->size = le.size;
+  e->has_size = le.type == FTPP_LIST_FILE;
+  e->mtime = le.mtime_exact ? le.mtime : -1;   /* a year only is too coarse to compare */
+  e->mode = le.mode;
+  return 0;
+}
+
+int sess_list(sess_t *s, const char *path, rlist_t *out) {
+  memset(out, 0, sizeof *out);
+  listctx_t c = {out, s->feat_mlst};
+  int r;
+  if (s->feat_mlst) r = path && *path ? sess_data_begin(s, 0, "MLSD %s", path) : sess_data_begin(s, 0, "MLSD");
+  else r = path && *path ? sess_data_begin(s, 0, "LIST %s", path) : sess_data_begin(s, 0, "LIST");
+  if (r) return r;
+  int ex = read_lines(s, list_line, &c);
+  if (ex) {
+    if (ex == EX_INTR) sess_abort(s);
+    else drop(s);
+    return ex;
+  }
+  return sess_data_end(s);
+}
+
+static int raw_line(void *ud, char *line, size_t len) {
+  int fd = *(int *)ud;
+  prog_clear();
+  line[len] = '\n';
+  ssize_t w = write(fd, line, len + 1);
+  line[len] = 0;
+  return w < 0 ? EX_LOCAL : 0;
+}
+
+int sess_list_raw(sess_t *s, const char *verb, const char *path, int fd) {
+  int r = path && *path ? sess_data_begin(s, 0, "%s %s", verb, path) : sess_data_begin(s, 0, "%s", verb);
+  if (r) return r;
+  int ex = read_lines(s, raw_line, &fd);
+  if (ex) {
+    if (ex == EX_INTR) sess_abort(s);
+    else drop(s);
+    return ex;
+  }
+  return sess_data_end(s);
+}
+
+int sess_size(sess_t *s, const char *path, uint64_t *size) {
+  int r = sess_type(s, 'I');
+  if (r) return r;
+  r = sess_cmd(s, "SIZE %s", path);
+  if (r != 213) return sess_fail(s, r);
+  int64_t v;
+  if (ftpp_rest_parse(s->reply + 4, &v)) {
+    seterr(s, EX_REMOTE, "cannot read the SIZE reply: %s", s->reply);
+    return EX_REMOTE;
+  }
+  *size = (uint64_t)v;
+  return 0;
+}
+
+int sess_mdtm(sess_t *s, const char *path, time_t *t) {
+  int r = sess_cmd(s, "MDTM %s", path);
+  if (r != 213) return sess_fail(s, r);
+  struct timespec ts;
+  const char *v = s->reply + 4;
+  if (ftpp_time_parse(v, strcspn(v, " "), &ts)) {
+    seterr(s, EX_REMOTE, "cannot read the MDTM reply: %s", s->reply);
+    return EX_REMOTE;
+  }
+  *t = ts.tv_sec;
+  return 0;
+}
+
+int sess_is_dir(sess_t *s, const char *path) {
+  int r = sess_cmd(s, "CWD %s", path);
+  if (r < 0) return -1;
+  if (r != 250) return 0;
+  r = sess_cmd(s, "CWD %s", s->cwd[0] ? s->cwd : "/");
+  return r < 0 ? -1 : 1;
+}
+
+/* Reads a HASH reply (code r, last line `line`) into hex. */
+static int hash_reply(sess_t *s, int r, const char *line, char *hex) {
+  if (r < 0) return EX_CONNECT;
+  if (r != 213) {
+    if (r >= 500 && r <= 504) return 1;
+    snprintf(s->reply, sizeof s->reply, "%s", line);
+    return sess_fail(s, r);
+  }
+  /* "213 SHA-256 0-N hexhash path" */
+  char algo[32], range[64], h[160];
+  if (sscanf(line + 4, "%31s %63s %159s", algo, range, h) != 3 || strcasecmp(algo, "SHA-256") ||
+      strlen(h) != 64) {
+    seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", line);
+    return EX_REMOTE;
+  }
+  for (int i = 0; i < 64; i++) hex[i] = (char)tolower((unsigned char)h[i]);
+  hex[64] = 0;
+  return 0;
+}
+
+int sess_hash(sess_t *s, const char *path, char *hex) {
+  if (!s->feat_hash_sha256 || !s->hash_selected) return 1;
+  int r = sess_cmd(s, "HASH %s", path);
+  char line[sizeof s->reply];
+  snprintf(line, sizeof line, "%s", s->reply);
+  return hash_reply(s, r, line, hex);
+}
+
+int sess_hash_ahead(sess_t *s, const char *path) {
+  s->ahead_code = 0;
+  if (!s->feat_hash_sha256 || !s->hash_selected || s->hash_ahead) return -1;
+  if (sess_send(s, "HASH %s", path) < 0) return -1;
+  s->hash_ahead = true;
+  return 0;
+}
+
+int sess_hash_ahead_result(sess_t *s, char *hex) {
+  if (!s->ahead_code) return -1;
+  int r = hash_reply(s, s->ahead_code, s->ahead_reply, hex);
+  s->ahead_code = 0;
+  return r;
+}

@@ -1,0 +1,130 @@
+"""Faults: the server killed mid-transfer (its exit code, the .part kept and
+resumable), one segment's connection reset mid-way (retried, the file
+correct), and a local disk filling up (its exit code, nothing that looks
+complete)."""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import EX, MTFTP, SANITIZER_MARKS, SLOW
+
+
+def wait_for(cond, timeout=20):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("segments", ["1", "4"])
+def test_server_killed_then_resume(servers, mtftp, home, segments):
+    s = servers("mtftpd")
+    data = os.urandom(6 * 1024 * 1024)
+    (s.root / "big.bin").write_bytes(data)
+    part = mtftp.work / "big.bin.part"
+    env = dict(os.environ, HOME=str(home))
+    # slowed to 1 MiB/s so it is still running when the server dies
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "--retries", "0", "get", "-s", segments, s.url("big.bin")],
+                         cwd=mtftp.work,
+                         env=env, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
+    s.kill()
+    err = p.communicate(timeout=30 * SLOW)[1]
+    assert not [m for m in SANITIZER_MARKS if m in err], err
+    assert p.returncode == EX["xfer"], err
+    assert "mtftp: get " in err and err.strip().count("\n") == 0, err
+    assert part.exists() and (mtftp.work / "big.bin.part.state").exists()
+    assert not (mtftp.work / "big.bin").exists()
+    got = part.stat().st_size
+    assert 0 < got < len(data)
+    # a new server on the same tree: -c continues from the state file
+    s2 = servers("mtftpd", root=s.root)
+    r = mtftp("-v", "get", "-c", "-s", segments, s2.url("big.bin"))
+    assert r.returncode == 0, r.stderr
+    rest = [l for l in r.stderr.splitlines() if l.startswith("--> REST ")]
+    assert rest and int(rest[0].split()[2]) > 0, r.stderr
+    assert (mtftp.work / "big.bin").read_bytes() == data
+    assert not part.exists() and not (mtftp.work / "big.bin.part.state").exists()
+
+
+def test_part_without_state_is_not_complete(servers, mtftp):
+    s = servers("mtftpd")
+    data = os.urandom(300_000)
+    (s.root / "f.bin").write_bytes(data)
+    # a .part of the full length but no state file: never taken as complete
+    (mtftp.work / "f.bin.part").write_bytes(b"\0" * len(data))
+    r = mtftp("get", "-c", s.url("f.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (mtftp.work / "f.bin").read_bytes() == data
+
+
+def test_segment_reset_is_retried(servers, mtftp):
+    s = servers("pyftpdlib", "--reset-once", "200000")
+    data = os.urandom(3 * 1024 * 1024)
+    (s.root / "seg.bin").write_bytes(data)
+    r = mtftp("get", "-s", "3", s.url("seg.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "retrying" in r.stderr, r.stderr
+    assert (mtftp.work / "seg.bin").read_bytes() == data
+
+
+def test_disk_full(servers, mtftp, tmp_path):
+    if not shutil.which("unshare"):
+        raise AssertionError("needs unshare (util-linux)")
+    s = servers("mtftpd")
+    (s.root / "huge.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "
+              f"{MTFTP} --retries 0 get {s.url('huge.bin')}; echo rc=$?; ls {mnt}")
+    p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60 * SLOW)
+    assert not [m for m in SANITIZER_MARKS if m in p.stderr], p.stderr
+    assert "rc=%d" % EX["local"] in p.stdout, p.stdout + p.stderr
+    assert "No space left on device" in p.stderr, p.stderr
+    listing = p.stdout.split("\n", 1)[1].split()
+    assert "huge.bin" not in listing          # nothing that looks complete
+    assert "huge.bin.part" in listing
+
+
+def test_interrupt_then_changed_file_starts_over(servers, mtftp, home):
+    s = servers("mtftpd")
+    data = os.urandom(3 * 1024 * 1024)
+    f = s.root / "chg.bin"
+    f.write_bytes(data)
+    part = mtftp.work / "chg.bin.part"
+    p = subprocess.Popen([MTFTP, "--rate", "1M", "get", s.url("chg.bin")], cwd=mtftp.work,
+                         env=dict(os.environ, HOME=str(home)), stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
+    p.send_signal(2)   # SIGINT: the transfer is aborted, the state written
+    err = p.communicate(timeout=30 * SLOW)[1]
+    assert not [m for m in SANITIZER_MARKS if m in err], err
+    assert p.returncode == 130
+    assert (mtftp.work / "chg.bin.part.state").exists()
+    # the same size but another time on the server: -c must not splice old bytes in
+    data2 = os.urandom(len(data))
+    f.write_bytes(data2)
+    os.utime(f, (1_500_000_000, 1_500_000_000))
+    r = mtftp("-v", "get", "-c", s.url("chg.bin"))
+    assert r.returncode == 0, r.stderr
+    assert not [l for l in r.stderr.splitlines() if l.startswith("--> REST ")], r.stderr
+    assert (mtftp.work / "chg.bin").read_bytes() == data2
+
+
+def test_stalled_data_connection(servers, mtftp):
+    s = servers("pyftpdlib", "--stall-once")
+    (s.root / "st.bin").write_bytes(b"s" * 100_000)
+    r = mtftp("--timeout", "1", "--retries", "0", "get", s.url("st.bin"))
+    assert r.returncode == EX["xfer"], r.stderr
+    assert "stalled" in r.stderr
+    assert not (mtftp.work / "st.bin").exists()
+    # the stall happens once: a retry gets the file
+    s2 = servers("pyftpdlib", "--stall-once")
+    (s2.root / "st.bin").write_bytes(b"s" * 100_000)
+    r = mtftp("--timeout", "1", "get", s2.url("st.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "retrying" in r.stderr and (mtftp.work / "st.bin").read_bytes() == b"s" * 100_000

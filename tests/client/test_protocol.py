@@ -1,0 +1,91 @@
+"""Protocol details: IPv6 (EPSV and EPRT), the PASV fallback ignoring a
+227 address that differs from the control peer's, TYPE A conversion both
+ways, and NOOPs on the idle control connection during a transfer."""
+import os
+import socket
+
+import pytest
+
+from conftest import ftp_conftest, free_port
+
+
+def test_ipv6_passive_and_active(tmp_path, mtftp):
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.fail("this machine has no IPv6 loopback; the IPv6 test needs ::1")
+    port = free_port("::1")
+    srv = ftp_conftest.Server(tmp_path, listen=[f"[::1]:{port}"])
+    srv.host, srv.port = "::1", port
+    srv.start()
+    try:
+        (srv.root / "six.bin").write_bytes(b"6" * 100_000)
+        url = f"ftp://alice:wonderland@[::1]:{port}/six.bin"
+        r = mtftp("-v", "get", url)
+        assert r.returncode == 0, r.stderr
+        assert "--> EPSV" in r.stderr and (mtftp.work / "six.bin").read_bytes() == b"6" * 100_000
+        r = mtftp("-v", "--active", "get", url, "-o", "six-active.bin")
+        assert r.returncode == 0, r.stderr
+        assert "--> EPRT |2|::1|" in r.stderr
+        assert (mtftp.work / "six-active.bin").read_bytes() == b"6" * 100_000
+    finally:
+        srv.stop()
+
+
+def test_pasv_fallback_ignores_the_address(servers, mtftp):
+    s = servers("pyftpdlib", "--pasv-lie")
+    (s.root / "p.bin").write_bytes(b"p" * 50_000)
+    r = mtftp("-v", "--timeout", "10", "get", s.url("p.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "--> EPSV" in r.stderr and "--> PASV" in r.stderr and "10,255,255,1" in r.stderr
+    assert "differs" in r.stderr
+    assert (mtftp.work / "p.bin").read_bytes() == b"p" * 50_000
+
+
+def test_ascii_both_ways(servers, mtftp):
+    s = servers("mtftpd")
+    (s.root / "unix.txt").write_bytes(b"one\ntwo\nthree\n")
+    r = mtftp("-v", "-c", "ascii; get unix.txt; put unix.txt back.txt", s.url())
+    assert r.returncode == 0, r.stderr
+    assert "--> TYPE A" in r.stderr
+    # LF -> CRLF by the server, CRLF -> LF here; and back on upload
+    assert (mtftp.work / "unix.txt").read_bytes() == b"one\ntwo\nthree\n"
+    assert (s.root / "back.txt").read_bytes() == b"one\ntwo\nthree\n"
+
+
+@pytest.mark.parametrize("kind", ["mtftpd", "vsftpd"])
+def test_keepalive_noop_during_transfer(servers, mtftp, kind):
+    s = servers(kind)
+    d = s.root / s.wdir if s.wdir else s.root
+    data = os.urandom(1200 * 1024)
+    (d / "slow.bin").write_bytes(data)
+    path = f"{s.wdir}/slow.bin" if s.wdir else "slow.bin"
+    r = mtftp("-v", "--keepalive", "0.3", "--rate", "1M", "get", s.url(path))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("--> NOOP") >= 2, r.stderr
+    assert (mtftp.work / "slow.bin").read_bytes() == data
+    # the session is still in step: the NOOP replies were all read
+    r = mtftp("-v", "--keepalive", "0.3", "--rate", "1M", "-c", f"get {path} again.bin; size {path}", s.url())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == str(len(data))
+
+
+def test_silent_server_times_out(mtftp):
+    # a listener that accepts and never greets: --timeout bounds the wait
+    with socket.socket() as ls:
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(4)
+        port = ls.getsockname()[1]
+        r = mtftp("--timeout", "1", "--retries", "0", "get", f"ftp://127.0.0.1:{port}/x", timeout=20)
+    assert r.returncode == 3, r.stderr
+    assert "timed out" in r.stderr
+
+
+def test_transient_reply_is_retried(servers, mtftp):
+    s = servers("pyftpdlib", "--busy-once")
+    (s.root / "b.bin").write_bytes(b"b" * 10_000)
+    r = mtftp("get", s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "450 Busy" in r.stderr and "retrying" in r.stderr
+    assert (mtftp.work / "b.bin").read_bytes() == b"b" * 10_000

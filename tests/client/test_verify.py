@@ -1,0 +1,73 @@
+"""Verified transfers: against mtftpd's HASH (under each model) and
+pyftpd_server.py --hash (pyftpdlib with HASH added, per
+draft-bryan-ftpext-hash-02); a lying server (--lie) for the mismatch; a
+server without HASH for the size check that -v reports."""
+import os
+
+import pytest
+
+from conftest import EX, MODEL
+
+KINDS = ["mtftpd"] + (["pyftpdlib"] if MODEL == "threads" else [])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hash_verified_get_put(servers, mtftp, kind):
+    s = servers(kind, "--hash") if kind == "pyftpdlib" else servers(kind)
+    data = os.urandom(1_500_000)
+    (s.root / "h.bin").write_bytes(data)
+    r = mtftp("-v", "get", s.url("h.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "--> OPTS HASH SHA-256" in r.stderr or "HASH SHA-256*" in r.stderr
+    assert "--> HASH h.bin" in r.stderr and "SHA-256 verified" in r.stderr
+    assert (mtftp.work / "h.bin").read_bytes() == data
+    r = mtftp("-v", "get", "-s", "3", s.url("h.bin"), "-o", "h3.bin")
+    assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
+    assert (mtftp.work / "h3.bin").read_bytes() == data
+    # large enough for the server's hash to be asked on a helper session during
+    # the transfer, segmented and not
+    big = os.urandom(9 * 1024 * 1024)
+    (s.root / "big.bin").write_bytes(big)
+    for extra in (["-s", "3"], []):
+        r = mtftp("-v", "get", *extra, s.url("big.bin"), "-o", "big.out")
+        assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
+        assert r.stderr.count("--> HASH big.bin") == 1
+        assert (mtftp.work / "big.out").read_bytes() == big
+        (mtftp.work / "big.out").unlink()
+    (mtftp.work / "up.bin").write_bytes(data[:777_777])
+    r = mtftp("-v", "put", "up.bin", s.url("up.bin"))
+    assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
+    assert (s.root / "up.bin").read_bytes() == data[:777_777]
+
+
+def hash_mismatch(servers, mtftp):
+    s = servers("pyftpdlib", "--hash", "--lie")
+    (s.root / "m.bin").write_bytes(b"m" * 100_000)
+    r = mtftp("get", s.url("m.bin"))
+    assert r.returncode == EX["verify"], r.stderr
+    assert "SHA-256 mismatch" in r.stderr
+    assert not (mtftp.work / "m.bin").exists() and (mtftp.work / "m.bin.part").exists()
+    (s.root / "m9.bin").write_bytes(os.urandom(9 * 1024 * 1024))
+    r = mtftp("get", "-s", "2", s.url("m9.bin"))
+    assert r.returncode == EX["verify"] and "SHA-256 mismatch" in r.stderr, r.stderr
+    assert not (mtftp.work / "m9.bin").exists() and (mtftp.work / "m9.bin.part").exists()
+    (mtftp.work / "u.bin").write_bytes(b"u" * 1000)
+    assert mtftp("put", "u.bin", s.url("u.bin")).returncode == EX["verify"]
+    # --no-verify: only the size is checked
+    r = mtftp("--no-verify", "-v", "get", s.url("m.bin"), "-o", "nv.bin")
+    assert r.returncode == 0, r.stderr
+    assert "--> HASH" not in r.stderr and "size checked" in r.stderr
+
+
+def size_check_without_hash(servers, mtftp):
+    s = servers("pyftpdlib")
+    (s.root / "s.bin").write_bytes(b"s" * 5000)
+    r = mtftp("-v", "get", s.url("s.bin"))
+    assert r.returncode == 0
+    assert "offers no HASH SHA-256; size checked (5000 bytes)" in r.stderr
+
+
+# pyftpdlib behaves the same whatever mtftpd's model: these run once.
+if MODEL == "threads":
+    test_hash_mismatch = hash_mismatch
+    test_size_check_without_hash = size_check_without_hash
