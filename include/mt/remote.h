@@ -15,7 +15,9 @@
  * restarted) is dropped; the next call connects afresh: reconnecting is
  * automatic, nothing needs re-opening. Every network wait is bounded: by the
  * call's own timeout when it has one, else by the handle's io_timeout (5 s by
- * default). A call that cannot reach Redis returns MT_ETIMEDOUT (no answer
+ * default); a call whose timeout is shorter than a round trip (0: do not
+ * wait for an item or for room) still gets one exchange of up to 250 ms (or
+ * io_timeout, if smaller). A call that cannot reach Redis returns MT_ETIMEDOUT (no answer
  * in time, e.g. Redis paused), MT_ECONNREFUSED or MT_ECONNRESET (refused or
  * cut), MT_EAGAIN (Redis is still loading its data after a restart), or
  * MT_EIO (Redis answered with an error, e.g. out of memory).

@@ -198,11 +198,17 @@ void mt__rlink_destroy(mt__rlink_t *l) {
   mt__rurl_free(&l->url);
 }
 
+/* A call with a timeout that has (almost) run out still gets one exchange:
+ * a round trip to Redis must have time to happen, or a timeout of 0 (the
+ * non-waiting put and get) would fail on any loaded machine. */
+#define MIN_EXCHANGE 0.25
+
 double mt__rlink_wait(const mt__rlink_t *l, int64_t deadline) {
   if (deadline == MT__NEVER) return l->io_timeout;
   double left = mt__remaining(deadline);
+  double floor = l->io_timeout < MIN_EXCHANGE ? l->io_timeout : MIN_EXCHANGE;
   if (left > l->io_timeout) left = l->io_timeout;
-  return left < 0.001 ? 0.001 : left;
+  return left < floor ? floor : left;
 }
 
 /* The SIGPIPE guard around one exchange: block it, do the I/O, swallow a
