@@ -509,6 +509,13 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   return r;
 }
 
+void ftpd_data_close(ftpd_session_t *s, int dfd) {
+  ftls_free(s->dtls);               /* no close_notify: the transfer did not complete */
+  s->dtls = NULL;
+  mt_close(dfd);
+  s->in_xfer = false;
+}
+
 void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
   /* A client that aborts often closes the data connection first; look for
    * its ABOR briefly so the replies come in the order it expects. */

@@ -83,6 +83,9 @@ int  ftpd_data_open(ftpd_session_t *s, const char *what);
 int  ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n);
 int  ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent);
 int  ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got);
+/* Drops a data connection without a final reply of its own (the caller
+ * sends one): TLS state freed, fd closed, the transfer over. */
+void ftpd_data_close(ftpd_session_t *s, int dfd);
 /* Ends a transfer: closes dfd and sends 226 (rc 0) or the matching 4xx. */
 void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg);
 

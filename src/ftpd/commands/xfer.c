@@ -260,8 +260,7 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   if (kind == UP_STOU) snprintf(ok, sizeof ok, "Transfer complete (unique file name: %s).", final);
   else snprintf(ok, sizeof ok, "Transfer complete.");
   if (not_regular) {                 /* something else appeared under the name meanwhile */
-    mt_close(dfd);
-    s->in_xfer = false;
+    ftpd_data_close(s, dfd);
     ftpd_reply(s, 553, "%s: not a regular file.", vpath);
     return;
   }
