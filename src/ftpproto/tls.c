@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,49 +205,44 @@ static double deadline_of(double timeout) { return timeout < 0 ? -1 : mt_now() +
 
 /* After an SSL call returned r <= 0: waits when OpenSSL wants IO (returns
  * 1: try again) or maps the failure to a code. */
+/* Records a failure of t (and of the calling thread), returns code. */
+__attribute__((format(printf, 3, 4)))
+static int fail(ftls_t *t, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->err, sizeof t->err, fmt, ap);
+  va_end(ap);
+  snprintf(t_err, sizeof t_err, "%s", t->err);
+  return code;
+}
+
 static int retry_or_fail(ftls_t *t, int r, double deadline, const char *what) {
   int e = SSL_get_error(t->ssl, r);
   int events = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
   if (events) {
     double left = deadline < 0 ? MT_FOREVER : deadline - mt_now();
     int w = mt_wait_fd(t->fd, events, left < 0 ? 0 : left);
-    if (w == 0) return 1;
-    snprintf(t->err, sizeof t->err, "%s: %s", what, mt_strerror(w));
-    snprintf(t_err, sizeof t_err, "%s", t->err);
-    return w;
+    return w == 0 ? 1 : fail(t, w, "%s: %s", what, mt_strerror(w));
   }
   if (e == SSL_ERROR_ZERO_RETURN) return 0;
-  char buf[160];
   if (e == SSL_ERROR_SYSCALL) {
     int en = errno;
     ERR_clear_error();
-    if (en == 0 || en == EAGAIN) {           /* end of stream, no close_notify */
-      snprintf(t->err, sizeof t->err, "%s: connection closed without close_notify", what);
-      snprintf(t_err, sizeof t_err, "%s", t->err);
-      return -ECONNABORTED;
-    }
-    snprintf(t->err, sizeof t->err, "%s: %s", what, strerror(en));
-    snprintf(t_err, sizeof t_err, "%s", t->err);
-    return en == EPIPE ? -ECONNRESET : -en;
+    if (en == 0 || en == EAGAIN)             /* end of stream, no close_notify */
+      return fail(t, -ECONNABORTED, "%s: connection closed without close_notify", what);
+    return fail(t, en == EPIPE ? -ECONNRESET : -en, "%s: %s", what, strerror(en));
   }
-  unsigned long ee = ERR_peek_last_error();
-  int reason = ERR_GET_REASON(ee);
+  int reason = ERR_GET_REASON(ERR_peek_last_error());
   if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     ERR_clear_error();
-    snprintf(t->err, sizeof t->err, "%s: connection closed without close_notify (possibly truncated)", what);
-    snprintf(t_err, sizeof t_err, "%s", t->err);
-    return -ECONNABORTED;
+    return fail(t, -ECONNABORTED, "%s: connection closed without close_notify (possibly truncated)", what);
   }
   if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
     long v = SSL_get_verify_result(t->ssl);
     ERR_clear_error();
-    snprintf(t->err, sizeof t->err, "%s: certificate verification failed: %s", what,
-             X509_verify_cert_error_string(v));
-    snprintf(t_err, sizeof t_err, "%s", t->err);
-    return -EACCES;
+    return fail(t, -EACCES, "%s: certificate verification failed: %s", what, X509_verify_cert_error_string(v));
   }
-  snprintf(buf, sizeof buf, "%s", what);
-  note(t, buf);
+  note(t, what);
   return -EPROTO;
 }
 
