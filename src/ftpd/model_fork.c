@@ -13,8 +13,12 @@
  * catches children that died without a word (a crash, SIGKILL). A session
  * that crashes takes nothing else down: its peers are other processes.
  *
- * The list of children is guarded by `lock`; nothing is held across IO or
- * a fork beyond the list append.
+ * The list of children is guarded by `lock`; nothing is held across IO.
+ * A child has only the thread that forked it, so it must not inherit a lock
+ * another thread held at that instant (an acceptor admitting the next
+ * connection holds the server's lock): the forker takes the server's lock,
+ * and log.c's pthread_atfork handler takes its own, across the fork, and
+ * the child releases its copies first thing.
  *
  * Shutdown: acceptors stop, every child gets SIGTERM — its handler only sets
  * the child's stopping flag, so idle sessions say 421 within a second and
@@ -59,6 +63,8 @@ static int child_main(void *arg) {
   forker_t *fk = arg;
   ftpd_server_t *srv = fk->srv;
   child_srv = srv;
+  mt_lock_release(&srv->lock);    /* held across the fork by start_child */
+  mt_lock_release(&fk->lock);
   /* The acceptor that forked us blocks SIGTERM/SIGINT/SIGHUP (main.c);
    * here they mean "finish and leave", except SIGHUP, which the parent
    * handles. */
@@ -90,12 +96,16 @@ static int start_child(forker_t *fk, int fd, const struct sockaddr_storage *peer
   if (!c) return MT_ENOMEM;
   c->peer = *peer;
   c->released = false;
-  /* The child reads fd and peer from fk; the list append is under the lock. */
+  /* The child reads fd and peer from fk; the list append is under the lock.
+   * The server's lock (after ours, the order release_pid uses) is held
+   * across the fork so that no other thread holds it then. */
   mt_lock_acquire(&fk->lock, MT_FOREVER);
   fk->fd = fd;
   fk->peer = *peer;
   mt_proc_opts_t o = {.name = "ftp-session", .daemon = true};
+  mt_lock_acquire(&fk->srv->lock, MT_FOREVER);
   int r = mt_proc_start(&c->proc, child_main, fk, &o);
+  mt_lock_release(&fk->srv->lock);
   if (r == 0) {
     atomic_fetch_add(&fk->srv->next_id, 1);   /* the child numbered itself from the old value */
     c->next = fk->children;

@@ -99,3 +99,51 @@ def test_fork_clients_vanish_fd_baseline(forked):
         time.sleep(0.1)
     assert children(forked.proc.pid) == []
     assert forked.fd_count() == base
+
+
+def test_fork_children_start_while_acceptors_hold_locks(make_server):
+    """A session process is forked while other threads of the server run:
+    an acceptor admitting (or refusing, and logging) the next connection
+    holds the server's lock at that moment. The child must not inherit a
+    lock held by a thread it does not have (it would hang before its
+    banner). Floods of refused connections keep the acceptors busy while
+    sessions start one after another."""
+    import threading
+    srv = make_server(extra=["--model", "fork", "--max-clients", "4", "--max-per-ip", "3"])
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            socks = []
+            try:
+                for _ in range(8):
+                    s = socket.create_connection((srv.host, srv.port), timeout=5 * SLOW)
+                    socks.append(s)
+                for s in socks:
+                    s.recv(200)
+            except OSError:
+                pass
+            for s in socks:
+                s.close()
+
+    floods = [threading.Thread(target=flood) for _ in range(2)]
+    for t in floods:
+        t.start()
+    hung = []
+    try:
+        for i in range(150):
+            try:
+                f = ftplib.FTP(timeout=5 * SLOW)
+                f.connect(srv.host, srv.port)
+                f.quit()
+            except ftplib.error_temp:
+                pass                        # refused (421): the flood holds the slots
+            except (TimeoutError, socket.timeout):
+                hung.append(i)
+            except (EOFError, ConnectionError):
+                pass
+    finally:
+        stop.set()
+        for t in floods:
+            t.join()
+    assert not hung, f"sessions {hung} got no reply: a forked child hung"
