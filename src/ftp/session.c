@@ -685,15 +685,14 @@ static int hash_reply(sess_t *s, int r, const char *line, char *hex) {
     snprintf(s->reply, sizeof s->reply, "%s", line);
     return sess_fail(s, r);
   }
-  /* "213 SHA-256 0-N hexhash path" */
-  char algo[32], range[64], h[160];
-  if (sscanf(line + 4, "%31s %63s %159s", algo, range, h) != 3 || strcasecmp(algo, "SHA-256") ||
-      strlen(h) != 64) {
+  /* "213 SHA-256 0-N hexhash path": the whole file, from its first byte */
+  ftpp_hash_t h;
+  if (strlen(line) < 4 || ftpp_hash_parse(line + 4, &h) || strcasecmp(h.algo, "SHA-256") || strlen(h.hex) != 64 ||
+      h.start != 0) {
     seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", line);
     return EX_REMOTE;
   }
-  for (int i = 0; i < 64; i++) hex[i] = (char)tolower((unsigned char)h[i]);
-  hex[64] = 0;
+  memcpy(hex, h.hex, 65);
   return 0;
 }
 
