@@ -86,7 +86,7 @@ void mt_rlock_destroy(mt_rlock_t *r);
 
 /* ---- Condition ------------------------------------------------------------ */
 typedef struct mt_cond {
-  union { mt__wq_t wq; pthread_cond_t c; } u;
+  union { mt__wq_t wq; uint32_t seq; } u;   /* private: a wait queue; MT_SHARED: a futex word */
   intptr_t lock_off;    /* the lock's address relative to this condition */
   mt_lock_t own;        /* used when no lock is given */
   int flags;

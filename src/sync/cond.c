@@ -5,8 +5,15 @@
  * finds them; notify pops waiters in FIFO order. The lock is re-acquired
  * before returning in every case, timeouts and cancellation included.
  *
- * MT_SHARED (when the bound lock is shared): a process-shared pthread
- * condition on CLOCK_MONOTONIC over the lock's robust mutex.
+ * MT_SHARED (when the bound lock is shared): a sequence word in the shared
+ * mapping. A waiter reads it while it holds the lock, releases the lock and
+ * sleeps on the word with a shared futex; notify (under the lock) bumps it
+ * and wakes n sleepers. Nothing records who waits, so a waiter killed in its
+ * wait (kill -9, the OOM killer) leaves nothing behind to block the others —
+ * glibc's process-shared pthread condition does, and a later signal could
+ * wait for the dead waiter forever. As POSIX allows, a notify may also end
+ * the wait of a waiter that was on its way to sleep; every libmt caller
+ * re-checks its predicate.
  *
  * The lock is found through an offset from the condition, so a condition and
  * its lock in one shared mapping work at any address the mapping gets.
@@ -27,15 +34,7 @@ MT_API int mt_cond_init(mt_cond_t *c, mt_lock_t *lock) {
   }
   c->lock_off = (intptr_t)((char *)lock - (char *)c);
   c->flags = lock->flags & MT_SHARED;
-  if (!(c->flags & MT_SHARED)) return 0;
-  pthread_condattr_t a;
-  int e = pthread_condattr_init(&a);
-  if (e) return -e;
-  pthread_condattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-  pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-  e = pthread_cond_init(&c->u.c, &a);
-  pthread_condattr_destroy(&a);
-  return -e;
+  return 0;
 }
 
 MT_API mt_lock_t *mt_cond_lock(mt_cond_t *c) { return cond_lock(c); }
@@ -45,18 +44,16 @@ MT_API int mt_cond_acquire(mt_cond_t *c, double timeout) {
 MT_API int mt_cond_release(mt_cond_t *c) { return mt_lock_release(cond_lock(c)); }
 
 static int shared_wait(mt_cond_t *c, mt_lock_t *l, int64_t deadline) {
-  int e;
-  if (deadline == MT__NEVER) {
-    e = pthread_cond_wait(&c->u.c, &l->u.m);
-  } else {
-    struct timespec ts = mt__ts(deadline);
-    e = pthread_cond_timedwait(&c->u.c, &l->u.m, &ts);   /* the condition's clock: monotonic */
-  }
-  if (e == EOWNERDEAD) {
-    pthread_mutex_consistent(&l->u.m);
-    return MT_EOWNERDEAD;
-  }
-  return e == ETIMEDOUT ? MT_ETIMEDOUT : -e;
+  uint32_t seq = __atomic_load_n(&c->u.seq, __ATOMIC_ACQUIRE);   /* under the lock */
+  mt_lock_release(l);
+  int r = 0;
+  while (__atomic_load_n(&c->u.seq, __ATOMIC_ACQUIRE) == seq && r == 0)
+    r = mt__futex_wait(&c->u.seq, seq, deadline, true);
+  if (r == MT_ETIMEDOUT && __atomic_load_n(&c->u.seq, __ATOMIC_ACQUIRE) != seq) r = 0;   /* notified meanwhile */
+  int lr;
+  do lr = mt__lock_acquire_until(l, MT__NEVER, NULL);
+  while (lr != 0 && lr != MT_EOWNERDEAD);
+  return lr == MT_EOWNERDEAD ? lr : r;
 }
 
 int mt__cond_wait_until(mt_cond_t *c, int64_t deadline) {
@@ -103,8 +100,8 @@ MT_API int mt_cond_wait_for(mt_cond_t *c, bool (*pred)(void *arg), void *arg, do
 int mt__cond_wake(mt_cond_t *c, int n) {
   if (n == 0) return 0;
   if (c->flags & MT_SHARED) {
-    if (n < 0) pthread_cond_broadcast(&c->u.c);
-    else for (int i = 0; i < n; i++) pthread_cond_signal(&c->u.c);
+    __atomic_add_fetch(&c->u.seq, 1, __ATOMIC_RELEASE);
+    mt__futex_wake(&c->u.seq, n < 0 ? INT32_MAX : n, true);
     return 0;
   }
   return mt__wq_wake(&c->u.wq, n < 0 ? -1 : n, 0);
@@ -128,6 +125,5 @@ MT_API int mt_cond_notify_all(mt_cond_t *c) {
 }
 
 MT_API void mt_cond_destroy(mt_cond_t *c) {
-  if (c->flags & MT_SHARED) pthread_cond_destroy(&c->u.c);
   if (c->lock_off == (intptr_t)offsetof(mt_cond_t, own)) mt_lock_destroy(&c->own);
 }

@@ -1,6 +1,7 @@
 /* test_shared.c — MT_SHARED primitives between processes: mutual exclusion,
  * a robust lock surviving a holder that exits or is killed mid-critical
- * section, timeouts, and Semaphore/Event/Condition/Barrier across fork. */
+ * section, timeouts, Semaphore/Event/Condition/Barrier across fork, and
+ * waiters killed mid-wait blocking nobody. */
 #include <sys/mman.h>
 
 #include "testutil.h"
@@ -150,6 +151,85 @@ static void sem_event_cond_across_fork(void **s) {
   shm_free(m);
 }
 
+/* Waits until the condition has `n` waiters parked: each waiter counts
+ * itself in m->n under the lock before it waits, and the wait releases the
+ * lock only once the waiter is queued, so holding the lock and seeing n
+ * means they are all inside the wait. */
+static void until_parked(shm_t *m, long n) {
+  for (;;) {
+    mt_lock_acquire(&m->l, MT_FOREVER);
+    long k = m->n;
+    mt_lock_release(&m->l);
+    if (k >= n) return;
+    mt_sleep(0.001);
+  }
+}
+
+static _Noreturn void cond_waiter(shm_t *m, double timeout) {
+  mt_lock_acquire(&m->l, MT_FOREVER);
+  m->n++;
+  long seen = m->flag;
+  int r = 0;
+  while (m->flag == seen && r == 0) r = mt_cond_wait(&m->c, timeout);
+  mt_lock_release(&m->l);
+  _exit(r == 0 ? 0 : 1);
+}
+
+/* A waiter killed while it waits (kill -9, the OOM killer) must not stop
+ * the others: notify and wait go on working for every process after it,
+ * for a Condition and for the Event built on one. glibc's process-shared
+ * pthread condition does not survive that — a later signal can wait
+ * forever for the dead waiter — so the check runs in a child with a
+ * watchdog alarm. */
+static void killed_waiters_block_nobody(void **s) {
+  shm_t *m = shm_new();
+  pid_t dead[3];
+  for (int i = 0; i < 3; i++) {
+    dead[i] = fork();
+    if (dead[i] == 0) cond_waiter(m, MT_FOREVER);
+  }
+  until_parked(m, 3);
+  pid_t ev = fork();
+  if (ev == 0) _exit(mt_event_wait(&m->e, MT_FOREVER));
+  for (;;) {                                   /* the event waiter is parked */
+    mt_lock_acquire(&m->e.lock, MT_FOREVER);
+    unsigned w = m->e.waiters;
+    mt_lock_release(&m->e.lock);
+    if (w) break;
+    mt_sleep(0.001);
+  }
+  for (int i = 0; i < 3; i++) kill(dead[i], SIGKILL);
+  kill(ev, SIGKILL);
+  for (int i = 0; i < 3; i++) assert_int_equal(wait_child(dead[i]), 128 + SIGKILL);
+  assert_int_equal(wait_child(ev), 128 + SIGKILL);
+  pid_t check = fork();
+  if (check == 0) {
+    alarm(10);                                 /* a hang ends as SIGALRM */
+    for (int round = 0; round < 20; round++) { /* notify/wait cycles: group switches and all */
+      mt_lock_acquire(&m->l, MT_FOREVER);
+      m->n = 0;
+      mt_lock_release(&m->l);
+      pid_t w = fork();
+      if (w == 0) cond_waiter(m, 10);
+      until_parked(m, 1);
+      mt_lock_acquire(&m->l, MT_FOREVER);
+      m->flag++;
+      if (round % 2) mt_cond_notify(&m->c, 1);
+      else mt_cond_notify_all(&m->c);
+      mt_lock_release(&m->l);
+      if (wait_child(w) != 0) _exit(2);
+      pid_t e = fork();
+      if (e == 0) _exit(mt_event_wait(&m->e, 10) == 0 ? 0 : 1);
+      mt_event_set(&m->e);
+      if (wait_child(e) != 0) _exit(3);
+      mt_event_clear(&m->e);
+    }
+    _exit(0);
+  }
+  assert_int_equal(wait_child(check), 0);
+  shm_free(m);
+}
+
 static void barrier_across_processes(void **s) {
   shm_t *m = shm_new();
   pid_t a = fork();
@@ -170,6 +250,7 @@ int main(void) {
     cmocka_unit_test(lock_survives_holder_killed_mid_section),
     cmocka_unit_test(rlock_is_reentrant_and_shared),
     cmocka_unit_test(sem_event_cond_across_fork),
+    cmocka_unit_test(killed_waiters_block_nobody),
     cmocka_unit_test(barrier_across_processes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
