@@ -47,12 +47,23 @@ static void test_url_forms(void **st) {
   assert_string_equal(u.host, "10.0.0.1");
   assert_true(url_is_url("ftp://x"));
   assert_false(url_is_url("x"));
+  assert_false(u.implicit_tls);
+
+  /* ftps://: implicit TLS, port 990 unless given */
+  assert_true(url_is_url("ftps://x"));
+  assert_int_equal(url_parse("ftps://h/f", &u, &why), 0);
+  assert_true(u.implicit_tls);
+  assert_int_equal(u.port, 990);
+  assert_string_equal(u.path, "f");
+  assert_int_equal(url_parse("ftps://h:2990/", &u, &why), 0);
+  assert_true(u.implicit_tls);
+  assert_int_equal(u.port, 2990);
 }
 
 static void test_url_refused(void **st) {
   url_t u;
   const char *why = NULL;
-  const char *bad[] = {"http://host/x", "ftp://", "ftp://host:0/", "ftp://host:65536", "ftp://host:12x",
+  const char *bad[] = {"http://host/x", "sftp://host/x", "ftps://", "ftp://", "ftp://host:0/", "ftp://host:65536", "ftp://host:12x",
                        "ftp://host:", "ftp://[::1/x", "ftp://[]/", "ftp://host/a%2", "ftp://host/a%zz",
                        "ftp://host/a%00b", "ftp://:21/"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
