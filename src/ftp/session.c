@@ -272,6 +272,8 @@ int sess_open(sess_t *s, const target_t *t) {
   drop(s);
   s->err[0] = 0;
   s->err_exit = 0;
+  s->key_pinned = false;
+  s->tls_ctx = NULL;
   const char *host = t->host, *user = t->user, *pass = t->pass;
   int port = t->port;
   snprintf(s->host, sizeof s->host, "%s", host);
