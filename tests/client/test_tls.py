@@ -88,6 +88,8 @@ def test_every_transfer_path_over_tls_resuming_the_control_session(servers, mtft
     assert re.search(r"TLS with 127\.0\.0\.1:\d+: TLSv1\.[23], \S+; certificate verified", r.stderr), r.stderr
     assert "--> AUTH TLS" in r.stderr and "--> PROT P" in r.stderr and "SHA-256 verified" in r.stderr
     assert "data connection: TLSv1" in r.stderr and "new session" not in r.stderr, r.stderr
+    assert r.stderr.count("TLS with ") == r.stderr.count("--> AUTH TLS") >= 1          # once per connection
+    assert r.stderr.count("data connection: TLSv1") == r.stderr.count("--> RETR")
     # segmented: four control connections, each data connection resuming its own
     r = mtftp("-v", "--tls", *ca, "get", "-s", "4", url("big.bin"), "-o", "seg.bin")
     assert r.returncode == 0, r.stderr
