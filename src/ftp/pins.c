@@ -24,7 +24,7 @@
 
 #define PINS_MAX (1 << 20)   /* a known_servers larger than this is not ours */
 
-static char path_buf[4096], dir_buf[4096];
+static char dir_buf[4096], path_buf[sizeof dir_buf + 16];
 static pthread_once_t path_once = PTHREAD_ONCE_INIT;
 
 static void make_path(void) {
