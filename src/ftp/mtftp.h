@@ -130,6 +130,7 @@ typedef struct sess {
   struct sockaddr_storage local;
   bool active;
   bool no_epsv;                   /* EPSV refused once: PASV from then on */
+  bool epsv_ok;                   /* EPSV worked: sent with the transfer command from then on */
   char type;                      /* 'I', 'A' or 0 (unknown) */
   bool feat_mlst, feat_size, feat_mdtm, feat_mfmt, feat_rest, feat_utf8, feat_hash_sha256;
   bool hash_selected;

@@ -742,6 +742,37 @@ static int mirror_down(ctx_t *c, const char *rdir, const char *ldir, bool del, b
   return ex;
 }
 
+/* Deletes a remote directory and everything under it, deepest first (RMD
+ * refuses a directory that is not empty). 0, or an exit code with the
+ * reply that refused in s.err. */
+static int rm_remote_tree(ctx_t *c, const char *rdir, bool dry) {
+  rlist_t l;
+  int ex = sess_list(&c->s, rdir, &l);
+  if (ex) return ex;
+  for (size_t i = 0; i < l.n && !ex; i++) {
+    rentry_t *e = &l.v[i];
+    if (strchr(e->name, '/') || !strcmp(e->name, ".") || !strcmp(e->name, "..")) continue;
+    char rp[4200];
+    rjoin(rp, sizeof rp, rdir, e->name);
+    if (e->type == FTPP_LIST_DIR) {
+      ex = rm_remote_tree(c, rp, dry);
+    } else if (dry) {
+      printf("delete %s\n", rp);
+    } else {
+      int r = sess_cmd(&c->s, "DELE %s", rp);
+      if (r != 250) ex = sess_fail(&c->s, r);
+    }
+  }
+  rlist_free(&l);
+  if (ex) return ex;
+  if (dry) {
+    printf("rmdir %s\n", rdir);
+    return 0;
+  }
+  int r = sess_cmd(&c->s, "RMD %s", rdir);
+  return r == 250 ? 0 : sess_fail(&c->s, r);
+}
+
 static int mirror_up(ctx_t *c, const char *ldir, const char *rdir, bool del, bool dry, jobs_t *jobs) {
   int ex = 0;
   rlist_t l = {0};
@@ -793,14 +824,21 @@ static int mirror_up(ctx_t *c, const char *ldir, const char *rdir, bool del, boo
   }
   closedir(d);
   if (!ex && del) {
-    for (size_t i = 0; i < l.n; i++) {
+    for (size_t i = 0; i < l.n && !ex; i++) {
       bool found = false;
       for (size_t k = 0; k < nn && !found; k++) found = !strcmp(names[k], l.v[i].name);
-      if (found || l.v[i].type != FTPP_LIST_FILE) continue;
+      const char *nm = l.v[i].name;
+      if (found || strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, "..")) continue;
       char rp[4200];
-      rjoin(rp, sizeof rp, rdir, l.v[i].name);
-      if (dry) printf("delete %s\n", rp);
-      else if (sess_cmd(&c->s, "DELE %s", rp) < 0) ex = EX_CONNECT;
+      rjoin(rp, sizeof rp, rdir, nm);
+      if (l.v[i].type == FTPP_LIST_DIR) {
+        ex = rm_remote_tree(c, rp, dry);   /* a directory gone from the local tree */
+      } else if (dry) {
+        printf("delete %s\n", rp);
+      } else {
+        int r = sess_cmd(&c->s, "DELE %s", rp);
+        if (r != 250) ex = sess_fail(&c->s, r);
+      }
     }
   }
   for (size_t k = 0; k < nn; k++) free(names[k]);

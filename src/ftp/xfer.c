@@ -475,6 +475,73 @@ out:
 
 /* ---- get --------------------------------------------------------------------------- */
 
+/* `get -c` when mtftp has no state file for local, but local itself exists
+ * (a download by another tool, as wget -c and lftp get -c continue): its
+ * bytes are taken as the file's first bytes. Shorter than the remote file:
+ * it becomes the .part, to be continued (the remainder cut in segments),
+ * and the whole is verified at the end as any download is — a prefix that
+ * is not the remote file's ends in a SHA-256 mismatch, not in a file passed
+ * off as complete. As long: checked (hash, else size) and kept. Longer:
+ * downloaded again. Returns 1 adopted (*fd open on the .part, st set), 2
+ * complete, 0 nothing to adopt, or -exit code. */
+static int adopt_local(sess_t *s, const char *path, const char *local, const char *part, state_t *st,
+                       int segments, int *fd) {
+  struct stat ls;
+  if (lstat(local, &ls) || !S_ISREG(ls.st_mode) || ls.st_size == 0) return 0;
+  uint64_t have = (uint64_t)ls.st_size, size = st->size;
+  if (have > size) {
+    info("%s: the local file is longer than the remote one (%" PRIu64 " > %" PRIu64 " bytes); downloading it again",
+         local, have, size);
+    return 0;
+  }
+  if (have == size) {
+    char hex[65] = "";
+    bool hashing = g_opts.verify && s->feat_hash_sha256 && s->hash_selected;
+    if (hashing) {
+      int lfd = open(local, O_RDONLY | O_CLOEXEC);
+      EVP_MD_CTX *h = lfd >= 0 ? hash_new() : NULL;
+      int r = h ? hash_file(h, lfd, have) : -EIO;
+      if (r == 0) hash_hex(h, hex);
+      if (h) EVP_MD_CTX_free(h);
+      if (lfd >= 0) close(lfd);
+      if (r) {
+        snprintf(s->err, sizeof s->err, "%s: %s", local, strerror(-r));
+        return -EX_LOCAL;
+      }
+    }
+    int r = verify(s, path, hex[0] ? hex : NULL, have, size, NULL);
+    if (r == EX_VERIFY) {
+      info("%s: as long as the remote file but not the same (%s); downloading it again", local, s->err);
+      s->err[0] = 0;
+      return 0;
+    }
+    if (r) return -r;
+    if (g_opts.verbose > 0) info("%s: already complete", local);
+    return 2;
+  }
+  if (rename(local, part)) {
+    snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
+    return -EX_LOCAL;
+  }
+  *fd = open(part, O_RDWR | O_CLOEXEC);
+  if (*fd < 0) {
+    snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
+    return -EX_LOCAL;
+  }
+  /* the remainder in up to N segments; the first continues the local bytes */
+  uint64_t rest = size - have;
+  int n = segments < 1 ? 1 : (segments > MAX_SEGMENTS ? MAX_SEGMENTS : segments);
+  while (n > 1 && rest / (uint64_t)n < MIN_SEGMENT) n--;
+  st->n = n;
+  for (int i = 0; i < n; i++) {
+    st->seg[i].start = i == 0 ? 0 : have + rest / (uint64_t)n * (uint64_t)i;
+    st->seg[i].end = i == n - 1 ? size : have + rest / (uint64_t)n * (uint64_t)(i + 1);
+    st->seg[i].done = i == 0 ? have : 0;
+  }
+  if (g_opts.verbose > 0) info("%s: continuing the local file from byte %" PRIu64, local, have);
+  return 1;
+}
+
 /* Streams path into out (standard output, a FIFO, a device): no .part, no
  * state, nothing renamed over it. */
 static int get_stream(sess_t *s, const char *path, int out, const char *name) {
@@ -566,6 +633,17 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (o->resume && known && state_load(spath, &st) == 0 && st.size == size && st.mtime == rtime) {
     fd = open(part, O_RDWR | O_CLOEXEC);
     resumed = fd >= 0;
+  }
+  if (!resumed && o->resume && known && !s->ascii) {   /* -c on a file of another tool's making */
+    if (st.fd >= 0) close(st.fd);
+    st.fd = -1;
+    st.size = size;
+    st.mtime = rtime;
+    st.n = 0;
+    int a = adopt_local(s, path, local, part, &st, o->segments, &fd);
+    if (a < 0) return -a;
+    if (a == 2) return 0;    /* already complete (and verified when the server can hash) */
+    resumed = a == 1;
   }
   if (!resumed) {
     if (st.fd >= 0) close(st.fd);

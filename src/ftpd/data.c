@@ -421,8 +421,12 @@ copy:;
   /* ASCII: a LF goes out as CRLF (RFC 959 3.1.1.1) unless a CR already
    * precedes it — a file with CRLF lines is sent as it is (vsftpd and
    * ProFTPD do the same), never as CR CR LF. */
-  char *in = malloc(FTPD_XFER_BUF / 2), *out = malloc(FTPD_XFER_BUF);
-  if (!in || !out) r = MT_ENOMEM;
+  /* binary (TLS, or a file sendfile cannot read): the bytes read go out as
+   * they are, a whole buffer at a time; ASCII: half a buffer in, at most a
+   * whole one out */
+  size_t inlen = ascii ? FTPD_XFER_BUF / 2 : FTPD_XFER_BUF;
+  char *in = malloc(inlen), *out = ascii ? malloc(FTPD_XFER_BUF) : NULL;
+  if (!in || (ascii && !out)) r = MT_ENOMEM;
   char prev = 0;
   if (ascii && off > 0 && !r) {      /* the byte before the start decides the first LF */
     struct io_job j = {.in = ffd, .buf = &prev, .n = 1, .pos = off - 1};
@@ -430,7 +434,7 @@ copy:;
     if (j.r != 1) prev = 0;
   }
   while (!r) {
-    struct io_job j = {.in = ffd, .buf = in, .n = FTPD_XFER_BUF / 2, .pos = off};
+    struct io_job j = {.in = ffd, .buf = in, .n = inlen, .pos = off};
     ftpd_offload(s->srv, pread_run, &j);
     ssize_t n = j.r;
     if (n < 0) {
@@ -439,6 +443,10 @@ copy:;
     }
     if (n == 0) break;
     off += n;
+    if (!ascii) {
+      r = ftpd_data_send_buf(s, dfd, in, (size_t)n);
+      continue;
+    }
     size_t o = 0;
     for (ssize_t i = 0; i < n; i++) {
       if (in[i] == '\n' && ascii && prev != '\r') out[o++] = '\r';

@@ -483,3 +483,57 @@ int ftpp_facts_parse(const char *line, size_t len, ftpp_facts_t *out) {
   *out = f;
   return 0;
 }
+
+/* ---- HASH replies -------------------------------------------------------------------- */
+
+static bool algo_char(char c) { return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-'; }
+
+int ftpp_hash_parse(const char *s, ftpp_hash_t *out) {
+  size_t len = strlen(s), i = 0, a = 0;
+  while (i < len && algo_char(s[i])) {
+    if (a == sizeof out->algo - 1) return -EINVAL;
+    out->algo[a++] = s[i++];
+  }
+  out->algo[a] = 0;
+  if (a == 0 || i >= len || s[i++] != ' ') return -EINVAL;
+  uint64_t start, end;
+  int r = read_num(s, len, &i, 19, INT64_MAX, &start);
+  if (r) return r;
+  if (i >= len || s[i++] != '-') return -EINVAL;
+  r = read_num(s, len, &i, 19, INT64_MAX, &end);
+  if (r) return r;
+  if (start > end || i >= len || s[i++] != ' ') return -EINVAL;
+  size_t h = 0;
+  while (i < len && s[i] != ' ') {
+    char c = s[i++];
+    if (c >= 'A' && c <= 'F') c = (char)(c - 'A' + 'a');
+    if (!is_digit(c) && !(c >= 'a' && c <= 'f')) return -EINVAL;
+    if (h == sizeof out->hex - 1) return -EINVAL;
+    out->hex[h++] = c;
+  }
+  out->hex[h] = 0;
+  if (h < 32 || h % 2) return -EINVAL;
+  if (i < len) i++;   /* the space before the path */
+  out->start = start;
+  out->end = end;
+  out->path = s + i;
+  return 0;
+}
+
+int ftpp_hash_format(const char *algo, uint64_t start, uint64_t end, const unsigned char *digest, size_t len,
+                     const char *path, char *out, size_t outsz) {
+  size_t a = strlen(algo);
+  if (a == 0 || a >= sizeof ((ftpp_hash_t *)0)->algo || len < 16 || len > 64 || start > end || end > INT64_MAX)
+    return -EINVAL;
+  for (size_t k = 0; k < a; k++)
+    if (!algo_char(algo[k])) return -EINVAL;
+  char hex[129];
+  for (size_t k = 0; k < len; k++) {
+    static const char d[] = "0123456789abcdef";
+    hex[2 * k] = d[digest[k] >> 4];
+    hex[2 * k + 1] = d[digest[k] & 15];
+  }
+  hex[2 * len] = 0;
+  return put(out, outsz, snprintf(out, outsz, "%s %llu-%llu %s %s", algo, (unsigned long long)start,
+                                  (unsigned long long)end, hex, path));
+}

@@ -165,4 +165,24 @@ typedef struct {
  * -EINVAL, as is a line without the space before the name. */
 int ftpp_facts_parse(const char *line, size_t len, ftpp_facts_t *out);
 
+/* ---- HASH replies (draft-bryan-ftpext-hash-02) ------------------------------ */
+
+/* The text of a 213 reply to HASH, after "213 ":
+ * "<algorithm> <start>-<end> <hex digest> <path>" (the path as the client
+ * gave it; it may hold spaces). */
+typedef struct {
+  char algo[16];           /* "SHA-256", as sent */
+  uint64_t start, end;     /* the byte range hashed, as the reply gives it */
+  char hex[129];           /* the digest in lower case: 32 to 128 hex digits, even */
+  const char *path;        /* inside the parsed text (NUL-terminated there); may be "" */
+} ftpp_hash_t;
+/* Parses s. -EINVAL for anything but the form above (an algorithm name of
+ * 1-15 characters from [A-Za-z0-9-], start <= end, single spaces), -ERANGE
+ * for numbers past 2^63-1. */
+int ftpp_hash_parse(const char *s, ftpp_hash_t *out);
+/* Formats the text of the reply from a digest of len bytes. The length, or
+ * -ENOBUFS / -EINVAL (len not 16-64, an algorithm name outside the form). */
+int ftpp_hash_format(const char *algo, uint64_t start, uint64_t end, const unsigned char *digest, size_t len,
+                     const char *path, char *out, size_t outsz);
+
 #endif

@@ -15,6 +15,9 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
   --no-mlst     no MLST/MLSD: the client must parse LIST
   --pasv-lie    no EPSV, and PASV replies name another address (10.255.255.1):
                 the client must fall back to PASV and use the control peer's
+  --epsv-fail-second  the second EPSV of a session is refused with 425 (EPSV
+                worked once: the client pipelines the next; it must read the
+                transfer command's reply too and fall back)
 Users: alice/wonderland (all permissions), anonymous read-only on ROOT.
 Prints "ready" when it listens.
 """
@@ -38,6 +41,7 @@ STALL = "--stall-once" in args
 BUSY = "--busy-once" in args
 busy_done = [False]
 stall_done = [False]
+EPSV2 = "--epsv-fail-second" in args
 
 
 class ResetDTP(DTPHandler):
@@ -81,6 +85,14 @@ class Handler(FTPHandler):
         super().__init__(*a, **kw)
         if HASH:
             self._extra_feats = list(self._extra_feats) + ["HASH SHA-256*;SHA-512;SHA-1;MD5"]
+
+    def ftp_EPSV(self, line):
+        if EPSV2:
+            self._epsvs = getattr(self, "_epsvs", 0) + 1
+            if self._epsvs == 2:
+                self.respond("425 Cannot open a passive port now.")
+                return
+        return super().ftp_EPSV(line)
 
     def ftp_OPTS(self, line):
         if HASH and line.upper().startswith("HASH"):

@@ -128,3 +128,42 @@ def test_stalled_data_connection(servers, mtftp):
     r = mtftp("--timeout", "1", "get", s2.url("st.bin"))
     assert r.returncode == 0, r.stderr
     assert "retrying" in r.stderr and (mtftp.work / "st.bin").read_bytes() == b"s" * 100_000
+
+
+@pytest.mark.parametrize("segments", ["1", "4"])
+def test_resume_from_a_bare_local_file(servers, mtftp, segments):
+    """get -c continues a file another tool left (wget -c, curl -C -): its
+    bytes are the first ones, REST asks for the rest, and the whole is
+    verified, so a prefix that is not the remote file's is never passed off
+    as the file."""
+    s = servers("mtftpd")
+    data = os.urandom(3 * 1024 * 1024)
+    (s.root / "b.bin").write_bytes(data)
+    (mtftp.work / "b.bin").write_bytes(data[:1_000_000])
+    r = mtftp("-v", "get", "-c", "-s", segments, s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "--> REST 1000000" in r.stderr, r.stderr
+    assert (mtftp.work / "b.bin").read_bytes() == data
+    assert not (mtftp.work / "b.bin.part").exists()
+    # as long as the remote file and the same: nothing transferred
+    r = mtftp("-v", "get", "-c", s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "--> RETR" not in r.stderr and "already complete" in r.stderr
+    # a wrong prefix: the verification fails, the .part is kept, nothing complete
+    bad = bytearray(data[:500_000])
+    bad[1000] ^= 0xFF
+    (mtftp.work / "b.bin").write_bytes(bytes(bad))
+    r = mtftp("get", "-c", s.url("b.bin"))
+    assert r.returncode == EX["verify"], r.stderr
+    assert "mismatch" in r.stderr
+    assert not (mtftp.work / "b.bin").exists() and (mtftp.work / "b.bin.part").exists()
+    # a plain get starts over and gets it right
+    r = mtftp("get", s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (mtftp.work / "b.bin").read_bytes() == data
+    # as long but different: downloaded again (-c never keeps a wrong file)
+    (mtftp.work / "b.bin").write_bytes(b"\0" * len(data))
+    r = mtftp("get", "-c", s.url("b.bin"))
+    assert r.returncode == 0, r.stderr
+    assert "downloading it again" in r.stderr
+    assert (mtftp.work / "b.bin").read_bytes() == data

@@ -113,6 +113,17 @@ def test_mirror_both_ways(srv, mtftp):
     p = mtftp("mirror", "-R", "--delete", "up", srv.url(wpath(srv, "uptree")))
     assert p.returncode == 0, p.stderr
     assert not wfile(srv, "uptree/stale").exists() and wfile(srv, "uptree/top").exists()
+    # ... and so does a remote directory tree the local tree lacks, deepest first
+    (wfile(srv, "uptree/olddir/inner")).mkdir(parents=True)
+    wfile(srv, "uptree/olddir/inner/f").write_text("old")
+    wfile(srv, "uptree/olddir/g").write_text("old")
+    p = mtftp("mirror", "-R", "--delete", "--dry-run", "up", srv.url(wpath(srv, "uptree")))
+    assert p.returncode == 0, p.stderr
+    assert "rmdir " in p.stdout and "olddir/inner/f" in p.stdout and wfile(srv, "uptree/olddir/g").exists()
+    p = mtftp("mirror", "-R", "--delete", "up", srv.url(wpath(srv, "uptree")))
+    assert p.returncode == 0, p.stderr
+    assert not wfile(srv, "uptree/olddir").exists()
+    assert wfile(srv, "uptree/x/f1").exists() and wfile(srv, "uptree/top").exists()
 
 
 def test_parallel_get(srv, mtftp):

@@ -1,6 +1,8 @@
 """Protocol details: IPv6 (EPSV and EPRT), the PASV fallback ignoring a
-227 address that differs from the control peer's, TYPE A conversion both
-ways, and NOOPs on the idle control connection during a transfer."""
+227 address that differs from the control peer's, EPSV pipelined with the
+transfer command once it has worked (and the way back when it then fails),
+TYPE A conversion both ways, and NOOPs on the idle control connection during
+a transfer."""
 import os
 import socket
 
@@ -89,3 +91,39 @@ def test_transient_reply_is_retried(servers, mtftp):
     assert r.returncode == 0, r.stderr
     assert "450 Busy" in r.stderr and "retrying" in r.stderr
     assert (mtftp.work / "b.bin").read_bytes() == b"b" * 10_000
+
+
+def commands_between_replies(stderr):
+    """-v output as groups: the commands sent before each reply was read."""
+    groups, cur = [], []
+    for line in stderr.splitlines():
+        if line.startswith("--> "):
+            cur.append(line[4:].split(" ")[0])
+        elif line.startswith("<-- ") and cur:
+            groups.append(cur)
+            cur = []
+    return groups
+
+
+def test_epsv_is_pipelined_once_it_worked(servers, mtftp):
+    s = servers("mtftpd")
+    for i in range(3):
+        (s.root / f"q{i}").write_bytes(bytes([65 + i]) * 5000)
+    r = mtftp("-v", "--no-verify", "-c", "get q0; get q1; get q2", s.url(""))
+    assert r.returncode == 0, r.stderr
+    groups = commands_between_replies(r.stderr)
+    assert ["EPSV"] in groups                            # the first one alone
+    assert groups.count(["EPSV", "RETR"]) == 2, groups   # then with the RETR, one write
+    for i in range(3):
+        assert (mtftp.work / f"q{i}").read_bytes() == bytes([65 + i]) * 5000
+
+
+def test_pipelined_epsv_refused_falls_back(servers, mtftp):
+    s = servers("pyftpdlib", "--epsv-fail-second")
+    for i in range(3):
+        (s.root / f"e{i}").write_bytes(bytes([97 + i]) * 7000)
+    r = mtftp("-v", "--no-verify", "-c", "get e0; get e1; get e2", s.url(""))
+    assert r.returncode == 0, r.stderr
+    assert "<-- 425" in r.stderr                         # the refused EPSV ...
+    for i in range(3):                                   # ... and every file arrived whole
+        assert (mtftp.work / f"e{i}").read_bytes() == bytes([97 + i]) * 7000

@@ -307,6 +307,41 @@ static void test_facts_parse(void **st) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(facts(bad[i], &f), -EINVAL);
 }
 
+static void test_hash_reply(void **st) {
+  (void)st;
+  ftpp_hash_t h;
+  const char *hex64 = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+  char line[256];
+  snprintf(line, sizeof line, "SHA-256 0-4 %s my file.txt", hex64);
+  assert_int_equal(ftpp_hash_parse(line, &h), 0);
+  assert_string_equal(h.algo, "SHA-256");
+  assert_true(h.start == 0 && h.end == 4);
+  assert_string_equal(h.hex, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");   /* lower case */
+  assert_string_equal(h.path, "my file.txt");
+  assert_int_equal(ftpp_hash_parse("MD5 10-20 00112233445566778899aabbccddeeff", &h), 0);
+  assert_string_equal(h.path, "");
+  /* what sscanf would have taken */
+  assert_int_equal(ftpp_hash_parse("SHA-256 -1-4 00112233445566778899aabbccddeeff x", &h), -EINVAL);
+  assert_int_equal(ftpp_hash_parse("SHA-256 5-4 00112233445566778899aabbccddeeff x", &h), -EINVAL);
+  assert_int_equal(ftpp_hash_parse("SHA-256  0-4 00112233445566778899aabbccddeeff x", &h), -EINVAL);
+  assert_int_equal(ftpp_hash_parse("SHA-256 0-4 0011223344556677889 x", &h), -EINVAL);          /* odd, short */
+  assert_int_equal(ftpp_hash_parse("SHA-256 0-4 00112233445566778899aabbccddeefg x", &h), -EINVAL);  /* not hex */
+  assert_int_equal(ftpp_hash_parse("SHA-256 0-99999999999999999999 00112233445566778899aabbccddeeff", &h), -ERANGE);
+  assert_int_equal(ftpp_hash_parse("SHA_256 0-4 00112233445566778899aabbccddeeff", &h), -EINVAL);
+  assert_int_equal(ftpp_hash_parse("ABCDEFGHIJKLMNOP 0-4 00112233445566778899aabbccddeeff", &h), -EINVAL);   /* 16 chars */
+  assert_int_equal(ftpp_hash_parse("", &h), -EINVAL);
+  /* the formatter and the parser agree */
+  unsigned char d[32];
+  for (int k = 0; k < 32; k++) d[k] = (unsigned char)(k * 37);
+  char out[256];
+  assert_true(ftpp_hash_format("SHA-256", 0, 123456789, d, 32, "a b", out, sizeof out) > 0);
+  assert_int_equal(ftpp_hash_parse(out, &h), 0);
+  assert_true(h.end == 123456789 && strlen(h.hex) == 64 && !strcmp(h.path, "a b"));
+  assert_int_equal(ftpp_hash_format("SHA-256", 0, 1, d, 32, "x", out, 40), -ENOBUFS);
+  assert_int_equal(ftpp_hash_format("SHA 256", 0, 1, d, 32, "x", out, sizeof out), -EINVAL);
+  assert_int_equal(ftpp_hash_format("SHA-256", 0, 1, d, 8, "x", out, sizeof out), -EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_port),        cmocka_unit_test(test_eprt),
@@ -314,6 +349,7 @@ int main(void) {
     cmocka_unit_test(test_time),        cmocka_unit_test(test_chmod),
     cmocka_unit_test(test_path_quote),  cmocka_unit_test(test_reply_reader),
     cmocka_unit_test(test_facts_select_format), cmocka_unit_test(test_facts_parse),
+    cmocka_unit_test(test_hash_reply),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

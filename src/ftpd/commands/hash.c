@@ -105,7 +105,10 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply_err(s, 451, j.err, vp);
     return;
   }
-  char hex[2 * EVP_MAX_MD_SIZE + 1];
-  for (unsigned i = 0; i < j.len; i++) snprintf(hex + 2 * i, 3, "%02x", j.digest[i]);
-  ftpd_reply(s, 213, "%s 0-%lld %s %s", algos[s->hash_algo].name, (long long)st.st_size, hex, arg);   /* the path as asked */
+  char text[FTPD_MAX_PATH + 256];   /* the path as asked */
+  if (ftpp_hash_format(algos[s->hash_algo].name, 0, (uint64_t)st.st_size, j.digest, j.len, arg, text, sizeof text) < 0) {
+    ftpd_reply(s, 451, "HASH reply too long.");
+    return;
+  }
+  ftpd_reply(s, 213, "%s", text);
 }
