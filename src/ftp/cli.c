@@ -44,15 +44,19 @@ void info(const char *fmt, ...) {
 }
 
 static void usage(FILE *f) {
-  fputs("usage: mtftp [options] [ftp://][user[:password]@]host[:port][/path]   (the shell)\n"
+  fputs("usage: mtftp [options] [ftp[s]://][user[:password]@]host[:port][/path]   (the shell)\n"
         "       mtftp [options] get [-c] [-s N] [-j N] URL... [-o FILE | -O DIR]\n"
         "       mtftp [options] put [-c] [-j N] FILE... URL\n"
         "       mtftp [options] ls URL | rm URL... | mkdir [-p] URL...\n"
         "       mtftp [options] mirror [-R] [--delete] [--dry-run] [-j N] URL DIR | -R DIR URL\n"
         "options: -v -q -k -c SCRIPT --timeout S --retries N --rate BYTES/s --no-verify --active\n"
+        "  --tls            explicit FTPS (AUTH TLS), required; ftps:// URLs are implicit FTPS\n"
+        "  --cacert FILE    trust this CA besides the system store\n"
+        "  --insecure       do not verify the server's certificate (warns on every connection)\n"
+        "  --pin            trust on first use: record the server's key in known_servers, refuse a change\n"
         "exit codes: 0 ok, 1 other server refusal, 2 usage, 3 cannot connect, 4 login refused,\n"
         "  5 not found, 6 permission denied, 7 transfer failed, 8 verification mismatch,\n"
-        "  9 local file error, 130 interrupted (see mtftp(1))\n",
+        "  9 local file error, 10 TLS or certificate failure, 130 interrupted (see mtftp(1))\n",
         f);
 }
 
@@ -110,6 +114,8 @@ int creds_resolve(const url_t *u, char *user, size_t usz, char *pass, size_t psz
   return 0;   /* no password anywhere: try an empty one; the server decides */
 }
 
+int tls_mode(const url_t *u) { return u->implicit_tls ? TLS_IMPLICIT : g_opts.tls ? TLS_EXPLICIT : TLS_OFF; }
+
 /* ---- one-shot commands ------------------------------------------------------- */
 
 typedef struct {
@@ -124,15 +130,16 @@ static int ctx_for(ctx_t *c, const char *url, uc_t *uc, const char *cmd) {
     return EX_USAGE_;
   }
   creds_resolve(&uc->u, uc->user, sizeof uc->user, uc->pass, sizeof uc->pass);
-  if (sess_connected(&c->s) && !strcmp(c->host, uc->u.host) && c->port == uc->u.port && !strcmp(c->user, uc->user))
+  if (sess_connected(&c->s) && !strcmp(c->host, uc->u.host) && c->port == uc->u.port && !strcmp(c->user, uc->user) &&
+      c->t.tls == tls_mode(&uc->u))
     return 0;
   sess_close(&c->s);
   snprintf(c->host, sizeof c->host, "%s", uc->u.host);
   snprintf(c->user, sizeof c->user, "%s", uc->user);
   snprintf(c->pass, sizeof c->pass, "%s", uc->pass);
   c->port = uc->u.port;
-  c->t = (target_t){c->host, c->port, c->user, c->pass};
-  int r = sess_open(&c->s, c->host, c->port, c->user, c->pass);
+  c->t = (target_t){c->host, c->port, c->user, c->pass, tls_mode(&uc->u)};
+  int r = sess_open(&c->s, &c->t);
   if (r) errmsg("%s %s: %s", cmd, url, c->s.err);
   return r;
 }
@@ -211,7 +218,7 @@ static int cmd_get(ctx_t *c, int argc, char **argv) {
     if (ofile) snprintf(locals[i], sizeof locals[i], "%s", ofile);
     else if (odir) snprintf(locals[i], sizeof locals[i], "%s/%s", odir, base_name(ucs[i].u.path));
     else snprintf(locals[i], sizeof locals[i], "%s", base_name(ucs[i].u.path));
-    if (i && (strcmp(ucs[i].u.host, ucs[0].u.host) || ucs[i].u.port != ucs[0].u.port ||
+    if (i && (strcmp(ucs[i].u.host, ucs[0].u.host) || ucs[i].u.port != ucs[0].u.port || ucs[i].u.implicit_tls != ucs[0].u.implicit_tls ||
               strcmp(ucs[i].u.user, ucs[0].u.user)))
       same = false;
   }
@@ -285,7 +292,7 @@ static int cmd_put(ctx_t *c, int argc, char **argv) {
       if (r && r != EX_INTR) errmsg("put %s: %s", files[i], c->s.err);
       if (r && !first) first = r;
       if (r && (!g_opts.keep_going || r == EX_INTR)) break;
-      if (!sess_connected(&c->s) && (r = sess_open(&c->s, c->host, c->port, c->user, c->pass))) {
+      if (!sess_connected(&c->s) && (r = sess_open(&c->s, &c->t))) {
         if (!first) first = r;
         break;
       }
@@ -381,7 +388,9 @@ int main(int argc, char **argv) {
     {"timeout", required_argument, 0, 't'}, {"retries", required_argument, 0, 'r'},
     {"rate", required_argument, 0, 'R'},    {"no-verify", no_argument, 0, 'N'},
     {"active", no_argument, 0, 'a'},        {"help", no_argument, 0, 'h'},
-    {"keepalive", required_argument, 0, 'K'}, {0, 0, 0, 0}};
+    {"keepalive", required_argument, 0, 'K'}, {"tls", no_argument, 0, 'T'},
+    {"cacert", required_argument, 0, 'C'},  {"insecure", no_argument, 0, 'I'},
+    {"pin", no_argument, 0, 'P'},           {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "+vqkc:h", longs, NULL)) != -1) {
     char *e;
@@ -392,6 +401,10 @@ int main(int argc, char **argv) {
       case 'c': script = optarg; break;
       case 'N': g_opts.verify = false; break;
       case 'a': g_opts.active = true; break;
+      case 'T': g_opts.tls = true; break;
+      case 'C': g_opts.cacert = optarg; break;
+      case 'I': g_opts.insecure = true; break;
+      case 'P': g_opts.pin = true; break;
       case 'h': usage(stdout); return 0;
       case 't':
         g_opts.timeout = strtod(optarg, &e);
@@ -449,6 +462,7 @@ int main(int argc, char **argv) {
       rc = shell_exec(&c, line);
       if (rc && (script || !isatty(0))) {
         sess_close(&c.s);
+        ftps_cleanup();
         return rc;
       }
     }
@@ -457,6 +471,7 @@ int main(int argc, char **argv) {
     else rc = shell_stdin(&c);
   }
   sess_close(&c.s);
+  ftps_cleanup();
   if (g_interrupted && rc == EX_INTR) return EX_INTR;
   return rc < 0 ? 0 : rc;
 }

@@ -1,8 +1,11 @@
 /* mtftp.h — the client's internal interfaces, one section per module.
  *
- * url.c      ftp:// URLs
+ * url.c      ftp:// and ftps:// URLs
  * netrc.c    ~/.netrc credentials
  * session.c  one control connection: replies, login, data connections
+ * ftps.c     FTPS (RFC 4217) on the shared TLS module: contexts, the
+ *            certificate and pin policy, data-connection handshakes
+ * pins.c     the --pin store ($XDG_DATA_HOME/mtftp/known_servers)
  * xfer.c     downloads and uploads: segmented, resumable, verified, parallel
  * progress.c the progress meter (knows nothing of FTP)
  * cli.c      main(), global options, one-shot commands, exit codes
@@ -24,6 +27,10 @@
 
 #include <mt/net.h>
 
+/* the shared TLS module's handles (src/ftpproto/tls.h) */
+typedef struct ftls ftls_t;
+typedef struct ftls_ctx ftls_ctx_t;
+
 /* ---- exit codes (the man page's table; one per kind of failure) -------- */
 enum {
   EX_OK_ = 0,
@@ -36,6 +43,8 @@ enum {
   EX_XFER = 7,       /* transfer failed or short */
   EX_VERIFY = 8,     /* verification mismatch */
   EX_LOCAL = 9,      /* local file error (open, write, disk full) */
+  EX_TLS = 10,       /* TLS or certificate failure: AUTH TLS refused, handshake
+                        failed, certificate not verified, pinned key changed */
   EX_INTR = 130,     /* interrupted (Ctrl-C outside the shell) */
 };
 
@@ -50,6 +59,10 @@ typedef struct {
   bool active;          /* --active */
   bool progress;        /* stderr is a terminal and not -q */
   double keepalive;     /* NOOP period on the control connection (s) */
+  bool tls;             /* --tls: explicit FTPS (AUTH TLS), required */
+  const char *cacert;   /* --cacert FILE: a CA trusted besides the system store */
+  bool insecure;        /* --insecure: the server's certificate is not checked */
+  bool pin;             /* --pin: trust on first use (known_servers) */
 } opts_t;
 extern opts_t g_opts;
 extern volatile sig_atomic_t g_interrupted;   /* SIGINT seen */
@@ -60,14 +73,15 @@ typedef struct {
   char pass[256];
   bool has_user, has_pass;
   char host[256];       /* without IPv6 brackets */
-  int port;             /* 21 when absent */
+  int port;             /* 21 when absent (990 for ftps://) */
   char path[4096];      /* decoded, without the leading '/'; "" for the root */
   bool dir;             /* ended in '/' (or named the root) */
+  bool implicit_tls;    /* ftps://: TLS from the first byte */
 } url_t;
-/* Parses "[ftp://][user[:pass]@]host[:port][/path]" with %XX decoding.
+/* Parses "[ftp[s]://][user[:pass]@]host[:port][/path]" with %XX decoding.
  * 0, or -EINVAL (and *err the reason). */
 int url_parse(const char *s, url_t *u, const char **err);
-bool url_is_url(const char *s);   /* starts with ftp:// */
+bool url_is_url(const char *s);   /* starts with ftp:// or ftps:// */
 
 /* ---- netrc.c -------------------------------------------------------------- */
 /* Looks up host (or `default`) in the netrc at path (NULL: $NETRC, else
@@ -78,6 +92,18 @@ int netrc_lookup(const char *path, const char *host, char *login, size_t loginsz
                  size_t passsz, const char **why);
 
 /* ---- session.c ------------------------------------------------------------ */
+enum { TLS_OFF = 0, TLS_EXPLICIT = 1, TLS_IMPLICIT = 2 };
+
+/* Where a session connects, as whom, and how (one per shell or command;
+ * segments, hash helpers and parallel workers open their sessions to it). */
+typedef struct {
+  const char *host;
+  int port;
+  const char *user;
+  const char *pass;
+  int tls;              /* TLS_OFF, TLS_EXPLICIT (AUTH TLS) or TLS_IMPLICIT */
+} target_t;
+
 typedef struct {
   char name[1024];
   int type;             /* FTPP_LIST_FILE / DIR / LINK / OTHER */
@@ -122,15 +148,25 @@ typedef struct sess {
   bool ascii;                     /* the user chose `ascii` (TYPE A transfers) */
   char cwd[4096];
   char *buf;                      /* transfer buffer, kept for the session's life; owned */
+  ftls_t *tls;                    /* the control connection's TLS, or NULL; owned */
+  ftls_t *dtls;                   /* the data connection's (PROT P), or NULL; owned */
+  ftls_ctx_t *tls_ctx;            /* the context both were made from (ftps.c owns it) */
+  bool prot_p;                    /* data connections are TLS */
+  bool key_pinned;                /* the server's key was checked against known_servers */
+  unsigned char key[32];          /* the control connection's server key (SHA-256) */
+  bool data_in;                   /* the data connection brings data (RETR, LIST...) */
+  bool data_truncated;            /* it ended without close_notify: nothing it brought counts */
   char err[2048];                 /* the last error, for one-line messages */
   int err_exit;                   /* the exit code that error calls for */
 } sess_t;
 
 void sess_init(sess_t *s);
-/* Connects (within g_opts.timeout), reads the greeting, logs in as
- * user/pass ("" user: anonymous), sends FEAT, OPTS UTF8 ON, TYPE I.
- * 0 or an exit code (EX_CONNECT, EX_LOGIN...), s->err set. */
-int sess_open(sess_t *s, const char *host, int port, const char *user, const char *pass);
+/* Connects to t (within g_opts.timeout), with TLS as t->tls says (implicit:
+ * the handshake first; explicit: AUTH TLS after the greeting, no fallback),
+ * reads the greeting, logs in as user/pass ("" user: anonymous), sends
+ * PBSZ 0 + PROT P under TLS, FEAT, OPTS UTF8 ON, TYPE I. 0 or an exit code
+ * (EX_CONNECT, EX_LOGIN, EX_TLS...), s->err set. */
+int sess_open(sess_t *s, const target_t *t);
 void sess_close(sess_t *s);       /* QUIT (best effort) and free; s reusable */
 void sess_drop(sess_t *s);        /* closes the connections at once; keeps the buffer */
 /* The session's transfer buffer (XFER_BUFSZ bytes), made on first use: a
@@ -151,9 +187,20 @@ int sess_fail(sess_t *s, int r);
  * optionally REST, sends the verb, returns 0 with s->data_fd ready, or an
  * exit code. */
 int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Closes the data connection and reads the transfer's final reply.
- * 0 or an exit code. */
+/* Closes the data connection and reads the transfer's final reply. Under
+ * TLS: a download's must have ended with the server's close_notify (else
+ * EX_XFER, s->data_truncated), and ours is sent. 0 or an exit code. */
 int sess_data_end(sess_t *s);
+/* The data connection's bytes, through TLS when PROT P: a count, 0 at its
+ * end (close_notify under TLS), or a negative code (MT_ETIMEDOUT...). A TLS
+ * end without close_notify is -ECONNABORTED and sets s->data_truncated. */
+ssize_t sess_data_read(sess_t *s, void *buf, size_t n, double timeout);
+/* All n bytes, or a negative code. */
+ssize_t sess_data_write(sess_t *s, const void *buf, size_t n, double timeout);
+/* What a data connection failure r means, one line (TLS's reason when PROT P). */
+const char *sess_data_strerror(const sess_t *s, int r);
+/* Closes the data connection at once (no close_notify: the transfer failed). */
+void sess_data_close(sess_t *s);
 /* Aborts a running transfer: ABOR, the data connection closed, replies read
  * until the session is back in step (else the connection is closed). */
 void sess_abort(sess_t *s);
@@ -179,6 +226,33 @@ int sess_hash_ahead(sess_t *s, const char *path);
 /* The HASH reply read ahead, as sess_hash would return it; -1 if none came. */
 int sess_hash_ahead_result(sess_t *s, char *hex);
 
+/* ---- ftps.c --------------------------------------------------------------------
+ * The certificate policy: verified against the system store (plus
+ * --cacert), host name checked; --insecure: not checked, a warning on every
+ * control connection; --pin: a key recorded in known_servers is
+ * authoritative (the chain is not checked then; a different key is refused),
+ * a first contact still needs a verified chain unless --insecure. */
+/* The handshake on s->fd (the control connection) and the policy above.
+ * 0, or EX_TLS (EX_LOCAL for a known_servers that cannot be written) with
+ * s->err set. */
+int ftps_control(sess_t *s);
+/* The handshake on s->data_fd, resuming the control connection's session.
+ * 0 or an exit code, s->err set. */
+int ftps_data(sess_t *s);
+void ftps_cleanup(void);      /* frees the contexts (at exit) */
+
+/* ---- pins.c ---------------------------------------------------------------------- */
+/* known_servers: one line per server, "HOST:PORT sha256 HEX" ([v6]:PORT), '#'
+ * comments. The file's path (static storage), or NULL (no HOME). */
+const char *pins_path(void);
+/* 1 found (key and the 1-based line filled), 0 not there or no file, or -errno
+ * (then *why says what). */
+int pins_lookup(const char *host, int port, unsigned char key[32], int *line, const char **why);
+/* Records host:port's key (replacing nothing: a line for it must not exist);
+ * written to a temporary file and renamed over, mode 0600, in a directory
+ * made 0700. 0 or -errno (*why). */
+int pins_record(const char *host, int port, const unsigned char key[32], const char **why);
+
 /* ---- progress.c ------------------------------------------------------------ */
 typedef struct prog prog_t;
 prog_t *prog_start(const char *name, uint64_t total, uint64_t done);
@@ -187,13 +261,6 @@ void prog_end(prog_t *p);
 void prog_clear(void);                    /* erase the meter (before output) */
 
 /* ---- xfer.c ------------------------------------------------------------------- */
-typedef struct {
-  const char *host;
-  int port;
-  const char *user;
-  const char *pass;
-} target_t;
-
 typedef struct {
   int segments;         /* get -s N (1: one stream) */
   bool resume;          /* -c */
@@ -233,6 +300,7 @@ typedef struct {
   int port;
   const char *label;    /* what errors name instead of the command line (one-shot URLs) */
   bool list_dirty;      /* the completion cache is stale */
+  bool tls_next;        /* `tls` was given: later opens use explicit TLS */
 } ctx_t;
 /* Runs one shell command line. Returns 0, an exit code, or -1 for quit. */
 int shell_exec(ctx_t *c, char *line);
@@ -242,6 +310,8 @@ int shell_stdin(ctx_t *c);
 /* Resolves credentials for host: URL ones, netrc, MTFTP_PASSWORD, prompt.
  * 0 or EX_USAGE_/EX_LOGIN with a message printed. */
 int creds_resolve(const url_t *u, char *user, size_t usz, char *pass, size_t psz);
+/* The TLS a URL calls for: ftps:// implicit, else explicit with --tls. */
+int tls_mode(const url_t *u);
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_mirror(ctx_t *c, bool reverse, bool del, bool dry, int jobs, const char *remote, const char *local);

@@ -8,6 +8,14 @@
  * control peer's, as curl does, so a NATed or lying server cannot point us
  * elsewhere), or active PORT/EPRT on the control connection's local
  * address.
+ *
+ * FTPS (ftps.c does the handshakes and the certificate policy): the control
+ * connection's line reader reads through TLS once it is up, and commands go
+ * out through it; with PROT P every data connection is TLS too, its bytes
+ * read and written here (sess_data_read/write), and closed with
+ * close_notify. A download's data connection that ends without the
+ * server's close_notify may have been cut by a third party: the transfer
+ * fails (RFC 4217 §10).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -29,6 +37,7 @@
 #include "ftpproto.h"
 #include "listparse.h"
 #include "mtftp.h"
+#include "tls.h"
 
 #define MAX_LINE 8192
 
@@ -49,6 +58,10 @@ static void seterr(sess_t *s, int exitcode, const char *fmt, ...) {
 }
 
 static void drop(sess_t *s) {
+  ftls_free(s->dtls);
+  ftls_free(s->tls);
+  s->dtls = s->tls = NULL;
+  s->prot_p = false;
   if (s->data_fd >= 0) mt_close(s->data_fd);
   if (s->listen_fd >= 0) mt_close(s->listen_fd);
   if (s->fd >= 0) mt_close(s->fd);
@@ -63,13 +76,21 @@ static void drop(sess_t *s) {
 
 void sess_drop(sess_t *s) { drop(s); }
 
+/* The control connection's bytes out: through TLS once it is up. */
+static ssize_t ctrl_send(sess_t *s, const void *buf, size_t n, double timeout) {
+  return s->tls ? ftls_write(s->tls, buf, n, timeout) : mt_send_all(s->fd, buf, n, timeout);
+}
+
+static ssize_t tls_read(void *ctx, void *buf, size_t n, double timeout) { return ftls_read(ctx, buf, n, timeout); }
+
 void sess_close(sess_t *s) {
   if (s->fd >= 0 && s->data_fd < 0) {
     /* a polite QUIT, never a long wait */
-    if (mt_send_all(s->fd, "QUIT\r\n", 6, 2) == 6) {
+    if (ctrl_send(s, "QUIT\r\n", 6, 2) == 6) {
       if (g_opts.verbose > 0) fprintf(stderr, "--> QUIT\n");
       sess_reply(s, 2);
     }
+    if (s->tls) ftls_shutdown(s->tls, false, 1);   /* close_notify; the server's is not awaited */
   }
   drop(s);
   free(s->text);
@@ -111,7 +132,8 @@ int sess_reply(sess_t *s, double timeout) {
     int rc = mt_readline(s->lr, &line, &len, timeout);
     if (rc == MT_EMSGSIZE) continue;   /* an absurd line inside a reply: skipped */
     if (rc < 0) {
-      seterr(s, EX_CONNECT, "%s", rc == MT_ECLOSED ? "connection closed by the server" : mt_strerror(rc));
+      seterr(s, EX_CONNECT, "%s", rc == MT_ECLOSED ? "connection closed by the server"
+                                  : s->tls && *ftls_error(s->tls) ? ftls_error(s->tls) : mt_strerror(rc));
       drop(s);
       return rc;
     }
@@ -154,9 +176,9 @@ static int format_line(sess_t *s, char *buf, size_t cap, const char *fmt, va_lis
 
 /* Sends buf[0..n) on the control connection (one or more command lines). */
 static int send_raw(sess_t *s, const char *buf, size_t n) {
-  ssize_t w = mt_send_all(s->fd, buf, n, g_opts.timeout);
+  ssize_t w = ctrl_send(s, buf, n, g_opts.timeout);
   if (w < 0) {
-    seterr(s, EX_CONNECT, "%s", mt_strerror((int)w));
+    seterr(s, EX_CONNECT, "%s", s->tls ? ftls_error(s->tls) : mt_strerror((int)w));
     drop(s);
     return (int)w;
   }
@@ -259,10 +281,14 @@ static void parse_feat(sess_t *s) {
   }
 }
 
-int sess_open(sess_t *s, const char *host, int port, const char *user, const char *pass) {
+int sess_open(sess_t *s, const target_t *t) {
   drop(s);
   s->err[0] = 0;
   s->err_exit = 0;
+  s->key_pinned = false;
+  s->tls_ctx = NULL;
+  const char *host = t->host, *user = t->user, *pass = t->pass;
+  int port = t->port;
   snprintf(s->host, sizeof s->host, "%s", host);
   s->port = port;
   snprintf(s->user, sizeof s->user, "%s", user && *user ? user : "anonymous");
@@ -280,19 +306,44 @@ int sess_open(sess_t *s, const char *host, int port, const char *user, const cha
   getpeername(fd, (struct sockaddr *)&s->peer, &l);
   l = sizeof s->local;
   getsockname(fd, (struct sockaddr *)&s->local, &l);
+  int r;
+  if (t->tls == TLS_IMPLICIT && (r = ftps_control(s))) {   /* ftps://: TLS from the first byte */
+    drop(s);
+    return r;
+  }
   s->lr = mt_linereader_new(fd, MAX_LINE);
   if (!s->lr) {
     drop(s);
     seterr(s, EX_LOCAL, "out of memory");
     return EX_LOCAL;
   }
-  int r = sess_reply(s, g_opts.timeout);
+  if (s->tls) mt_linereader_set_io(s->lr, tls_read, s->tls);
+  r = sess_reply(s, g_opts.timeout);
   if (r < 0) return EX_CONNECT;
   if (r != 220) {
     sess_fail(s, r);
     drop(s);
     s->err_exit = EX_CONNECT;
     return EX_CONNECT;
+  }
+  if (t->tls == TLS_EXPLICIT) {   /* RFC 4217 §4: AUTH TLS; no fallback to plain text */
+    r = sess_cmd(s, "AUTH TLS");
+    if (r < 0) return EX_CONNECT;
+    if (r != 234) {
+      seterr(s, EX_TLS, "the server refused AUTH TLS (%s); not continuing without TLS", s->reply);
+      drop(s);
+      return EX_TLS;
+    }
+    if (mt_linereader_pending(s->lr)) {   /* text the TLS would not protect */
+      seterr(s, EX_TLS, "the server sent more after its 234 reply, before the TLS handshake");
+      drop(s);
+      return EX_TLS;
+    }
+    if ((r = ftps_control(s))) {
+      drop(s);
+      return r;
+    }
+    mt_linereader_set_io(s->lr, tls_read, s->tls);
   }
   r = sess_cmd(s, "USER %s", s->user);
   if (r == 331 || r == 332) r = sess_cmd(s, "PASS %s", s->pass);
@@ -302,6 +353,17 @@ int sess_open(sess_t *s, const char *host, int port, const char *user, const cha
     s->err_exit = r == 421 ? EX_CONNECT : EX_LOGIN;
     drop(s);
     return s->err_exit;
+  }
+  if (s->tls) {   /* PROT P: the data connections are protected too */
+    r = sess_cmd(s, "PBSZ 0");
+    if (r == 200) r = sess_cmd(s, "PROT P");
+    if (r < 0) return EX_CONNECT;
+    if (r != 200) {
+      seterr(s, EX_TLS, "the server refused protected data connections (%s)", s->reply);
+      drop(s);
+      return EX_TLS;
+    }
+    s->prot_p = true;
   }
   r = sess_cmd(s, "FEAT");
   if (r < 0) return EX_CONNECT;
@@ -461,6 +523,9 @@ int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
     seterr(s, EX_CONNECT, "not connected");
     return EX_CONNECT;
   }
+  /* which way the bytes go: a download's end must be the server's close_notify */
+  s->data_in = strncasecmp(fmt, "STOR", 4) && strncasecmp(fmt, "APPE", 4) && strncasecmp(fmt, "STOU", 4);
+  s->data_truncated = false;
   int r;
   if (!s->active && s->epsv_ok && rest <= 0) {
     va_list ap;
@@ -512,7 +577,62 @@ sent:
     s->data_fd = fd;
   }
   s->pending_noops = 0;
-  return 0;
+  return s->prot_p ? ftps_data(s) : 0;
+}
+
+ssize_t sess_data_read(sess_t *s, void *buf, size_t n, double timeout) {
+  if (!s->dtls) return mt_recv(s->data_fd, buf, n, 0, timeout);
+  ssize_t r = ftls_read(s->dtls, buf, n, timeout);
+  if (r == -ECONNABORTED) s->data_truncated = true;
+  return r;
+}
+
+ssize_t sess_data_write(sess_t *s, const void *buf, size_t n, double timeout) {
+  return s->dtls ? ftls_write(s->dtls, buf, n, timeout) : mt_send_all(s->data_fd, buf, n, timeout);
+}
+
+const char *sess_data_strerror(const sess_t *s, int r) {
+  return s->dtls && r != MT_ETIMEDOUT && *ftls_error(s->dtls) ? ftls_error(s->dtls) : mt_strerror(r);
+}
+
+void sess_data_close(sess_t *s) {
+  ftls_free(s->dtls);
+  s->dtls = NULL;
+  if (s->data_fd >= 0) mt_close(s->data_fd);
+  s->data_fd = -1;
+}
+
+/* The end of a TLS data connection: a download must have brought the
+ * server's close_notify (read it now if the bytes stopped at the announced
+ * size); ours goes out either way. After an upload the server's is awaited
+ * (with our side shut for writing, so a server waiting for the end of the
+ * stream sees it): reading it also takes in the session tickets the server
+ * sent, which the next data connection resumes. 0 or EX_XFER (s->err). */
+static int tls_data_finish(sess_t *s) {
+  int ex = 0;
+  if (s->data_in && !s->data_truncated) {
+    char c[512];
+    ssize_t n = ftls_read(s->dtls, c, sizeof c, g_opts.timeout);
+    if (n > 0) {
+      seterr(s, EX_XFER, "the data connection brought more bytes than the file's announced size");
+      ex = EX_XFER;
+    } else if (n < 0) {
+      if (n == -ECONNABORTED) s->data_truncated = true;
+      seterr(s, EX_XFER, "data connection: %s", sess_data_strerror(s, (int)n));
+      ex = EX_XFER;
+    }
+  } else if (s->data_truncated) {
+    seterr(s, EX_XFER, "data connection: %s", ftls_error(s->dtls));
+    ex = EX_XFER;
+  }
+  if (!ex) {
+    ftls_shutdown(s->dtls, false, g_opts.timeout);
+    if (!s->data_in) {
+      shutdown(s->data_fd, SHUT_WR);
+      ftls_shutdown(s->dtls, true, g_opts.timeout);   /* the server may just close: fine */
+    }
+  }
+  return ex;
 }
 
 void sess_keepalive(sess_t *s) {
@@ -521,8 +641,8 @@ void sess_keepalive(sess_t *s) {
 }
 
 int sess_data_end(sess_t *s) {
-  if (s->data_fd >= 0) mt_close(s->data_fd);
-  s->data_fd = -1;
+  int tex = s->dtls ? tls_data_finish(s) : 0;
+  sess_data_close(s);
   int r;
   for (;;) {
     r = sess_reply(s, g_opts.timeout);
@@ -541,6 +661,7 @@ int sess_data_end(sess_t *s) {
     seterr(s, EX_XFER, "connection lost before the transfer's reply");
     return EX_XFER;
   }
+  if (tex) return tex;   /* whatever the server thinks, the bytes are not trusted */
   if (r != 226 && r != 250) {
     int ex = sess_fail(s, r);
     return ex == EX_REMOTE ? EX_XFER : ex;
@@ -550,8 +671,7 @@ int sess_data_end(sess_t *s) {
 
 void sess_abort(sess_t *s) {
   if (s->fd < 0) return;
-  if (s->data_fd >= 0) mt_close(s->data_fd);
-  s->data_fd = -1;
+  sess_data_close(s);
   if (sess_send(s, "ABOR") < 0) return;
   /* 426 for the transfer and 226 for ABOR, or only 226 (RFC 959 4.1.3);
    * replies to keep-alive NOOPs may come first. */
@@ -593,6 +713,7 @@ static rentry_t *rlist_add(rlist_t *l) {
 static int read_lines(sess_t *s, int (*fn)(void *ud, char *line, size_t len), void *ud) {
   mt_linereader_t *lr = mt_linereader_new(s->data_fd, MAX_LINE);
   if (!lr) return EX_LOCAL;
+  if (s->dtls) mt_linereader_set_io(lr, tls_read, s->dtls);
   int ex = 0;
   for (;;) {
     char *line;
@@ -601,7 +722,7 @@ static int read_lines(sess_t *s, int (*fn)(void *ud, char *line, size_t len), vo
     if (r == MT_ECLOSED) break;
     if (r == MT_EMSGSIZE) continue;
     if (r < 0) {
-      seterr(s, EX_XFER, "listing: %s", mt_strerror(r));
+      seterr(s, EX_XFER, "listing: %s", sess_data_strerror(s, r));
       ex = EX_XFER;
       break;
     }

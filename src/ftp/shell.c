@@ -25,6 +25,7 @@
 #include "ftpproto.h"
 #include "listparse.h"
 #include "mtftp.h"
+#include "tls.h"
 
 #define MAXARGS 256
 
@@ -55,7 +56,7 @@ static void rabs(ctx_t *c, const char *path, char *out, size_t outsz) {
 static int need_conn(ctx_t *c) {
   if (sess_connected(&c->s)) return 0;
   if (c->host[0]) {   /* lost (timeout, server restart): one reconnect */
-    int r = sess_open(&c->s, c->host, c->port, c->user, c->pass);
+    int r = sess_open(&c->s, &c->t);
     if (r == 0) return 0;
     return r;
   }
@@ -89,8 +90,9 @@ static int c_open(ctx_t *c, int argc, char **argv) {
   creds_resolve(&u, c->user, sizeof c->user, c->pass, sizeof c->pass);
   snprintf(c->host, sizeof c->host, "%s", u.host);
   c->port = u.port;
-  c->t = (target_t){c->host, c->port, c->user, c->pass};
-  int r = sess_open(&c->s, c->host, c->port, c->user, c->pass);
+  c->t = (target_t){c->host, c->port, c->user, c->pass, c->tls_next ? TLS_EXPLICIT : tls_mode(&u)};
+  if (u.implicit_tls) c->t.tls = TLS_IMPLICIT;
+  int r = sess_open(&c->s, &c->t);
   if (r) {
     c->host[0] = 0;
     return r;
@@ -126,7 +128,38 @@ static int c_user(ctx_t *c, int argc, char **argv) {
   }
   creds_resolve(&u, c->user, sizeof c->user, c->pass, sizeof c->pass);
   sess_close(&c->s);
-  return sess_open(&c->s, c->host, c->port, c->user, c->pass);
+  return sess_open(&c->s, &c->t);
+}
+
+/* `tls`: the session goes over to explicit FTPS. Servers take AUTH TLS
+ * only before USER (RFC 2228 has AUTH reset the login), so a logged-in
+ * session reconnects: AUTH TLS, PROT P, the same login, and back to the
+ * same directory. Not connected: the next `open` uses TLS. */
+static int c_tls(ctx_t *c, int argc, char **argv) {
+  if (!c->host[0]) {
+    c->tls_next = true;
+    if (g_opts.verbose >= 0 && isatty(0)) info("the next open uses TLS (AUTH TLS)");
+    return 0;
+  }
+  if (c->s.tls) {
+    if (g_opts.verbose >= 0) info("TLS is already on");
+    return 0;
+  }
+  char cwd[sizeof c->s.cwd];
+  snprintf(cwd, sizeof cwd, "%s", c->s.cwd);
+  sess_close(&c->s);
+  c->t.tls = TLS_EXPLICIT;
+  c->tls_next = true;
+  int r = sess_open(&c->s, &c->t);
+  if (r) return r;
+  if (cwd[0] && strcmp(cwd, c->s.cwd)) {
+    r = sess_cmd(&c->s, "CWD %s", cwd);
+    if (r != 250) return sess_fail(&c->s, r);
+    sess_pwd(&c->s);
+  }
+  c->list_dirty = true;
+  if (g_opts.verbose >= 0 && isatty(0)) info("TLS on (%s)", ftls_version(c->s.tls));
+  return 0;
 }
 
 static int c_ls(ctx_t *c, int argc, char **argv) {
@@ -528,6 +561,7 @@ static const cmd_t cmds[] = {
   {"quote", c_quote, "quote COMMAND...", "send a raw command", 0},
   {"stat", c_stat, "stat [PATH]", "the server's status (STAT)", 'r'},
   {"mirror", c_mirror, "mirror [-R] [--delete] [--dry-run] [-j N] REMOTE [LOCAL]", "copy a tree", 'r'},
+  {"tls", c_tls, "tls", "switch the session to FTPS (AUTH TLS, PROT P; logs in again)", 0},
   {"help", c_help, "help [COMMAND]", "this help", 0},
   {"quit", c_quit, "quit", "leave", 0},
   {"bye", c_quit, "bye", "leave", 0},

@@ -1,5 +1,6 @@
 /* url.c — ftp:// URLs: [ftp://][user[:password]@]host[:port][/path], with
- * %XX decoding of the user, password and path, and [v6] hosts. */
+ * %XX decoding of the user, password and path, and [v6] hosts; ftps://
+ * is the same with implicit TLS (port 990 by default). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 #include "mtftp.h"
 
-bool url_is_url(const char *s) { return !strncmp(s, "ftp://", 6); }
+bool url_is_url(const char *s) { return !strncmp(s, "ftp://", 6) || !strncmp(s, "ftps://", 7); }
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -40,8 +41,16 @@ int url_parse(const char *s, url_t *u, const char **err) {
   memset(u, 0, sizeof *u);
   u->port = 21;
   const char *why = NULL;
-  if (!strncmp(s, "ftp://", 6)) s += 6;
-  else if (strstr(s, "://")) { why = "only ftp:// URLs are supported"; goto bad; }
+  if (!strncmp(s, "ftp://", 6)) {
+    s += 6;
+  } else if (!strncmp(s, "ftps://", 7)) {
+    s += 7;
+    u->implicit_tls = true;
+    u->port = 990;
+  } else if (strstr(s, "://")) {
+    why = "only ftp:// and ftps:// URLs are supported";
+    goto bad;
+  }
   const char *slash = strchr(s, '/');
   const char *end = slash ? slash : s + strlen(s);
   /* the last '@' before the path separates the credentials */

@@ -305,7 +305,7 @@ static int seg_once(segjob_t *j, char *buf) {
     }
     size_t want = BUFSZ;
     if (!j->to_eof && g->end - pos < want) want = (size_t)(g->end - pos);
-    ssize_t n = mt_recv(s->data_fd, buf, want, 0, 0.25);
+    ssize_t n = sess_data_read(s, buf, want, 0.25);
     if (n == MT_ETIMEDOUT) {
       if (mt_now() - last_io > g_opts.timeout) {
         snprintf(j->err, sizeof j->err, "data connection stalled for %.0f s", g_opts.timeout);
@@ -316,7 +316,7 @@ static int seg_once(segjob_t *j, char *buf) {
       continue;
     }
     if (n < 0) {
-      snprintf(j->err, sizeof j->err, "data connection: %s", mt_strerror((int)n));
+      snprintf(j->err, sizeof j->err, "data connection: %s", sess_data_strerror(s, (int)n));
       ex = EX_XFER;
       break;
     }
@@ -366,8 +366,7 @@ static int seg_once(segjob_t *j, char *buf) {
   } else if (ex == EX_INTR || ex == EX_LOCAL) {
     sess_abort(s);
   } else {
-    if (s->data_fd >= 0) mt_close(s->data_fd);
-    s->data_fd = -1;
+    sess_data_close(s);
     sess_drop(s);      /* out of step after a broken transfer: start afresh */
   }
   return ex;
@@ -389,7 +388,7 @@ static int seg_run(void *arg, void **result) {
     }
     j->err[0] = 0;
     if (!sess_connected(j->s)) {
-      ex = sess_open(j->s, j->t->host, j->t->port, j->t->user, j->t->pass);
+      ex = sess_open(j->s, j->t);
       if (ex) snprintf(j->err, sizeof j->err, "%s", j->s->err);
     } else {
       uint64_t before = g->done;
@@ -400,7 +399,9 @@ static int seg_run(void *arg, void **result) {
       if (j->to_eof && ex && j->hash) break;   /* an in-order hash cannot skip back */
     }
     if (ex == 0) continue;
-    if (!retryable(ex, j->s) || attempt >= g_opts.retries) break;
+    /* a TLS data connection cut without close_notify fails the download
+     * (RFC 4217 §10); `get -c` may resume from what arrived */
+    if (!retryable(ex, j->s) || j->s->data_truncated || attempt >= g_opts.retries) break;
     if (g_opts.verbose >= 0) info("%s: %s; retrying", j->path, j->err);
     if (backoff(attempt)) {
       ex = EX_INTR;
@@ -428,7 +429,7 @@ static int rhash_run(void *arg, void **result) {
   rhash_t *r = arg;
   sess_t hs;
   sess_init(&hs);
-  r->res.rc = sess_open(&hs, r->t->host, r->t->port, r->t->user, r->t->pass);
+  r->res.rc = sess_open(&hs, r->t);
   if (r->res.rc == 0) r->res.rc = sess_hash(&hs, r->path, r->res.hex);
   sess_close(&hs);
   return 0;
@@ -556,14 +557,14 @@ static int get_stream(sess_t *s, const char *path, int out, const char *name) {
       ex = EX_INTR;
       break;
     }
-    ssize_t n = mt_recv(s->data_fd, buf, BUFSZ, 0, 0.25);
+    ssize_t n = sess_data_read(s, buf, BUFSZ, 0.25);
     if (n == MT_ETIMEDOUT) {
       if (mt_now() - last > g_opts.timeout) ex = EX_XFER;
       continue;
     }
     if (n == 0) break;
     if (n < 0) {
-      snprintf(s->err, sizeof s->err, "data connection: %s", mt_strerror((int)n));
+      snprintf(s->err, sizeof s->err, "data connection: %s", sess_data_strerror(s, (int)n));
       ex = EX_XFER;
       break;
     }
@@ -749,7 +750,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   }
   if (h) EVP_MD_CTX_free(h);
   if (lh.h) EVP_MD_CTX_free(lh.h);
-  if (!ex && !sess_connected(s)) ex = sess_open(s, t->host, t->port, t->user, t->pass);
+  if (!ex && !sess_connected(s)) ex = sess_open(s, t);
   /* the helper's answer, unless it could not get one (then ask here) */
   const rhash_res_t *rres = rf && rh.res.rc >= 0 && rh.res.rc <= 1 ? &rh.res : NULL;
   rhash_res_t ares;
@@ -839,9 +840,9 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
       out = o;
       outn = k;
     }
-    ssize_t w = mt_send_all(s->data_fd, out, outn, g_opts.timeout);
+    ssize_t w = sess_data_write(s, out, outn, g_opts.timeout);
     if (w < 0) {
-      snprintf(s->err, sizeof s->err, "data connection: %s", mt_strerror((int)w));
+      snprintf(s->err, sizeof s->err, "data connection: %s", sess_data_strerror(s, (int)w));
       ex = EX_XFER;
       break;
     }
@@ -855,8 +856,7 @@ int xfer_put(sess_t *s, const char *local, const char *path, bool resume, time_t
   close(fd);
   if (ex) {
     if (ex == EX_XFER) {
-      mt_close(s->data_fd);
-      s->data_fd = -1;
+      sess_data_close(s);
       sess_reply(s, g_opts.timeout);   /* the server's word on it, if any */
     } else {
       sess_abort(s);
@@ -918,7 +918,7 @@ static int par_run(void *arg, void **result) {
   sess_t *s = worker_sess;
   int ex = 0;
   for (int attempt = 0;; attempt++) {
-    if (!sess_connected(s)) ex = sess_open(s, par->t->host, par->t->port, par->t->user, par->t->pass);
+    if (!sess_connected(s)) ex = sess_open(s, par->t);
     if (!ex) {
       if (j->upload) {
         ex = xfer_put(s, j->local, j->remote, par->o->resume, j->mtime);
@@ -931,7 +931,7 @@ static int par_run(void *arg, void **result) {
         ex = xfer_get(s, par->t, j->remote, j->local, &o);
       }
     }
-    if (!ex || !retryable(ex, s) || attempt >= g_opts.retries || g_interrupted) break;
+    if (!ex || !retryable(ex, s) || s->data_truncated || attempt >= g_opts.retries || g_interrupted) break;
     if (backoff(attempt)) break;
   }
   snprintf(j->err, sizeof j->err, "%s", s->err);

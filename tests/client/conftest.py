@@ -28,17 +28,18 @@ PYTHON = "/usr/bin/python3"
 SANITIZER_MARKS = ftp_conftest.SANITIZER_MARKS
 
 # exit codes (mtftp(1))
-EX = dict(ok=0, remote=1, usage=2, connect=3, login=4, notfound=5, perm=6, xfer=7, verify=8, local=9)
+EX = dict(ok=0, remote=1, usage=2, connect=3, login=4, notfound=5, perm=6, xfer=7, verify=8, local=9, tls=10)
 
 
-def wait_port(host, port, proc, what, timeout=10):
+def wait_port(host, port, proc, what, timeout=10, greet=True):
     deadline = time.time() + timeout * SLOW
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited at start")
         try:
             with socket.create_connection((host, port), timeout=1) as s:
-                s.recv(100)
+                if greet:      # an implicit-TLS listener says nothing before the handshake
+                    s.recv(100)
                 return
         except OSError:
             time.sleep(0.05)
@@ -72,10 +73,13 @@ class Mtftpd:
 
 class Vsftpd:
     """Anonymous vsftpd with writes allowed in pub/ (vsftpd refuses a
-    writable anonymous root)."""
+    writable anonymous root). tls=(cert, key): FTPS required for logins and
+    data (ssl_enable=YES, vsftpd's default require_ssl_reuse=YES: each data
+    connection must resume the control connection's TLS session); with
+    implicit, TLS from the first byte (implicit_ssl=YES)."""
     name = "vsftpd"
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, tls=None, implicit=False):
         self.host, self.port = "127.0.0.1", free_port()
         self.root = tmp / "vsroot"
         (self.root / "pub").mkdir(parents=True)
@@ -91,14 +95,24 @@ class Vsftpd:
             "anon_upload_enable=YES", "anon_mkdir_write_enable=YES", "anon_other_write_enable=YES",
             "anon_umask=022", "no_anon_password=YES", "seccomp_sandbox=NO", "run_as_launching_user=YES",
             "xferlog_enable=NO", "use_localtime=NO", "connect_from_port_20=NO",
-            f"secure_chroot_dir={empty}", f"vsftpd_log_file={tmp / 'vsftpd.log'}", ""]))
+            f"secure_chroot_dir={empty}", f"vsftpd_log_file={tmp / 'vsftpd.log'}", *self.tls_lines(tls, implicit),
+            ""]))
         self.log = open(tmp / "vsftpd.out", "wb")
         self.proc = subprocess.Popen(["vsftpd", str(conf)], stdout=self.log, stderr=self.log)
-        wait_port(self.host, self.port, self.proc, "vsftpd")
+        wait_port(self.host, self.port, self.proc, "vsftpd", greet=not implicit)
         self.wdir = "pub"
+        self.scheme = "ftps" if implicit else "ftp"
+
+    @staticmethod
+    def tls_lines(tls, implicit):
+        if not tls:
+            return []
+        return ["ssl_enable=YES", "allow_anon_ssl=YES", "force_anon_logins_ssl=YES", "force_anon_data_ssl=YES",
+                f"rsa_cert_file={tls[0]}", f"rsa_private_key_file={tls[1]}", "debug_ssl=YES",
+                f"implicit_ssl={'YES' if implicit else 'NO'}"]
 
     def url(self, path=""):
-        return f"ftp://{self.host}:{self.port}/{path}"
+        return f"{self.scheme}://{self.host}:{self.port}/{path}"
 
     anon_url = url
 
@@ -144,12 +158,12 @@ class Pyftpd:
 def servers(tmp_path):
     made = []
 
-    def make(kind, *flags, root=None):
+    def make(kind, *flags, root=None, **kw):
         d = tmp_path / f"srv{len(made)}"
         d.mkdir()
         if root is not None:   # serve an existing tree (a restarted server)
             os.symlink(root, d / ("root" if kind == "mtftpd" else "pyroot"))
-        s = {"mtftpd": lambda: Mtftpd(d, flags), "vsftpd": lambda: Vsftpd(d),
+        s = {"mtftpd": lambda: Mtftpd(d, flags), "vsftpd": lambda: Vsftpd(d, **kw),
              "pyftpdlib": lambda: Pyftpd(d, *flags)}[kind]()
         made.append(s)
         return s

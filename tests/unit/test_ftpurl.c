@@ -1,6 +1,8 @@
 /* test_ftpurl.c — mtftp's URL parser (users, passwords, %XX, [v6] hosts,
- * ports, directory URLs, refusals) and ~/.netrc lookups (machine, default,
- * quotes, macdef skipped, the permission refusal). */
+ * ports, directory URLs, ftps://, refusals), ~/.netrc lookups (machine,
+ * default, quotes, macdef skipped, the permission refusal) and the --pin
+ * store (known_servers: records, lookups, comments kept, [v6] names, modes,
+ * a malformed line refused). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,12 +49,23 @@ static void test_url_forms(void **st) {
   assert_string_equal(u.host, "10.0.0.1");
   assert_true(url_is_url("ftp://x"));
   assert_false(url_is_url("x"));
+  assert_false(u.implicit_tls);
+
+  /* ftps://: implicit TLS, port 990 unless given */
+  assert_true(url_is_url("ftps://x"));
+  assert_int_equal(url_parse("ftps://h/f", &u, &why), 0);
+  assert_true(u.implicit_tls);
+  assert_int_equal(u.port, 990);
+  assert_string_equal(u.path, "f");
+  assert_int_equal(url_parse("ftps://h:2990/", &u, &why), 0);
+  assert_true(u.implicit_tls);
+  assert_int_equal(u.port, 2990);
 }
 
 static void test_url_refused(void **st) {
   url_t u;
   const char *why = NULL;
-  const char *bad[] = {"http://host/x", "ftp://", "ftp://host:0/", "ftp://host:65536", "ftp://host:12x",
+  const char *bad[] = {"http://host/x", "sftp://host/x", "ftps://", "ftp://", "ftp://host:0/", "ftp://host:65536", "ftp://host:12x",
                        "ftp://host:", "ftp://[::1/x", "ftp://[]/", "ftp://host/a%2", "ftp://host/a%zz",
                        "ftp://host/a%00b", "ftp://:21/"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -107,9 +120,67 @@ static void test_netrc(void **st) {
   rmdir(dir);
 }
 
+static void test_pins(void **st) {
+  char base[64];
+  snprintf(base, sizeof base, "/tmp/test_pins.XXXXXX");
+  assert_non_null(mkdtemp(base));
+  setenv("XDG_DATA_HOME", base, 1);   /* read once, at the first pins_path() */
+  char want[128];
+  snprintf(want, sizeof want, "%s/mtftp/known_servers", base);
+  assert_string_equal(pins_path(), want);
+  unsigned char k1[32], k2[32], got[32];
+  for (int i = 0; i < 32; i++) k1[i] = (unsigned char)i, k2[i] = (unsigned char)(0xf0 ^ i);
+  int line = 0;
+  const char *why = NULL;
+  assert_int_equal(pins_lookup("h", 21, got, &line, &why), 0);   /* no file yet */
+  assert_int_equal(pins_record("h", 21, k1, &why), 0);
+  assert_int_equal(pins_record("::1", 990, k2, &why), 0);
+  assert_int_equal(pins_lookup("h", 21, got, &line, &why), 1);
+  assert_memory_equal(got, k1, 32);
+  assert_int_equal(line, 1);
+  assert_int_equal(pins_lookup("::1", 990, got, &line, &why), 1);
+  assert_memory_equal(got, k2, 32);
+  assert_int_equal(line, 2);
+  assert_int_equal(pins_lookup("h", 2121, got, &line, &why), 0);   /* host:port, not host */
+  struct stat sb;
+  assert_int_equal(stat(want, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  char pdir[128];
+  snprintf(pdir, sizeof pdir, "%s/mtftp", base);
+  assert_int_equal(stat(pdir, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0700);
+  FILE *f = fopen(want, "r");
+  char text[512] = "";
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  assert_string_equal(text, "h:21 sha256 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+                            "[::1]:990 sha256 f0f1f2f3f4f5f6f7f8f9fafbfcfdfeffe0e1e2e3e4e5e6e7e8e9eaebecedeeef\n");
+  /* the same key recorded again (a parallel worker) is fine; another is not */
+  assert_int_equal(pins_record("h", 21, k1, &why), 0);
+  assert_int_equal(pins_record("h", 21, k2, &why), -EEXIST);
+  /* comments and hand edits are kept; a malformed line of a host is refused */
+  f = fopen(want, "w");
+  fputs("# pins\n\nbad:1 sha256 zz\nh:21 sha256 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", f);
+  fclose(f);
+  assert_int_equal(pins_lookup("bad", 1, got, &line, &why), -EINVAL);
+  assert_int_equal(line, 3);
+  assert_non_null(strstr(why, "line 3"));
+  assert_int_equal(pins_lookup("h", 21, got, &line, &why), 1);
+  assert_int_equal(line, 4);
+  assert_int_equal(pins_record("n", 1, k2, &why), 0);   /* after a last line without '\n' */
+  assert_int_equal(pins_lookup("n", 1, got, &line, &why), 1);
+  assert_int_equal(line, 5);
+  assert_int_equal(pins_lookup("h", 21, got, &line, &why), 1);
+  assert_memory_equal(got, k1, 32);
+  unlink(want);
+  rmdir(pdir);
+  rmdir(base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_url_forms), cmocka_unit_test(test_url_refused), cmocka_unit_test(test_netrc),
+    cmocka_unit_test(test_url_forms), cmocka_unit_test(test_url_refused), cmocka_unit_test(test_netrc), cmocka_unit_test(test_pins),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
