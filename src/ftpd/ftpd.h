@@ -117,6 +117,12 @@ typedef struct ftpd_config {
   char *run_as;
   char *banner;
   double login_timeout, idle_timeout, data_timeout, shutdown_grace;
+  double command_line_timeout;  /* a started command line must end within it: 421 */
+  /* failed logins per address (ban.c): 0 failures = off */
+  int max_login_failures;
+  double login_failure_window, login_ban_time;
+  /* transfer rates in bytes per second (rate.c), 0 = no limit */
+  int max_rate, max_rate_per_user;
   /* FTPS: a certificate turns AUTH TLS on */
   char *tls_cert, *tls_key;   /* PEM files; the key may sit in the certificate's file */
   char *tls_min_version;      /* "1.2" (default) or "1.3" */
@@ -190,6 +196,9 @@ typedef struct ftpd_server {
   atomic_int active;          /* sessions admitted */
   struct ip_slot *ips;        /* per-IP counts (accept.c) */
   size_t n_ips, cap_ips;
+  struct ban_slot *bans;      /* failed logins per address (ban.c), under lock */
+  size_t n_bans, cap_bans;
+  struct ftpd_rates *rates;   /* per-user rate buckets shared by every process (rate.c) */
   int capacity;               /* sessions the model can run at once, fixed at
                                  start for a fixed_pool model; 0 = no bound */
   const struct ftpd_model *model;   /* fixed at start */
@@ -293,6 +302,9 @@ typedef struct ftpd_model {
   void (*session_named)(const char *name);
   /* The session has ended (on the thread that ran it); NULL: nothing to do. */
   void (*session_end)(void);
+  /* A login of the running session failed: tell the process that keeps
+   * the ban table (model_fork.c); NULL: it is this one (ftpd_ban_failure). */
+  void (*login_failed)(void);
 } ftpd_model_t;
 extern const ftpd_model_t ftpd_model_threads, ftpd_model_fork, ftpd_model_co;
 /* The model for a config value (MODEL_*); never NULL for a checked config. */
@@ -308,6 +320,15 @@ void ftpd_acceptors_stop(ftpd_server_t *srv, mt_thread_t **threads);
 /* Admission control shared by the models: 0 admitted, else the 421 text sent. */
 int  ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const char **why);
 void ftpd_release(ftpd_server_t *srv, const struct sockaddr_storage *peer);
+
+/* Failed logins (ban.c). ftpd_login_failed() charges one to the session's
+ * address wherever the ban table lives; ftpd_ban_failure() counts it there
+ * (and bans the address at max-login-failures); ftpd_ban_left() is the
+ * seconds the address stays banned, 0 when it is not (caller holds
+ * srv->lock: admission asks it). */
+void ftpd_login_failed(ftpd_session_t *s);
+void ftpd_ban_failure(ftpd_server_t *srv, const struct sockaddr_storage *peer);
+int  ftpd_ban_left(ftpd_server_t *srv, const char *ip);
 
 /* xferlog line (log.c) */
 void ftpd_xferlog(ftpd_session_t *s, double secs, off_t bytes, const char *path, char dir, bool complete);

@@ -196,6 +196,7 @@ static int serve(void) {
   mt_signal_default(SIGHUP);
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */
     free(srv.ips);
+    free(srv.bans);
     ftpd_snapshot_put(srv.snap);
     close(srv.root_fd);
     if (srv.xferlog_fd >= 0) close(srv.xferlog_fd);
