@@ -257,6 +257,11 @@ typedef struct ftpd_session {
   unsigned mlst_facts;
   int hash_algo;              /* HASH's algorithm (commands/hash.c), 0 = SHA-256 */
   int pasv_fd;                /* listening data socket, -1 */
+  /* max-rate (rate.c): this session's clock, and the user's shared one
+   * (looked up at the first transfer after a login) */
+  long long rate_next;
+  struct rate_user *rate_user;
+  bool rate_looked;
   struct sockaddr_storage port_addr;
   bool port_set;
 
@@ -329,6 +334,12 @@ void ftpd_release(ftpd_server_t *srv, const struct sockaddr_storage *peer);
 void ftpd_login_failed(ftpd_session_t *s);
 void ftpd_ban_failure(ftpd_server_t *srv, const struct sockaddr_storage *peer);
 int  ftpd_ban_left(ftpd_server_t *srv, const char *ip);
+
+/* The per-user rate clocks (rate.c), in memory shared with forked session
+ * processes: made before any fork, NULL when mmap fails (then only the
+ * per-session max-rate applies). */
+struct ftpd_rates *ftpd_rates_new(void);
+void ftpd_rates_free(struct ftpd_rates *t);
 
 /* xferlog line (log.c) */
 void ftpd_xferlog(ftpd_session_t *s, double secs, off_t bytes, const char *path, char dir, bool complete);

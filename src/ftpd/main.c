@@ -162,6 +162,8 @@ static int serve(void) {
     }
   }
   if (drop_privileges(c->run_as) < 0) return 1;
+  srv.rates = ftpd_rates_new();       /* before any session process is forked */
+  if (!srv.rates) ftpd_log(LOG_WARN, "max-rate-per-user: no shared memory (%s); only max-rate applies", strerror(errno));
 
   mt_event_t stop;
   mt_event_init(&stop, 0);
@@ -197,6 +199,7 @@ static int serve(void) {
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */
     free(srv.ips);
     free(srv.bans);
+    ftpd_rates_free(srv.rates);
     ftpd_snapshot_put(srv.snap);
     close(srv.root_fd);
     if (srv.xferlog_fd >= 0) close(srv.xferlog_fd);

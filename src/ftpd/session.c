@@ -80,6 +80,8 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   s->epsv_all = false;
   s->mlst_facts = MLST_ALL_FACTS;
   s->hash_algo = 0;
+  s->rate_user = NULL;             /* the next user has a clock of its own */
+  s->rate_looked = false;
   ftpd_data_reset(s);
 }
 

@@ -9,6 +9,8 @@ import os
 import pathlib
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -215,3 +217,98 @@ def test_pasv_flood_keeps_one_listener(make_server):
     s.close()
     assert other.nlst() is not None
     other.quit()
+
+
+# 2 max-rate ----------------------------------------------------------------------
+RATE = 20000                      # bytes per second
+CHUNK = RATE // 8                 # what may go before the first wait (rate.c)
+
+
+def lower_bound(n, rate=RATE, chunks=2):
+    """The least time n bytes take at rate: the first chunks go at once."""
+    return (n - chunks * CHUNK) / rate
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cert")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "2", "-subj", "/CN=localhost", "-keyout", "k.pem", "-out", "c.pem"],
+                   cwd=d, check=True, capture_output=True)
+    return ["--tls-cert", str(d / "c.pem"), "--tls-key", str(d / "k.pem")]
+
+
+def timed(fn):
+    t = time.monotonic()
+    fn()
+    return time.monotonic() - t
+
+
+def test_max_rate_per_session_retr_stor_list(make_server, cert):
+    srv = make_server(extra=["--max-rate", str(RATE), *cert])
+    data = os.urandom(16000)
+    (srv.root / "f.bin").write_bytes(data)
+    d = srv.root / "many"
+    d.mkdir()
+    for i in range(120):
+        (d / ("a-rather-long-file-name-to-make-the-listing-big-%03d" % i)).write_bytes(b"")
+    f = srv.connect()
+    got = io.BytesIO()
+    t = timed(lambda: f.retrbinary("RETR f.bin", got.write))         # sendfile, chunked
+    assert got.getvalue() == data
+    assert t >= lower_bound(len(data)), t
+    t = timed(lambda: f.storbinary("STOR up.bin", io.BytesIO(data)))
+    assert (srv.root / "up.bin").read_bytes() == data
+    assert t >= lower_bound(len(data)), t
+    lines = []
+    t = timed(lambda: f.retrlines("LIST many", lines.append))
+    size = sum(len(x) + 2 for x in lines)
+    assert len(lines) == 120 and size > 7000
+    assert t >= lower_bound(size), (t, size)
+    f.quit()
+    # the TLS path (read and SSL_write, no sendfile) is paced as well
+    g = ftplib.FTP_TLS(context=ssl._create_unverified_context(), timeout=10 * SLOW)
+    g.connect(srv.host, srv.port)
+    g.auth()
+    g.login("alice", "wonderland")
+    g.prot_p()
+    got = io.BytesIO()
+    t = timed(lambda: g.retrbinary("RETR f.bin", got.write))
+    assert got.getvalue() == data
+    assert t >= lower_bound(len(data)), t
+    t = timed(lambda: g.storbinary("STOR up2.bin", io.BytesIO(data)))
+    assert (srv.root / "up2.bin").read_bytes() == data
+    assert t >= lower_bound(len(data)), t
+    g.quit()
+
+
+def test_max_rate_per_user_is_shared_by_parallel_sessions(make_server):
+    srv = make_server(extra=["--max-rate-per-user", str(RATE)])
+    data = os.urandom(20000)
+    (srv.root / "f.bin").write_bytes(data)
+    sessions = [srv.connect() for _ in range(2)]
+    results = []
+
+    def get(f):
+        b = io.BytesIO()
+        f.retrbinary("RETR f.bin", b.write)
+        results.append(b.getvalue())
+
+    threads = [threading.Thread(target=get, args=(f,)) for f in sessions]
+    t = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    t = time.monotonic() - t
+    assert results == [data, data]
+    # both sessions together at most RATE: 40000 bytes take ~2 s (one
+    # session alone could do its 20000 in ~1 s); each may overshoot a chunk
+    assert t >= lower_bound(2 * len(data), chunks=4), t
+    # another user is not held up by alice's limit
+    b = srv.connect("bob", "builder")
+    got = io.BytesIO()
+    assert timed(lambda: b.retrbinary("RETR bob.txt", got.write)) < 5 * SLOW
+    b.quit()
+    for f in sessions:
+        f.quit()
