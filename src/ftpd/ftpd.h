@@ -19,7 +19,11 @@
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
  *   config.c     config keys, file and flags, and the snapshot sessions read
  *                (trusted: written by the administrator)
- *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
+ *   accept.c     admission (bans, max-clients, max-per-ip) and the acceptor threads
+ *   ban.c        failed logins per address and the temporary ban (reached by
+ *                PASS, through the model: the fork model's parent keeps it)
+ *   rate.c       max-rate and max-rate-per-user clocks (shared memory)
+ *   priv.c       the drop from root: uid, gid, groups, capabilities
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
  *   model_co.c       coroutines on one scheduler per core; offload.c runs their
@@ -340,6 +344,16 @@ int  ftpd_ban_left(ftpd_server_t *srv, const char *ip);
  * per-session max-rate applies). */
 struct ftpd_rates *ftpd_rates_new(void);
 void ftpd_rates_free(struct ftpd_rates *t);
+
+/* Privileges (priv.c). ftpd_drop_privileges(): started as root, become
+ * run-as (NULL: ftp, else nobody) for good — groups, gid, uid, capability
+ * sets and bounding set; 0, or -1 after printing why. ftpd_caps_clear():
+ * empty this process's capability sets (0 or -errno).
+ * ftpd_session_confine(): a session process's first step (no_new_privs,
+ * no capabilities). */
+int  ftpd_drop_privileges(const char *want);
+int  ftpd_caps_clear(void);
+void ftpd_session_confine(void);
 
 /* xferlog line (log.c) */
 void ftpd_xferlog(ftpd_session_t *s, double secs, off_t bytes, const char *path, char dir, bool complete);

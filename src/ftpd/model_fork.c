@@ -13,7 +13,9 @@
  * pipe, which the monitor charges to the address recorded at accept: the
  * ban table (ban.c) is the parent's, shared by all sessions. The monitor also reaps every 50 ms, which
  * catches children that died without a word (a crash, SIGKILL). A session
- * that crashes takes nothing else down: its peers are other processes.
+ * that crashes takes nothing else down: its peers are other processes. A
+ * session process first sets no_new_privs and empties its capabilities
+ * (priv.c); the parent dropped root and the bounding set before forking.
  *
  * The list of children is guarded by `lock`; nothing is held across IO.
  * A child has only the thread that forked it, so it must not inherit a lock
@@ -85,6 +87,7 @@ static int child_main(void *arg) {
   child_srv = srv;
   mt_lock_release(&srv->lock);    /* held across the fork by start_child */
   mt_lock_release(&fk->lock);
+  ftpd_session_confine();          /* no_new_privs, no capabilities (priv.c) */
   /* The acceptor that forked us blocks SIGTERM/SIGINT/SIGHUP (main.c);
    * here they mean "finish and leave", except SIGHUP, which the parent
    * handles. */

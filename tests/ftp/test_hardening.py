@@ -312,3 +312,63 @@ def test_max_rate_per_user_is_shared_by_parallel_sessions(make_server):
     b.quit()
     for f in sessions:
         f.quit()
+
+
+# 3 nothing runs as root ---------------------------------------------------------
+def proc_status(pid, tid=None):
+    path = f"/proc/{pid}/task/{tid}/status" if tid else f"/proc/{pid}/status"
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.split()
+    return out
+
+
+def serving_tasks(srv):
+    """(pid, tid) of every thread of the server and of its session processes."""
+    from conftest import children
+    pids = [srv.proc.pid] + children(srv.proc.pid, live_only=True)
+    return [(p, int(t)) for p in pids for t in os.listdir(f"/proc/{p}/task")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the server must start as root to drop it")
+def test_nothing_runs_as_root_after_start(make_server, tmp_path):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    srv = make_server(start=False)
+    # the root directory must be usable by nobody; the users file and the
+    # logs are opened before the drop
+    os.chmod(srv.root, 0o755)
+    (srv.root / "pub.txt").write_bytes(b"public\n")
+    os.chmod(srv.root / "pub.txt", 0o644)
+    i = srv.args.index("--run-as")
+    srv.args[i + 1] = "nobody"
+    srv.start()
+    assert "serving as user nobody" in srv.log_text()
+    f = srv.connect()                               # a session of each kind is running
+    got = io.BytesIO()
+    f.retrbinary("RETR pub.txt", got.write)
+    assert got.getvalue() == b"public\n"
+    g = srv.connect("anonymous", "x@y")
+    assert g.nlst() is not None
+    tasks = serving_tasks(srv)
+    assert len(tasks) >= 3
+    sessions = [p for p, t in tasks if p != srv.proc.pid]
+    if MODEL == "fork":
+        assert len(set(sessions)) >= 2, tasks
+    for pid, tid in tasks:
+        st = proc_status(pid, tid)
+        assert st["Uid"] == [str(nobody.pw_uid)] * 4, (pid, tid, st["Uid"])
+        assert st["Gid"] == [str(nobody.pw_gid)] * 4, (pid, tid, st["Gid"])
+        assert st["Groups"] == [] or st["Groups"] == [str(nobody.pw_gid)], st["Groups"]
+        for cap in ("CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"):
+            assert int(st[cap][0], 16) == 0, (pid, tid, cap, st[cap])
+    for pid in set(sessions):                       # fork: the session processes
+        assert proc_status(pid)["NoNewPrivs"] == ["1"], pid
+    # nobody cannot write where root could: an upload is refused, not done as root
+    with pytest.raises(ftplib.error_perm):
+        f.storbinary("STOR new.txt", io.BytesIO(b"x"))
+    assert not (srv.root / "new.txt").exists()
+    f.quit()
+    g.quit()
