@@ -207,6 +207,7 @@ typedef struct ftpd_server {
                                  start for a fixed_pool model; 0 = no bound */
   const struct ftpd_model *model;   /* fixed at start */
   mt_pool_t *offload;         /* where blocking work runs (the coroutines model); NULL: in place */
+  bool no_login_delay;        /* the fuzz harness only: a failed PASS is answered at once */
 } ftpd_server_t;
 
 /* Runs fn(arg) where it cannot hold up other sessions: on srv->offload when

@@ -77,7 +77,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
       if (*q == '"' || (unsigned char)*q < 32 || (unsigned char)*q == 127) *q = '?';
     ftpd_log(LOG_WARN, "#%lu login failed for user \"%s\" from %s", s->id, name, s->peer_ip);
     ftpd_login_failed(s);
-    mt_sleep(FTPD_LOGIN_DELAY);
+    if (!s->srv->no_login_delay) mt_sleep(FTPD_LOGIN_DELAY);
     s->user_given = false;
     if (s->fails >= FTPD_MAX_LOGIN_FAILS) {
       ftpd_reply(s, 530, "Login incorrect; too many failures, closing the connection.");
