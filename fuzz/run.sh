@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs each for SECONDS seconds (default
 # 10) from its seed corpus. Usage:
-#   fuzz/run.sh BUILD_DIR [SECONDS] [HARNESS...]
+#   fuzz/run.sh BUILD_DIR [SECONDS | TOTAL/all] [HARNESS...]
 # The harnesses are built by CMake in their own tree, BUILD_DIR/fuzz-tree,
 # configured with CC=clang and -DMT_FUZZ=ON: libmt, ftpproto and the server
 # library are compiled there with coverage instrumentation and ASan+UBSan,
@@ -31,6 +31,12 @@ cmake --build "$tree" -j "${FUZZ_JOBS:-2}" >"$out/build.log" 2>&1 || {
   tail -40 "$out/build.log" >&2; echo "fuzz: build failed (see $out/build.log)" >&2; exit 1; }
 
 if [ $# -gt 0 ]; then names=("$@"); else mapfile -t names <"$tree/fuzz/harnesses.txt"; fi
+# SECONDS may be a total for the whole run, "TOTAL/all": spread over the
+# harnesses (at least 1 s each), so adding a harness does not lengthen it.
+if [[ $secs == */all ]]; then
+  secs=$(( ${secs%/all} / ${#names[@]} ))
+  (( secs >= 1 )) || secs=1
+fi
 for h in "${names[@]}"; do
   exe=$tree/fuzz/$h
   [ -x "$exe" ] || { echo "fuzz: no harness $h (see $tree/fuzz/harnesses.txt)" >&2; exit 1; }

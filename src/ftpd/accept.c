@@ -1,7 +1,8 @@
 /* accept.c — what every concurrency model shares: admission control and
  * the acceptor threads.
  *
- * ftpd_admit() counts a connection against --max-clients and --max-per-ip
+ * ftpd_admit() refuses an address banned for failed logins (ban.c), and
+ * counts a connection against --max-clients and --max-per-ip
  * (srv->lock guards the per-IP table and the count) from accept to the end
  * of its session; over a limit the client gets its 421 and is closed at
  * once; for a model with a fixed pool (ftpd_model_t.fixed_pool) the pool's
@@ -12,6 +13,7 @@
  * coroutines model in an acceptor coroutine per scheduler.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,8 +33,15 @@ int ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const ch
   struct ip_slot *slot = NULL;
   for (size_t i = 0; i < srv->n_ips; i++)
     if (!strcmp(srv->ips[i].ip, ip)) slot = &srv->ips[i];
-  int rc = 0;
-  if (atomic_load(&srv->active) >= max || (srv->capacity && atomic_load(&srv->active) >= srv->capacity)) {
+  int rc = 0, banned = ftpd_ban_left(srv, ip);
+  if (banned) {
+    /* the text outlives this call: the acceptor sends it right away, on
+     * this thread, without parking in between */
+    static _Thread_local char msg[128];
+    snprintf(msg, sizeof msg, "421 Too many failed logins from your address; try again in %d s.\r\n", banned);
+    *why = msg;
+    rc = -1;
+  } else if (atomic_load(&srv->active) >= max || (srv->capacity && atomic_load(&srv->active) >= srv->capacity)) {
     *why = "421 Too many users, try later.\r\n";
     rc = -1;
   } else if (per_ip && slot && slot->n >= per_ip) {

@@ -49,6 +49,10 @@ void ftpd_config_defaults(ftpd_config_t *c) {
   c->idle_timeout = FTPD_IDLE_TIMEOUT;
   c->data_timeout = FTPD_DATA_TIMEOUT;
   c->shutdown_grace = FTPD_SHUTDOWN_GRACE;
+  c->command_line_timeout = FTPD_LINE_TIMEOUT;
+  c->max_login_failures = FTPD_MAX_LOGIN_FAILURES_IP;
+  c->login_failure_window = FTPD_LOGIN_FAIL_WINDOW;
+  c->login_ban_time = FTPD_LOGIN_BAN_TIME;
 }
 
 void ftpd_config_free(ftpd_config_t *c) {
@@ -182,6 +186,18 @@ static const cfg_key_t keys[] = {
   {"banner", K_STR, F(banner), 0, 0, NULL, "TEXT", "the 220 greeting's text"},
   {"login-timeout", K_SECS, F(login_timeout), 0, 0, NULL, "S", "seconds from connect to login"},
   {"idle-timeout", K_SECS, F(idle_timeout), 0, 0, NULL, "S", "seconds between commands"},
+  {"command-line-timeout", K_SECS, F(command_line_timeout), 0, 0, NULL, "S",
+   "seconds a command line may take from its first byte to its end (slow senders get 421)"},
+  {"max-login-failures", K_INT, F(max_login_failures), 0, 100000, NULL, "N",
+   "failed logins from one address within login-failure-window that ban it, 0 = off"},
+  {"login-failure-window", K_SECS, F(login_failure_window), 0, 0, NULL, "S",
+   "seconds over which max-login-failures are counted"},
+  {"login-ban-time", K_SECS, F(login_ban_time), 0, 0, NULL, "S",
+   "seconds a banned address's connections get 421"},
+  {"max-rate", K_INT, F(max_rate), 0, 2147483647, NULL, "BYTES",
+   "bytes per second one session transfers (RETR, STOR, APPE, listings), 0 = no limit"},
+  {"max-rate-per-user", K_INT, F(max_rate_per_user), 0, 2147483647, NULL, "BYTES",
+   "bytes per second all of one user's sessions transfer together, 0 = no limit"},
   {"data-timeout", K_SECS, F(data_timeout), 0, 0, NULL, "S", "data connection set-up, and each stall"},
   {"shutdown-grace", K_SECS, F(shutdown_grace), 0, 0, NULL, "S", "seconds running transfers get at SIGTERM"},
   {"tls-cert", K_STR, F(tls_cert), 0, 0, NULL, "FILE",

@@ -18,6 +18,10 @@
  * files read into a buffer instead of sendfile, and a close_notify at the
  * end. An upload that ends without the client's close_notify may be
  * truncated: with tls-strict-eof it fails (426) and is never stored.
+ *
+ * max-rate and max-rate-per-user (rate.c) pace every loop here — RETR by
+ * sendfile or read-and-send, STOR/APPE, listings, plain and TLS alike — in
+ * chunks of about an eighth of a second, sleeping between them (throttle).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -279,6 +283,25 @@ static int ctrl_check(ftpd_session_t *s) {
   }
 }
 
+/* max-rate (rate.c): waits until the session's and its user's clocks let
+ * the next chunk go, reading the control connection between slices (an
+ * ABOR ends the wait). mt_sleep parks a coroutine, not its scheduler. */
+static int throttle(ftpd_session_t *s) {
+  for (;;) {
+    double d = ftpd_rate_delay(s);
+    if (d <= 0) return 0;
+    mt_sleep(d < FTPD_CTRL_POLL ? d : FTPD_CTRL_POLL);
+    int r = ctrl_check(s);
+    if (r < 0) return r;
+  }
+}
+
+/* n bytes moved on the data connection: counted, and charged to the rates. */
+static void moved(ftpd_session_t *s, size_t n) {
+  s->xfer_bytes += (off_t)n;
+  ftpd_rate_charge(s, n);
+}
+
 /* Waits for the data fd, checking the control connection every slice. */
 static int wait_data(ftpd_session_t *s, int dfd, int events) {
   double stalled = 0;
@@ -306,8 +329,8 @@ static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
   double next = 0, stalled = 0;
   while (n) {
     int r = between_chunks(s, &next);
-    if (r < 0) return r;
-    ssize_t w = ftls_write_some(s->dtls, p, n, FTPD_CTRL_POLL);
+    if (r < 0 || (r = throttle(s)) < 0) return r;
+    ssize_t w = ftls_write_some(s->dtls, p, ftpd_rate_chunk(s, n), FTPD_CTRL_POLL);
     if (w == MT_ETIMEDOUT) {                        /* repeat with the same bytes (tls.h) */
       if ((r = ctrl_check(s)) < 0) return r;
       if ((stalled += FTPD_CTRL_POLL) >= s->cfg->data_timeout) return MT_ETIMEDOUT;
@@ -317,7 +340,7 @@ static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
     stalled = 0;
     p += w;
     n -= (size_t)w;
-    s->xfer_bytes += w;
+    moved(s, (size_t)w);
   }
   return 0;
 }
@@ -327,8 +350,8 @@ int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
   double next = 0;
   while (n) {
     int r = between_chunks(s, &next);
-    if (r < 0) return r;
-    ssize_t w = mt_send(dfd, p, n, 0, 0);
+    if (r < 0 || (r = throttle(s)) < 0) return r;
+    ssize_t w = mt_send(dfd, p, ftpd_rate_chunk(s, n), 0, 0);
     if (w == MT_ETIMEDOUT) {
       if ((r = wait_data(s, dfd, MT_WRITE)) < 0) return r;
       continue;
@@ -336,7 +359,7 @@ int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
     if (w < 0) return (int)w;
     p += w;
     n -= (size_t)w;
-    s->xfer_bytes += w;
+    moved(s, (size_t)w);
   }
   return 0;
 }
@@ -393,9 +416,10 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
   bool ascii = s->ascii;     /* fixed for the transfer: a REIN during it resets s->ascii */
   if (!ascii && !s->dtls) {  /* TLS: the bytes must pass through OpenSSL, no sendfile */
     for (;;) {
-      if ((r = between_chunks(s, &next)) < 0) break;
+      if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
       off_t before = off;
-      struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = 1 << 20};
+      /* in chunks a rate limit can pace (ftpd_rate_chunk) */
+      struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = ftpd_rate_chunk(s, 1 << 20)};
       ftpd_offload(s->srv, sendfile_run, &j);    /* may read the disk */
       ssize_t w = j.r;
       errno = j.err;
@@ -412,7 +436,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
         break;
       }
       if (w == 0) break;
-      s->xfer_bytes += w;
+      moved(s, (size_t)w);
     }
     *sent = s->xfer_bytes;
     return r;
@@ -468,8 +492,9 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
   int r = 0;
   for (;;) {
-    if ((r = between_chunks(s, &next)) < 0) break;
-    ssize_t n = s->dtls ? ftls_read(s->dtls, buf, FTPD_XFER_BUF, FTPD_CTRL_POLL) : mt_recv(dfd, buf, FTPD_XFER_BUF, 0, 0);
+    if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
+    size_t want = ftpd_rate_chunk(s, FTPD_XFER_BUF);
+    ssize_t n = s->dtls ? ftls_read(s->dtls, buf, want, FTPD_CTRL_POLL) : mt_recv(dfd, buf, want, 0, 0);
     if (n == MT_ETIMEDOUT && s->dtls) {
       if ((r = ctrl_check(s)) < 0) break;
       if ((stalled += FTPD_CTRL_POLL) >= s->cfg->data_timeout) {
@@ -495,7 +520,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       if (cr_pending) r = write_all(ffd, "\r", 1);
       break;
     }
-    s->xfer_bytes += n;
+    moved(s, (size_t)n);
     if (ascii) {         /* CRLF -> LF; a lone CR stays */
       char *o = buf, *end = buf + n;
       if (cr_pending && buf[0] != '\n' && (r = write_all(ffd, "\r", 1)) < 0) break;

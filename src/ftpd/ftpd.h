@@ -19,7 +19,11 @@
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
  *   config.c     config keys, file and flags, and the snapshot sessions read
  *                (trusted: written by the administrator)
- *   accept.c     admission (max-clients, max-per-ip) and the acceptor threads
+ *   accept.c     admission (bans, max-clients, max-per-ip) and the acceptor threads
+ *   ban.c        failed logins per address and the temporary ban (reached by
+ *                PASS, through the model: the fork model's parent keeps it)
+ *   rate.c       max-rate and max-rate-per-user clocks (shared memory)
+ *   priv.c       the drop from root: uid, gid, groups, capabilities
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
  *   model_co.c       coroutines on one scheduler per core; offload.c runs their
@@ -117,6 +121,12 @@ typedef struct ftpd_config {
   char *run_as;
   char *banner;
   double login_timeout, idle_timeout, data_timeout, shutdown_grace;
+  double command_line_timeout;  /* a started command line must end within it: 421 */
+  /* failed logins per address (ban.c): 0 failures = off */
+  int max_login_failures;
+  double login_failure_window, login_ban_time;
+  /* transfer rates in bytes per second (rate.c), 0 = no limit */
+  int max_rate, max_rate_per_user;
   /* FTPS: a certificate turns AUTH TLS on */
   char *tls_cert, *tls_key;   /* PEM files; the key may sit in the certificate's file */
   char *tls_min_version;      /* "1.2" (default) or "1.3" */
@@ -190,10 +200,14 @@ typedef struct ftpd_server {
   atomic_int active;          /* sessions admitted */
   struct ip_slot *ips;        /* per-IP counts (accept.c) */
   size_t n_ips, cap_ips;
+  struct ban_slot *bans;      /* failed logins per address (ban.c), under lock */
+  size_t n_bans, cap_bans;
+  struct ftpd_rates *rates;   /* per-user rate buckets shared by every process (rate.c) */
   int capacity;               /* sessions the model can run at once, fixed at
                                  start for a fixed_pool model; 0 = no bound */
   const struct ftpd_model *model;   /* fixed at start */
   mt_pool_t *offload;         /* where blocking work runs (the coroutines model); NULL: in place */
+  bool no_login_delay;        /* the fuzz harness only: a failed PASS is answered at once */
 } ftpd_server_t;
 
 /* Runs fn(arg) where it cannot hold up other sessions: on srv->offload when
@@ -248,6 +262,11 @@ typedef struct ftpd_session {
   unsigned mlst_facts;
   int hash_algo;              /* HASH's algorithm (commands/hash.c), 0 = SHA-256 */
   int pasv_fd;                /* listening data socket, -1 */
+  /* max-rate (rate.c): this session's clock, and the user's shared one
+   * (looked up at the first transfer after a login) */
+  long long rate_next;
+  struct rate_user *rate_user;
+  bool rate_looked;
   struct sockaddr_storage port_addr;
   bool port_set;
 
@@ -293,6 +312,9 @@ typedef struct ftpd_model {
   void (*session_named)(const char *name);
   /* The session has ended (on the thread that ran it); NULL: nothing to do. */
   void (*session_end)(void);
+  /* A login of the running session failed: tell the process that keeps
+   * the ban table (model_fork.c); NULL: it is this one (ftpd_ban_failure). */
+  void (*login_failed)(void);
 } ftpd_model_t;
 extern const ftpd_model_t ftpd_model_threads, ftpd_model_fork, ftpd_model_co;
 /* The model for a config value (MODEL_*); never NULL for a checked config. */
@@ -308,6 +330,31 @@ void ftpd_acceptors_stop(ftpd_server_t *srv, mt_thread_t **threads);
 /* Admission control shared by the models: 0 admitted, else the 421 text sent. */
 int  ftpd_admit(ftpd_server_t *srv, const struct sockaddr_storage *peer, const char **why);
 void ftpd_release(ftpd_server_t *srv, const struct sockaddr_storage *peer);
+
+/* Failed logins (ban.c). ftpd_login_failed() charges one to the session's
+ * address wherever the ban table lives; ftpd_ban_failure() counts it there
+ * (and bans the address at max-login-failures); ftpd_ban_left() is the
+ * seconds the address stays banned, 0 when it is not (caller holds
+ * srv->lock: admission asks it). */
+void ftpd_login_failed(ftpd_session_t *s);
+void ftpd_ban_failure(ftpd_server_t *srv, const struct sockaddr_storage *peer);
+int  ftpd_ban_left(ftpd_server_t *srv, const char *ip);
+
+/* The per-user rate clocks (rate.c), in memory shared with forked session
+ * processes: made before any fork, NULL when mmap fails (then only the
+ * per-session max-rate applies). */
+struct ftpd_rates *ftpd_rates_new(void);
+void ftpd_rates_free(struct ftpd_rates *t);
+
+/* Privileges (priv.c). ftpd_drop_privileges(): started as root, become
+ * run-as (NULL: ftp, else nobody) for good — groups, gid, uid, capability
+ * sets and bounding set; 0, or -1 after printing why. ftpd_caps_clear():
+ * empty this process's capability sets (0 or -errno).
+ * ftpd_session_confine(): a session process's first step (no_new_privs,
+ * no capabilities). */
+int  ftpd_drop_privileges(const char *want);
+int  ftpd_caps_clear(void);
+void ftpd_session_confine(void);
 
 /* xferlog line (log.c) */
 void ftpd_xferlog(ftpd_session_t *s, double secs, off_t bytes, const char *path, char dir, bool complete);

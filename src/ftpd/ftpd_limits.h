@@ -20,10 +20,16 @@
 #define FTPD_MAX_DEFERRED      8      /* commands pipelined behind a transfer */
 #define FTPD_MAX_USERS_FILE    (4 << 20) /* bytes in the users file */
 #define FTPD_MAX_CONFIG_FILE   (1 << 20) /* bytes in the config file */
+#define FTPD_MAX_BAN_ENTRIES   4096   /* addresses the failed-login table tracks at once */
+#define FTPD_MAX_RATE_USERS    1024   /* users with a shared max-rate-per-user bucket */
 
 #define FTPD_LOGIN_DELAY       1.0    /* seconds before the reply to a failed PASS */
 #define FTPD_LOGIN_TIMEOUT     60.0   /* seconds from connect to login */
 #define FTPD_IDLE_TIMEOUT      300.0  /* seconds between commands */
+#define FTPD_LINE_TIMEOUT      30.0   /* seconds from a command line's first byte to its end */
+#define FTPD_MAX_LOGIN_FAILURES_IP 5  /* failed logins per address within the window: banned */
+#define FTPD_LOGIN_FAIL_WINDOW 600.0  /* seconds the failures are counted over */
+#define FTPD_LOGIN_BAN_TIME    300.0  /* seconds an address stays banned */
 #define FTPD_DATA_TIMEOUT      60.0   /* connect/accept and each data stall */
 #define FTPD_SHUTDOWN_GRACE    10.0   /* seconds running transfers get at SIGTERM */
 

@@ -1,16 +1,15 @@
 /* main.c — mtftpd's entry: subcommands, start-up order, signals.
  *
  * Start-up order matters for safety: read the configuration, open the root
- * and bind the listeners (may need root), detach if asked, drop privileges,
- * and only then start threads and accept clients — by calling the chosen
+ * and bind the listeners (may need root), detach if asked, drop privileges
+ * (uid, gid, groups, every capability and the bounding set), and only then
+ * start threads and accept clients — by calling the chosen
  * model's run function (ftpd_model_t), the only place a model is picked.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,31 +85,6 @@ static void on_hup(int sig, void *ud) {
   ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", users);
 }
 
-static int drop_privileges(const char *want) {
-  if (geteuid() != 0) return 0;
-  const char *name = want;
-  if (!name) name = getpwnam("ftp") ? "ftp" : "nobody";
-  if (!strcmp(name, "root")) {
-    ftpd_log(LOG_WARN, "run-as root: serving with full privileges");
-    return 0;
-  }
-  struct passwd *pw = getpwnam(name);
-  if (!pw) {
-    fprintf(stderr, "mtftpd: run-as: no user '%s'\n", name);
-    return -1;
-  }
-  if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
-    fprintf(stderr, "mtftpd: cannot drop privileges to '%s': %s\n", name, strerror(errno));
-    return -1;
-  }
-  if (setuid(0) == 0) {             /* must be impossible now */
-    fprintf(stderr, "mtftpd: privileges could not be dropped\n");
-    return -1;
-  }
-  ftpd_log(LOG_INFO, "serving as user %s (uid %u)", name, (unsigned)pw->pw_uid);
-  return 0;
-}
-
 static int serve(void) {
   ftpd_snapshot_t *snap = load_snapshot(true);
   if (!snap) return 2;
@@ -161,7 +135,9 @@ static int serve(void) {
       return 1;
     }
   }
-  if (drop_privileges(c->run_as) < 0) return 1;
+  if (ftpd_drop_privileges(c->run_as) < 0) return 1;
+  srv.rates = ftpd_rates_new();       /* before any session process is forked */
+  if (!srv.rates) ftpd_log(LOG_WARN, "max-rate-per-user: no shared memory (%s); only max-rate applies", strerror(errno));
 
   mt_event_t stop;
   mt_event_init(&stop, 0);
@@ -196,6 +172,8 @@ static int serve(void) {
   mt_signal_default(SIGHUP);
   if (atomic_load(&srv.active) == 0) {     /* nobody uses the server any more */
     free(srv.ips);
+    free(srv.bans);
+    ftpd_rates_free(srv.rates);
     ftpd_snapshot_put(srv.snap);
     close(srv.root_fd);
     if (srv.xferlog_fd >= 0) close(srv.xferlog_fd);

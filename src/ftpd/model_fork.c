@@ -9,9 +9,13 @@
  * parent closes its copy of the connection at once. A child that finishes
  * its session writes its pid into a pipe to the parent; the monitor thread
  * reads it and releases the admission at once, so --max-clients and
- * --max-per-ip count sessions. The monitor also reaps every 50 ms, which
+ * --max-per-ip count sessions. A failed login is a message on the same
+ * pipe, which the monitor charges to the address recorded at accept: the
+ * ban table (ban.c) is the parent's, shared by all sessions. The monitor also reaps every 50 ms, which
  * catches children that died without a word (a crash, SIGKILL). A session
- * that crashes takes nothing else down: its peers are other processes.
+ * that crashes takes nothing else down: its peers are other processes. A
+ * session process first sets no_new_privs and empties its capabilities
+ * (priv.c); the parent dropped root and the bounding set before forking.
  *
  * The list of children is guarded by `lock`; nothing is held across IO.
  * A child has only the thread that forked it, so it must not inherit a lock
@@ -56,6 +60,24 @@ typedef struct {
 } forker_t;
 
 static ftpd_server_t *child_srv;   /* in a child: its copy of the server */
+static int child_done_fd = -1;     /* in a child: its end of the done pipe */
+
+/* What a child writes on the done pipe: one write(2) each, < PIPE_BUF, so
+ * messages never interleave. The parent attributes a message to the child
+ * by pid and to an address by what it recorded at accept — the child
+ * never names an address. */
+enum { MSG_DONE = 0, MSG_LOGIN_FAILED = 1 };
+typedef struct {
+  pid_t pid;
+  int what;
+} child_msg_t;
+
+static void child_say(int what) {
+  child_msg_t m = {getpid(), what};
+  (void)!write(child_done_fd, &m, sizeof m);
+}
+
+static void child_login_failed(void) { child_say(MSG_LOGIN_FAILED); }
 
 static void child_on_term(int sig) { atomic_store(&child_srv->stopping, true); }
 
@@ -65,6 +87,7 @@ static int child_main(void *arg) {
   child_srv = srv;
   mt_lock_release(&srv->lock);    /* held across the fork by start_child */
   mt_lock_release(&fk->lock);
+  ftpd_session_confine();          /* no_new_privs, no capabilities (priv.c) */
   /* The acceptor that forked us blocks SIGTERM/SIGINT/SIGHUP (main.c);
    * here they mean "finish and leave", except SIGHUP, which the parent
    * handles. */
@@ -83,9 +106,9 @@ static int child_main(void *arg) {
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
   for (int i = 0; i < srv->n_listen; i++) close(srv->listen_fd[i]);
   close(fk->done[0]);
+  child_done_fd = fk->done[1];
   ftpd_session_run(srv, fk->fd, &fk->peer);
-  pid_t me = getpid();
-  (void)!write(fk->done[1], &me, sizeof me);   /* atomic: < PIPE_BUF */
+  child_say(MSG_DONE);
   return 0;
 }
 
@@ -97,7 +120,7 @@ static int start_child(forker_t *fk, int fd, const struct sockaddr_storage *peer
   c->peer = *peer;
   c->released = false;
   /* The child reads fd and peer from fk; the list append is under the lock.
-   * The server's lock (after ours, the order release_pid uses) is held
+   * The server's lock (after ours, the order child_message uses) is held
    * across the fork so that no other thread holds it then. */
   mt_lock_acquire(&fk->lock, MT_FOREVER);
   fk->fd = fd;
@@ -187,13 +210,18 @@ static int reap(forker_t *fk, int sig) {
   return left;
 }
 
-/* A child said its session is over: give its admission back now. */
-static void release_pid(forker_t *fk, pid_t pid) {
+/* A child's message: its session is over (give its admission back now),
+ * or a login failed (charge it to the child's address). */
+static void child_message(forker_t *fk, const child_msg_t *m) {
   mt_lock_acquire(&fk->lock, MT_FOREVER);
   for (child_t *c = fk->children; c; c = c->next)
-    if (mt_proc_pid(c->proc) == pid && !c->released) {
-      c->released = true;
-      ftpd_release(fk->srv, &c->peer);
+    if (mt_proc_pid(c->proc) == m->pid && !c->released) {
+      if (m->what == MSG_LOGIN_FAILED) {
+        ftpd_ban_failure(fk->srv, &c->peer);
+      } else {
+        c->released = true;
+        ftpd_release(fk->srv, &c->peer);
+      }
       break;
     }
   mt_lock_release(&fk->lock);
@@ -203,9 +231,9 @@ static void *monitor(void *p) {
   forker_t *fk = p;
   double next_reap = 0;
   while (!atomic_load(&fk->srv->stopping)) {
-    pid_t pids[64];
-    ssize_t n = mt_read(fk->done[0], pids, sizeof pids, 0.05);
-    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(pid_t); i++) release_pid(fk, pids[i]);
+    child_msg_t msgs[64];
+    ssize_t n = mt_read(fk->done[0], msgs, sizeof msgs, 0.05);
+    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof msgs[0]; i++) child_message(fk, &msgs[i]);
     if (mt_now() >= next_reap) {
       reap(fk, 0);
       next_reap = mt_now() + 0.05;
@@ -279,4 +307,5 @@ const ftpd_model_t ftpd_model_fork = {
   .run = fork_run,
   .session_named = name_process,
   .session_end = NULL,             /* the process exits */
+  .login_failed = child_login_failed,
 };

@@ -1,7 +1,7 @@
 /* session.c — one control connection, from the 220 greeting to the close.
  *
  * A plain state machine: read a line (bounded, with the login or idle
- * timeout), parse it (protocol.c), look the verb up in the command table
+ * timeout, and command-line-timeout from its first byte), parse it (protocol.c), look the verb up in the command table
  * (commands/table.c) and run it through ftpd_cmd_run(), which enforces the
  * entry's rules — login, argument, the path resolved beneath the root and
  * the one authorization check — before the handler sees anything. Everything blocking goes through libmt's
@@ -80,6 +80,8 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   s->epsv_all = false;
   s->mlst_facts = MLST_ALL_FACTS;
   s->hash_algo = 0;
+  s->rate_user = NULL;             /* the next user has a clock of its own */
+  s->rate_looked = false;
   ftpd_data_reset(s);
 }
 
@@ -254,18 +256,35 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
     why = "gone before the greeting";
     s->quit = true;
   }
+  /* When the first byte of the line not yet complete was seen (0: none
+   * buffered): a line must end within command-line-timeout of it, so a
+   * client dribbling bytes without CRLF (slowloris) cannot hold a session
+   * for the whole idle or login timeout. */
+  double line_start = 0;
   while (!s->quit) {
     if (atomic_load(&srv->stopping)) {
       ftpd_reply(s, 421, "Server shutting down.");
       why = "server shutdown";
       break;
     }
+    double now = mt_now();
     double limit = s->logged_in ? s->last_cmd + s->cfg->idle_timeout : s->started + s->cfg->login_timeout;
-    double left = limit - mt_now();
+    double left = limit - now;
     if (left <= 0) {
       ftpd_reply(s, 421, s->logged_in ? "Idle timeout, closing control connection." : "Login timeout.");
       why = "timeout";
       break;
+    }
+    if (!line_start && mt_linereader_pending(lr)) line_start = now;
+    if (line_start) {
+      double line_left = line_start + s->cfg->command_line_timeout - now;
+      if (line_left <= 0) {
+        ftpd_reply(s, 421, "Command line not completed within %g s, closing control connection.",
+                   s->cfg->command_line_timeout);
+        why = "command line timeout";
+        break;
+      }
+      if (line_left < left) left = line_left;
     }
     size_t hlen;
     char *held = pop_deferred(s, &hlen);
@@ -288,6 +307,7 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
       break;
     }
     dispatch(s, line, len);
+    line_start = mt_linereader_pending(lr) ? mt_now() : 0;   /* the next line's bytes came with it */
   }
   ftpd_log(LOG_INFO, "#%lu disconnect %s (%s), %.1f s", s->id, s->user, why, mt_now() - s->started);
   ftpd_sess_logout(s);

@@ -89,6 +89,13 @@ void ftpd_data_close(ftpd_session_t *s, int dfd);
 /* Ends a transfer: closes dfd and sends 226 (rc 0) or the matching 4xx. */
 void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg);
 
+/* rate.c: the transfer loops ask for a chunk size, wait ftpd_rate_delay()
+ * seconds (reading the control connection meanwhile) before each chunk,
+ * and charge the bytes that moved. No limit: the whole chunk, 0 s. */
+size_t ftpd_rate_chunk(ftpd_session_t *s, size_t want);
+double ftpd_rate_delay(ftpd_session_t *s);
+void   ftpd_rate_charge(ftpd_session_t *s, size_t n);
+
 /* listing.c */
 enum { LIST_LONG, LIST_NAMES, LIST_MLSD };
 /* Appends entries for vpath (a directory's contents or one file) to b.

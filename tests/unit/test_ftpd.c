@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -480,6 +481,111 @@ static void test_session_in_process(void **st) {
   assert_int_equal(system(cmdline), 0);
 }
 
+/* ---- failed-login bans (ban.c) and rate clocks (rate.c) ------------------------ */
+
+static void v4(struct sockaddr_storage *ss, unsigned ip) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = htonl(ip);
+}
+
+static int ban_left(ftpd_server_t *srv, const char *ip) {
+  mt_lock_acquire(&srv->lock, MT_FOREVER);
+  int r = ftpd_ban_left(srv, ip);
+  mt_lock_release(&srv->lock);
+  return r;
+}
+
+static void test_ban_table(void **st) {
+  ftpd_config_t cfg;
+  ftpd_config_defaults(&cfg);
+  cfg.max_login_failures = 3;
+  cfg.login_failure_window = 60;
+  cfg.login_ban_time = 0.3;
+  ftpd_server_t srv;
+  memset(&srv, 0, sizeof srv);
+  mt_lock_init(&srv.lock, 0);
+  srv.snap = ftpd_snapshot_new(&cfg, NULL);
+  struct sockaddr_storage a, b;
+  v4(&a, 0x0a000001);
+  v4(&b, 0x0a000002);
+  ftpd_ban_failure(&srv, &a);
+  ftpd_ban_failure(&srv, &a);
+  ftpd_ban_failure(&srv, &b);
+  assert_int_equal(ban_left(&srv, "10.0.0.1"), 0);     /* 2 of 3 */
+  ftpd_ban_failure(&srv, &a);
+  assert_int_equal(ban_left(&srv, "10.0.0.1"), 1);     /* banned: rounded up to a second */
+  assert_int_equal(ban_left(&srv, "10.0.0.2"), 0);     /* per address */
+  mt_sleep(0.35);
+  assert_int_equal(ban_left(&srv, "10.0.0.1"), 0);     /* expired, and dropped */
+  ftpd_ban_failure(&srv, &a);
+  assert_int_equal(ban_left(&srv, "10.0.0.1"), 0);     /* counting starts again */
+  /* the table is bounded: the stalest counter makes room for a new address */
+  for (unsigned i = 0; i < FTPD_MAX_BAN_ENTRIES + 10; i++) {
+    v4(&b, 0x0b000000 + i);
+    ftpd_ban_failure(&srv, &b);
+  }
+  assert_int_equal(srv.n_bans, FTPD_MAX_BAN_ENTRIES);
+  /* off: nothing is counted */
+  srv.snap->cfg.max_login_failures = 0;
+  for (int i = 0; i < 5; i++) ftpd_ban_failure(&srv, &a);
+  assert_int_equal(ban_left(&srv, "10.0.0.1"), 0);
+  free(srv.bans);
+  ftpd_snapshot_put(srv.snap);
+  mt_lock_destroy(&srv.lock);
+}
+
+static void test_rate_clocks(void **st) {
+  ftpd_config_t cfg;
+  ftpd_config_defaults(&cfg);
+  ftpd_server_t srv;
+  memset(&srv, 0, sizeof srv);
+  srv.snap = ftpd_snapshot_new(&cfg, NULL);
+  srv.rates = ftpd_rates_new();
+  assert_non_null(srv.rates);
+  ftpd_session_t s;
+  memset(&s, 0, sizeof s);
+  s.srv = &srv;
+  s.snap = srv.snap;
+  s.cfg = &srv.snap->cfg;
+  s.logged_in = true;
+  strcpy(s.user, "alice");
+  /* no limit: whole chunks, no wait */
+  assert_int_equal(ftpd_rate_chunk(&s, 1 << 20), 1 << 20);
+  ftpd_rate_charge(&s, 1 << 20);
+  assert_true(ftpd_rate_delay(&s) == 0);
+  /* per session: 10000 B/s, chunks of an eighth of a second */
+  srv.snap->cfg.max_rate = 10000;
+  assert_int_equal(ftpd_rate_chunk(&s, 1 << 20), 1250);
+  ftpd_rate_charge(&s, 5000);
+  double d = ftpd_rate_delay(&s);
+  assert_true(d > 0.4 && d <= 0.5);
+  /* per user: the clock lives in shared memory, so a forked session
+   * process's bytes hold this one back too */
+  srv.snap->cfg.max_rate = 0;
+  srv.snap->cfg.max_rate_per_user = 1000;
+  assert_true(ftpd_rate_delay(&s) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    ftpd_session_t c = s;
+    c.rate_looked = false;
+    ftpd_rate_charge(&c, 2000);
+    _exit(0);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  d = ftpd_rate_delay(&s);
+  assert_true(d > 1.5 && d <= 2.0);
+  ftpd_session_t bob = s;          /* another user has a clock of its own */
+  bob.rate_looked = false;
+  bob.rate_user = NULL;
+  strcpy(bob.user, "bob");
+  assert_true(ftpd_rate_delay(&bob) == 0);
+  ftpd_rates_free(srv.rates);
+  ftpd_snapshot_put(srv.snap);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
@@ -488,6 +594,7 @@ int main(void) {
     cmocka_unit_test(test_users_and_perms), cmocka_unit_test(test_sbuf),
     cmocka_unit_test(test_next_line),    cmocka_unit_test(test_command_table),
     cmocka_unit_test(test_session_in_process),
+    cmocka_unit_test(test_ban_table),    cmocka_unit_test(test_rate_clocks),
   };
   ftpd_log_level = LOG_ERROR;        /* the session test's log is not the point */
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * PASS waits FTPD_LOGIN_DELAY before its reply — parked, so other sessions
  * run on — and the last allowed failure (FTPD_MAX_LOGIN_FAILS) is answered
  * 530 like the others, then the connection closes (vsftpd, ProFTPD and
- * pure-ftpd agree). REIN never restarts the pre-login limits (the command
+ * pure-ftpd agree). Each failure is logged in one stable line for fail2ban
+ * and charged to the address (ban.c: max-login-failures). REIN never restarts the pre-login limits (the command
  * cap, the login timer) of a session that has not logged in: otherwise an
  * unauthenticated client could hold a session forever. */
 #include <fcntl.h>
@@ -68,8 +69,15 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   }
   if (!ok) {
     s->fails++;
-    ftpd_log(LOG_WARN, "#%lu failed login as '%s' from %s (%d)", s->id, s->user, s->peer_ip, s->fails);
-    mt_sleep(FTPD_LOGIN_DELAY);
+    /* The one documented line fail2ban matches (docs/mtftpd.md): the name
+     * quoted with its quotes replaced, the address last. */
+    char name[FTPD_MAX_USER + 1];
+    snprintf(name, sizeof name, "%s", s->user[0] == 1 ? "?" : s->user);
+    for (char *q = name; *q; q++)
+      if (*q == '"' || (unsigned char)*q < 32 || (unsigned char)*q == 127) *q = '?';
+    ftpd_log(LOG_WARN, "#%lu login failed for user \"%s\" from %s", s->id, name, s->peer_ip);
+    ftpd_login_failed(s);
+    if (!s->srv->no_login_delay) mt_sleep(FTPD_LOGIN_DELAY);
     s->user_given = false;
     if (s->fails >= FTPD_MAX_LOGIN_FAILS) {
       ftpd_reply(s, 530, "Login incorrect; too many failures, closing the connection.");
