@@ -70,12 +70,13 @@ static void die(const char *fmt, ...) {
   exit(1);
 }
 
-typedef struct {
-  int fd;
-  size_t len, off;
-  char buf[4096];
-  char last[512]; /* the last reply line, for error messages */
-} ctl_t;
+typedef struct ftp_ctl ctl_t;
+static int ctl_read(ctl_t *c, char *buf, size_t cap);
+static int ctl_write(ctl_t *c, const char *buf, size_t n);
+#include "ftp_ctl.h"
+
+static int ctl_read(ctl_t *c, char *buf, size_t cap) { return (int)read(c->fd, buf, cap); }
+static int ctl_write(ctl_t *c, const char *buf, size_t n) { return (int)write(c->fd, buf, n); }
 
 static int tcp_connect(const char *host, int port) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -93,54 +94,6 @@ static int tcp_connect(const char *host, int port) {
     return -1;
   }
   return fd;
-}
-
-/* One line of the control connection, without CRLF; -1 on EOF or error. */
-static int ctl_line(ctl_t *c, char *out, size_t cap) {
-  size_t n = 0;
-  for (;;) {
-    if (c->off == c->len) {
-      ssize_t k = read(c->fd, c->buf, sizeof c->buf);
-      if (k <= 0) return -1;
-      c->off = 0;
-      c->len = (size_t)k;
-    }
-    char ch = c->buf[c->off++];
-    if (ch == '\n') {
-      if (n && out[n - 1] == '\r') n--;
-      out[n] = 0;
-      return 0;
-    }
-    if (n + 1 < cap) out[n++] = ch;
-  }
-}
-
-/* A whole reply (multi-line ones too); its code, or -1. */
-static int ctl_reply(ctl_t *c) {
-  char *l = c->last;
-  if (ctl_line(c, l, sizeof c->last) < 0 || strlen(l) < 3) return -1;
-  int code = atoi(l);
-  if (l[3] == '-') {
-    char want[5];
-    memcpy(want, l, 3);
-    want[3] = ' ';
-    want[4] = 0;
-    do {
-      if (ctl_line(c, l, sizeof c->last) < 0) return -1;
-    } while (strncmp(l, want, 4) != 0);
-  }
-  return code;
-}
-
-static int ctl_cmd(ctl_t *c, const char *fmt, ...) {
-  char line[1100];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line - 2, fmt, ap);
-  va_end(ap);
-  memcpy(line + n, "\r\n", 2);
-  if (write(c->fd, line, (size_t)n + 2) != n + 2) return -1;
-  return ctl_reply(c);
 }
 
 /* Connects and logs in; 0, or -1 with a message in c->last. */

@@ -67,59 +67,15 @@ static int tcp_connect(int port) {
 }
 
 /* The control connection: plain until AUTH TLS, then over ssl. */
-typedef struct {
-  int fd;
-  SSL *ssl;
-  char buf[4096];
-  size_t off, len;
-  char last[1024];   /* the last reply line */
-} ctl_t;
+#define FTP_CTL_EXTRA SSL *ssl;
+#include "ftp_ctl.h"
+typedef ftp_ctl_t ctl_t;
 
-static int ctl_fill(ctl_t *c) {
-  int k = c->ssl ? SSL_read(c->ssl, c->buf, sizeof c->buf) : (int)read(c->fd, c->buf, sizeof c->buf);
-  if (k <= 0) return -1;
-  c->off = 0;
-  c->len = (size_t)k;
-  return 0;
+static int ctl_read(ctl_t *c, char *buf, size_t cap) {
+  return c->ssl ? SSL_read(c->ssl, buf, (int)cap) : (int)read(c->fd, buf, cap);
 }
-
-static int ctl_line(ctl_t *c, char *out, size_t cap) {
-  size_t n = 0;
-  for (;;) {
-    if (c->off == c->len && ctl_fill(c) < 0) return -1;
-    char ch = c->buf[c->off++];
-    if (ch == '\n') {
-      if (n && out[n - 1] == '\r') n--;
-      out[n] = 0;
-      return 0;
-    }
-    if (n + 1 < cap) out[n++] = ch;
-  }
-}
-
-static int ctl_reply(ctl_t *c) {
-  char *l = c->last;
-  if (ctl_line(c, l, sizeof c->last) < 0 || strlen(l) < 3) return -1;
-  int code = atoi(l);
-  if (l[3] == '-') {
-    char want[5] = {l[0], l[1], l[2], ' ', 0};
-    do
-      if (ctl_line(c, l, sizeof c->last) < 0) return -1;
-    while (strncmp(l, want, 4) != 0);
-  }
-  return code;
-}
-
-static int ctl_cmd(ctl_t *c, const char *fmt, ...) {
-  char line[1100];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line - 2, fmt, ap);
-  va_end(ap);
-  memcpy(line + n, "\r\n", 2);
-  int w = c->ssl ? SSL_write(c->ssl, line, n + 2) : (int)write(c->fd, line, (size_t)n + 2);
-  if (w != n + 2) return -1;
-  return ctl_reply(c);
+static int ctl_write(ctl_t *c, const char *buf, size_t n) {
+  return c->ssl ? SSL_write(c->ssl, buf, (int)n) : (int)write(c->fd, buf, n);
 }
 
 static SSL *tls_on(int fd, SSL_SESSION *resume) {

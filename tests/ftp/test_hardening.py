@@ -50,16 +50,22 @@ def fail2ban_regex():
 
 
 # 1 failed logins --------------------------------------------------------------
+def fail_logins_at_once(srv, n, user, password):
+    """n sessions at once, each failing one login; their (socket, file)s."""
+    conns = [greet(srv)[:2] for _ in range(n)]
+    for s, f in conns:
+        assert cmd(s, f, b"USER " + user).startswith(b"331")
+        s.sendall(b"PASS " + password + b"\r\n")
+    for s, f in conns:
+        assert f.readline().startswith(b"530")
+    return conns
+
+
 def test_failed_logins_from_one_address_ban_it_across_sessions(make_server):
     srv = make_server(extra=["--max-login-failures", "3", "--login-ban-time", str(1.5 * SLOW)])
     # three sessions at once, one failure each: the count is per address,
     # whichever session (thread, process or coroutine) the failure was in
-    conns = [greet(srv)[:2] for _ in range(3)]
-    for s, f in conns:
-        assert cmd(s, f, b'USER ev"il').startswith(b"331")
-        s.sendall(b"PASS wrong\r\n")
-    for s, f in conns:
-        assert f.readline().startswith(b"530")
+    conns = fail_logins_at_once(srv, 3, b'ev"il', b"wrong")
     s, f, line = greet(srv)
     assert line.startswith(b"421 Too many failed logins from your address"), line
     assert s.recv(10) == b""
@@ -90,12 +96,8 @@ def test_failed_logins_from_one_address_ban_it_across_sessions(make_server):
 def test_ban_off(make_server):
     # 0 = off: failures are logged but never ban
     srv = make_server(extra=["--max-login-failures", "0"])
-    conns = [greet(srv)[:2] for _ in range(2)]
+    conns = fail_logins_at_once(srv, 2, b"alice", b"nope")
     for s, f in conns:
-        assert cmd(s, f, b"USER alice").startswith(b"331")
-        s.sendall(b"PASS nope\r\n")
-    for s, f in conns:
-        assert f.readline().startswith(b"530")
         s.close()
     s, f, line = greet(srv)
     assert line.startswith(b"220"), line
