@@ -78,24 +78,6 @@ static int ctl_write(ctl_t *c, const char *buf, size_t n);
 static int ctl_read(ctl_t *c, char *buf, size_t cap) { return (int)read(c->fd, buf, cap); }
 static int ctl_write(ctl_t *c, const char *buf, size_t n) { return (int)write(c->fd, buf, n); }
 
-static int tcp_connect(const char *host, int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return -1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  /* Nothing waits forever: a stuck server shows as an error, not a hang. */
-  struct timeval tv = {.tv_sec = 60};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /* Connects and logs in; 0, or -1 with a message in c->last. */
 static int ctl_open(ctl_t *c) {
   c->len = c->off = 0;

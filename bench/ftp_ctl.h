@@ -1,5 +1,5 @@
 /* ftp_ctl.h — the control connection of the bench clients (ftp_client.c,
- * ftps_client.c): a buffered line reader and reply reader over a transport
+ * ftps_client.c): the TCP connect, a buffered line reader and reply reader over a transport
  * the client chooses (a plain socket, or an SSL), header-only so that each
  * client stays one file with its own dependencies.
  *
@@ -10,10 +10,16 @@
  * before including this file. */
 #ifndef MT_BENCH_FTP_CTL_H
 #define MT_BENCH_FTP_CTL_H
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #ifndef FTP_CTL_EXTRA
 #define FTP_CTL_EXTRA
@@ -29,6 +35,25 @@ typedef struct ftp_ctl {
 
 static int ctl_read(ftp_ctl_t *c, char *buf, size_t cap);
 static int ctl_write(ftp_ctl_t *c, const char *buf, size_t n);
+
+/* A TCP connection to host:port (IPv4), Nagle off; nothing waits forever
+ * on it: a stuck server shows as an error, not a hang. fd or -1. */
+static int tcp_connect(const char *host, int port) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return -1;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct timeval tv = {.tv_sec = 60};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 /* One line, without CRLF; -1 on EOF or error. */
 static int ctl_line(ftp_ctl_t *c, char *out, size_t cap) {

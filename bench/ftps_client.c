@@ -49,27 +49,12 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int tcp_connect(int port) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  if (inet_pton(AF_INET, g_host, &sa.sin_addr) != 1) return -1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct timeval tv = {.tv_sec = 30};   /* a stuck server is an error, not a hang */
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /* The control connection: plain until AUTH TLS, then over ssl. */
 #define FTP_CTL_EXTRA SSL *ssl;
 #include "ftp_ctl.h"
 typedef ftp_ctl_t ctl_t;
+
+static int tcp_connect_to(int port) { return tcp_connect(g_host, port); }
 
 static int ctl_read(ctl_t *c, char *buf, size_t cap) {
   return c->ssl ? SSL_read(c->ssl, buf, (int)cap) : (int)read(c->fd, buf, cap);
@@ -110,7 +95,7 @@ static int session(ctl_t *c) {
   int dfd = -1, rc = -1;
   SSL *d = NULL;
   SSL_SESSION *sess = NULL;
-  c->fd = tcp_connect(g_port);
+  c->fd = tcp_connect_to(g_port);
   if (c->fd < 0) goto out;
   what = "banner";
   if (ctl_reply(c) != 220) goto out;
@@ -129,7 +114,7 @@ static int session(ctl_t *c) {
   what = "EPSV";
   if (ctl_cmd(c, "EPSV") != 229) goto out;
   char *p = strstr(c->last, "(|||");
-  if (!p || (dfd = tcp_connect(atoi(p + 4))) < 0) goto out;
+  if (!p || (dfd = tcp_connect_to(atoi(p + 4))) < 0) goto out;
   what = "LIST";
   char line[] = "LIST\r\n";
   if (SSL_write(c->ssl, line, 6) != 6) goto out;
