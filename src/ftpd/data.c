@@ -9,7 +9,10 @@
  * end (session.c); a data connection that makes no progress for
  * data-timeout seconds is dropped. The file side of a transfer (sendfile,
  * pread, write) goes through ftpd_offload(), so in the coroutines model a
- * slow disk holds up a pool thread, not a scheduler.
+ * slow disk holds up a pool thread, not a scheduler — except steps of at
+ * most INLINE_IO bytes (a small file's one sendfile, a small STOR chunk),
+ * which cost less than the hand-off; a RETR ends at the size the file had
+ * at its start, without a last call to find the end.
  *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
  * handshake whichever side connected, the session-reuse rule of
@@ -30,6 +33,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -410,17 +414,34 @@ static int write_run(void *p) {
   return write_all(j->out, j->buf, j->n);
 }
 
+/* At most this much file IO runs on the session's own thread even in the
+ * coroutine model: a hand-off to the disk pool and back (about ten system
+ * calls and two context switches) costs more than a small read or write
+ * from the page cache (docs/perf-coroutines.md). */
+#define INLINE_IO (64 << 10)
+
+static int file_io(ftpd_session_t *s, int (*fn)(void *), struct io_job *j) {
+  return j->n <= INLINE_IO ? fn(j) : ftpd_offload(s->srv, fn, j);
+}
+
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
   double next = 0;
   int r = 0;
   bool ascii = s->ascii;     /* fixed for the transfer: a REIN during it resets s->ascii */
   if (!ascii && !s->dtls) {  /* TLS: the bytes must pass through OpenSSL, no sendfile */
+    /* The file's size at the start ends the loop: no last sendfile only to
+     * learn of the end (what grows meanwhile is for the next RETR). */
+    struct stat st;
+    off_t end = fstat(ffd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
     for (;;) {
+      if (end >= 0 && off >= end) break;
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
       off_t before = off;
       /* in chunks a rate limit can pace (ftpd_rate_chunk) */
-      struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = ftpd_rate_chunk(s, 1 << 20)};
-      ftpd_offload(s->srv, sendfile_run, &j);    /* may read the disk */
+      size_t n = ftpd_rate_chunk(s, 1 << 20);
+      if (end >= 0 && (off_t)n > end - off) n = (size_t)(end - off);
+      struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = n};
+      file_io(s, sendfile_run, &j);    /* may read the disk */
       ssize_t w = j.r;
       errno = j.err;
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -535,7 +556,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       n = o - buf;
     }
     struct io_job j = {.out = ffd, .buf = buf, .n = (size_t)n};
-    if ((r = ftpd_offload(s->srv, write_run, &j)) < 0) break;    /* may wait for the disk */
+    if ((r = file_io(s, write_run, &j)) < 0) break;    /* may wait for the disk */
   }
   free(buf);
   *got = s->xfer_bytes;
