@@ -132,6 +132,10 @@ def test_stor_keeps_the_mode_but_never_setuid(server):
     f.storbinary("STOR tool", io.BytesIO(b"new content"))
     assert p.read_bytes() == b"new content"
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o755
+    # the old file went with the swap that published the new one: no temporary left
+    assert sorted(q.name for q in server.root.iterdir()) == ["tool"]
+    f.storbinary("STOR tool", io.BytesIO(b"third"))
+    assert p.read_bytes() == b"third" and sorted(q.name for q in server.root.iterdir()) == ["tool"]
     f.quit()
 
 

@@ -132,6 +132,35 @@ static void target_error(ftpd_session_t *s, int err, const char *vpath) {
  * is open: the checks run first, and a file written in place (APPE, and
  * STOR or APPE after REST) is created or truncated only once the client's
  * data is about to flow. */
+/* Publishes a finished upload: the temporary takes the target's name in one
+ * step, so the name always holds a whole file. Over an existing file it
+ * swaps the two (renameat2 RENAME_EXCHANGE) and then unlinks the old one
+ * under the temporary name: on ext4 a rename over an existing file forces
+ * the new file's delayed allocation at once (auto_da_alloc), the exchange
+ * does not, which halves the cost of a small STOR (docs/perf-coroutines.md).
+ * Where the file system has no exchange, or the target went away, a plain
+ * rename. */
+struct publish_job {
+  int dirfd;
+  const char *tmp, *name;
+  bool replace;
+  int rc;
+};
+
+static int publish_run(void *p) {
+  struct publish_job *j = p;
+  j->rc = 0;
+  if (j->replace && renameat2(j->dirfd, j->tmp, j->dirfd, j->name, RENAME_EXCHANGE) == 0) {
+    if (unlinkat(j->dirfd, j->tmp, 0) == 0 || errno != EISDIR) return 0;   /* the old file, under the temporary name */
+    /* a directory took the name meanwhile: swap back, refuse as rename would */
+    renameat2(j->dirfd, j->tmp, j->dirfd, j->name, RENAME_EXCHANGE);
+    j->rc = -EISDIR;
+    return 0;
+  }
+  if (renameat(j->dirfd, j->tmp, j->dirfd, j->name) != 0) j->rc = -errno;
+  return 0;
+}
+
 static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   off_t rest = s->rest;
   s->rest = 0;
@@ -247,8 +276,10 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
              i++)
           snprintf(final, sizeof final, "%s.%d", name, i);
         if (r) rc = -errno;
-      } else if (renameat(dirfd, tmp, dirfd, name) != 0) {
-        rc = -errno;
+      } else {
+        struct publish_job pj = {.dirfd = dirfd, .tmp = tmp, .name = name, .replace = exists && S_ISREG(st.st_mode)};
+        ftpd_offload(s->srv, publish_run, &pj);   /* a rename can wait for the disk */
+        rc = pj.rc;
       }
     }
     if (rc != 0) unlinkat(dirfd, tmp, 0);
