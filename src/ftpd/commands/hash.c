@@ -54,6 +54,7 @@ void ftpd_hash_opts(ftpd_session_t *s, const char *arg) {
 
 struct hash_job {
   int fd;
+  size_t bufsz;                /* the read buffer: no larger than the file needs */
   const EVP_MD *md;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len;
@@ -63,13 +64,13 @@ struct hash_job {
 static int hash_run(void *p) {
   struct hash_job *j = p;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  unsigned char *buf = malloc(FTPD_XFER_BUF);
+  unsigned char *buf = malloc(j->bufsz);
   if (!ctx || !buf || EVP_DigestInit_ex(ctx, j->md, NULL) != 1) {
     j->err = -ENOMEM;
   } else {
     off_t off = 0;
     for (;;) {
-      ssize_t n = pread(j->fd, buf, FTPD_XFER_BUF, off);
+      ssize_t n = pread(j->fd, buf, j->bufsz, off);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         j->err = -errno;
@@ -98,7 +99,10 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply(s, 550, "%s: not a regular file.", vp);
     return;
   }
-  struct hash_job j = {.fd = fd, .md = algos[s->hash_algo].md()};
+  /* a small file's hash is not worth a 256 KiB buffer (an mmap and munmap
+   * per HASH in a threaded process) */
+  size_t bufsz = st.st_size < FTPD_XFER_BUF ? (size_t)st.st_size + 1 : FTPD_XFER_BUF;
+  struct hash_job j = {.fd = fd, .bufsz = bufsz, .md = algos[s->hash_algo].md()};
   ftpd_offload(s->srv, hash_run, &j);
   close(fd);
   if (j.err) {
