@@ -197,22 +197,33 @@ static int before(void **st) {
 }
 
 /* ---- cases ---------------------------------------------------------------------------- */
+/* Maps task over the integers 0..n-1 (one future each in fs). */
+static void map_range(mt_rpool_t *p, const char *task, int n, mt_future_t **fs) {
+  int64_t *vals = malloc((size_t)n * sizeof *vals);
+  const void **ins = malloc((size_t)n * sizeof *ins);
+  size_t *lens = malloc((size_t)n * sizeof *lens);
+  assert_non_null(vals);
+  assert_non_null(ins);
+  assert_non_null(lens);
+  for (int i = 0; i < n; i++) {
+    vals[i] = i;
+    ins[i] = &vals[i];
+    lens[i] = sizeof vals[i];
+  }
+  assert_int_equal(mt_rpool_map(p, task, ins, lens, (size_t)n, fs), 0);
+  free(vals);   /* the map has sent the inputs */
+  free(ins);
+  free(lens);
+}
+
 #define N10K 10000
 
 static void ten_thousand_tasks_over_four_workers(void **st) {
   pid_t w[4];
   for (int i = 0; i < 4; i++) w[i] = spawn_worker(rs.url, "tenk", 1);
   mt_rpool_t *p = pool_connect(rs.url, "tenk");
-  static int64_t vals[N10K];
-  static const void *ins[N10K];
-  static size_t lens[N10K];
   static mt_future_t *fs[N10K];
-  for (int i = 0; i < N10K; i++) {
-    vals[i] = i;
-    ins[i] = &vals[i];
-    lens[i] = sizeof vals[i];
-  }
-  assert_int_equal(mt_rpool_map(p, "square", ins, lens, N10K, fs), 0);
+  map_range(p, "square", N10K, fs);
   for (int i = 0; i < N10K; i++) {
     answer_t a = result_of(fs[i], 60);
     assert_int_equal(a.value, (int64_t)i * i);
@@ -236,7 +247,8 @@ static void ten_thousand_tasks_over_four_workers(void **st) {
   assert_null(mt_rpool_submit(p, "", NULL, 0));
   assert_int_equal(mt_last_error(), MT_EINVAL);
   assert_int_equal(mt_rpool_close(p), 0);
-  assert_null(mt_rpool_submit(p, "square", vals, sizeof *vals));
+  int64_t one = 1;
+  assert_null(mt_rpool_submit(p, "square", &one, sizeof one));
   assert_int_equal(mt_last_error(), MT_ECLOSED);
   mt_rpool_free(p);
   for (int i = 0; i < 4; i++) stop_worker(w[i]);
@@ -264,16 +276,8 @@ static void every_worker_killed_then_new_ones(void **st) {
   __atomic_store_n(&sh->progress_at, 30, __ATOMIC_RELEASE);
   pid_t w1 = spawn_worker(rs.url, "all", 2), w2 = spawn_worker(rs.url, "all", 2);
   mt_rpool_t *p = pool_connect(rs.url, "all");
-  int64_t vals[N];
-  const void *ins[N];
-  size_t lens[N];
   mt_future_t *fs[N];
-  for (int i = 0; i < N; i++) {
-    vals[i] = i;
-    ins[i] = &vals[i];
-    lens[i] = sizeof vals[i];
-  }
-  assert_int_equal(mt_rpool_map(p, "slow_square", ins, lens, N, fs), 0);
+  map_range(p, "slow_square", N, fs);
   assert_int_equal(mt_event_wait(&sh->progress, 20), 0);
   kill_worker(w1);
   kill_worker(w2);
@@ -320,16 +324,8 @@ static void redis_killed_and_restarted_with_aof_loses_nothing(void **st) {
   __atomic_store_n(&sh->progress_at, 60, __ATOMIC_RELEASE);
   pid_t w1 = spawn_worker(rs.url, "aof", 2), w2 = spawn_worker(rs.url, "aof", 2);
   mt_rpool_t *p = pool_connect(rs.url, "aof");
-  int64_t vals[N];
-  const void *ins[N];
-  size_t lens[N];
   mt_future_t *fs[N];
-  for (int i = 0; i < N; i++) {
-    vals[i] = i;
-    ins[i] = &vals[i];
-    lens[i] = sizeof vals[i];
-  }
-  assert_int_equal(mt_rpool_map(p, "slow_square", ins, lens, N, fs), 0);
+  map_range(p, "slow_square", N, fs);
   assert_int_equal(mt_event_wait(&sh->progress, 20), 0);
   rs_kill(&rs, SIGKILL);
   assert_int_equal(rs_spawn(&rs), 0);                    /* same port, same AOF */
