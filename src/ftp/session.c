@@ -487,7 +487,9 @@ static int active(sess_t *s) {
  * answered), so a small file costs one round trip less. Only on a session
  * whose EPSV has worked: 0 with the data connection open and the transfer
  * command sent, 1 when EPSV failed after all (the transfer command's reply
- * read and dropped: go the slow way), or an exit code. */
+ * read and dropped: go the slow way), or an exit code (EX_XFER with the
+ * session dropped when the server answered the transfer command with a
+ * 1xx all the same: the caller's retry reconnects). */
 static int epsv_piped(sess_t *s, const char *fmt, va_list ap) {
   char buf[MAX_LINE + 8];
   memcpy(buf, "EPSV\r\n", 6);
@@ -501,8 +503,17 @@ static int epsv_piped(sess_t *s, const char *fmt, va_list ap) {
   int r = cmd_reply(s), port;
   if (r < 0) return EX_CONNECT;
   if (r != 229 || ftpp_epsv_parse(s->reply, &port)) {
-    if (sess_reply(s, g_opts.timeout) < 0) return EX_CONNECT;   /* the transfer command's, with no port */
+    int t = sess_reply(s, g_opts.timeout);   /* the transfer command's, with no port */
+    if (t < 0) return EX_CONNECT;
     s->epsv_ok = false;
+    if (t >= 100 && t < 200) {
+      /* a server that queues the transfer until a data connection comes
+       * (pyftpdlib does) is now waiting for one it was never offered, and
+       * whatever it says next belongs to that transfer: start afresh */
+      seterr(s, EX_XFER, "the server began the transfer after refusing EPSV (%d)", r);
+      drop(s);
+      return EX_XFER;
+    }
     return 1;
   }
   struct sockaddr_storage ss = s->peer;

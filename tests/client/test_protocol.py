@@ -125,5 +125,10 @@ def test_pipelined_epsv_refused_falls_back(servers, mtftp):
     r = mtftp("-v", "--no-verify", "-c", "get e0; get e1; get e2", s.url(""))
     assert r.returncode == 0, r.stderr
     assert "<-- 425" in r.stderr                         # the refused EPSV ...
+    # pyftpdlib answers a RETR with no data connection "150" and waits for
+    # one: the client must not read that transfer's replies as the next
+    # command's, but start a fresh session
+    assert "after refusing EPSV" in r.stderr, r.stderr
+    assert r.stderr.count("--> USER alice") >= 2, r.stderr
     for i in range(3):                                   # ... and every file arrived whole
         assert (mtftp.work / f"e{i}").read_bytes() == bytes([97 + i]) * 7000
