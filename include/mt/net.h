@@ -29,7 +29,8 @@ int mt_tcp_port(int fd);
  * unknown name...). */
 int mt_tcp_connect(const char *host, int port, double timeout);
 
-/* A buffered line reader over a socket or any fd. */
+/* A buffered line reader over a socket or any fd. Its buffer starts at a
+ * few hundred bytes on the first read and grows to fit max_line. */
 typedef struct mt_linereader mt_linereader_t;
 /* max_line: the longest line accepted (its terminator not counted). NULL
  * on failure (mt_last_error()). Does not own fd. */

@@ -58,6 +58,7 @@
 #define DEFAULT_STACK (64 * 1024)
 #define SHARED_STACK (256 * 1024)   /* per scheduler, guard page included */
 #define STACK_CACHE 64
+#define STACK_CACHE_RESIDENT 8   /* cached stacks that keep their pages */
 
 enum { READY, RUNNING, PARKED, DONE };
 
@@ -180,6 +181,10 @@ static char *stack_get(sched_t *s, size_t size) {
 
 static void stack_put(sched_t *s, char *base, size_t size) {
   if (s->ncache < STACK_CACHE) {
+    /* Past the few a steady load reuses, a cached stack keeps its address
+     * range but gives its pages back: a burst of coroutines (a server's
+     * sessions waking at once) leaves no resident memory behind. */
+    if (s->ncache >= STACK_CACHE_RESIDENT) madvise(base + g_page, size - g_page, MADV_DONTNEED);
     s->cache[s->ncache].base = base;
     s->cache[s->ncache].size = size;
     s->ncache++;

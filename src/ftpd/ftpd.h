@@ -251,8 +251,9 @@ typedef struct ftpd_session {
   bool user_given, logged_in, anonymous;
   int fails, prelogin_cmds;
   unsigned perms;
-  int root_fd;                /* the user's root; -1 before login */
-  char cwd[FTPD_MAX_PATH + 1];
+  int root_fd;                /* the user's root (srv->root_fd itself, shared, for
+                                 users without a home of their own); -1 before login */
+  const char *cwd;            /* ftpd_root_cwd or a copy on the heap: ftpd_sess_set_cwd() */
 
   /* transfer parameters */
   bool ascii;
@@ -286,10 +287,36 @@ typedef struct ftpd_session {
   bool quit;
   bool quit_in_xfer;          /* QUIT came during a transfer: stop reading, finish it */
   bool authenticated;         /* a login succeeded once: REIN may restart the pre-login limits */
+  double line_start;          /* first byte of a line not yet complete was seen (0: none) */
+  const char *why;            /* why the session ended, for the log */
+  /* The coroutines model's set of parked sessions (model_co.c). */
+  struct ftpd_session *park_prev, *park_next;
+  bool park_armed;            /* the control fd is in the set's epoll */
 } ftpd_session_t;
 
-/* Runs one control connection to its end and closes fd. */
+extern const char ftpd_root_cwd[];   /* "/" */
+/* Sets the working directory (a resolved virtual path): 0 or -ENOMEM. */
+int ftpd_sess_set_cwd(ftpd_session_t *s, const char *vpath);
+
+/* Runs one control connection to its end and closes fd:
+ * ftpd_session_open(), ftpd_session_serve(s, 0), ftpd_session_close(). */
 void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer);
+/* A session in steps, for a model that lets idle sessions give their stack
+ * back. open: the greeting sent (or the session already marked to end);
+ * NULL when out of memory (421 sent, fd closed). */
+ftpd_session_t *ftpd_session_open(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer);
+/* Serves commands until the session is over (FTPD_SESS_DONE: call
+ * ftpd_session_close) or, when park_after > 0, until it has waited
+ * park_after seconds for a command with no byte of one buffered and no TLS
+ * on the control connection (FTPD_SESS_PARKED: its buffers trimmed; no
+ * frame of the caller's holds anything of it; call serve again when the
+ * control fd is readable, at ftpd_session_deadline(s), or on shutdown). */
+enum { FTPD_SESS_DONE = 0, FTPD_SESS_PARKED = 1 };
+int ftpd_session_serve(ftpd_session_t *s, double park_after);
+/* When the session's login or idle timeout expires (an mt_now() time). */
+double ftpd_session_deadline(const ftpd_session_t *s);
+/* Logs the end, frees everything of the session and closes its fd. */
+void ftpd_session_close(ftpd_session_t *s);
 
 /* replies (protocol.c) */
 int  ftpd_reply(ftpd_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

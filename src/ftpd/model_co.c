@@ -11,14 +11,26 @@
  * ftpd_offload() to a small thread pool (srv->offload) while the coroutine
  * parks on the future.
  *
+ * An idle session gives its stack back: once it has waited PARK_AFTER for
+ * a command with nothing of one buffered, ftpd_session_serve() returns
+ * FTPD_SESS_PARKED, its coroutine ends (the stack goes back to the
+ * scheduler's cache) and the session joins its scheduler's parked set: an
+ * epoll of their control fds that one coroutine (parker_co) watches. A
+ * readable fd, the session's timeout or the server's shutdown spawns a new
+ * coroutine that serves it on. A parked session costs its struct, nothing
+ * more (docs/perf-coroutines.md has the figures).
+ *
  * Shutdown: acceptors leave within half a second of srv->stopping, idle
- * sessions say 421 within a second, transfers finish; a scheduler returns
- * when its last coroutine has, and the schedulers get shutdown-grace.
+ * sessions say 421 within a second (parked ones are woken for it),
+ * transfers finish; a scheduler returns when its last coroutine has, and the
+ * schedulers get shutdown-grace.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "ftpd.h"
@@ -34,12 +46,144 @@ typedef struct {
   int lfd;
 } co_acc_t;
 
+/* Waiting this long for a command on its own stack, a session parks. */
+#define PARK_AFTER 0.25
+
+/* The parked sessions of one scheduler (only its coroutines touch it). */
+typedef struct {
+  ftpd_server_t *srv;
+  int epfd;
+  ftpd_session_t *head;      /* parked, linked by park_prev/park_next */
+  size_t n;
+  double next_due;           /* the earliest timeout among them (or later) */
+  size_t n_trimmed;          /* n at the last scan */
+  mt_co_t *parker;
+  bool parker_waits;         /* parker_co is in its wait: a poke (cancel) ends it */
+  bool spawn_failed;         /* some stayed parked for want of memory: retry soon */
+} park_set_t;
+
+static __thread park_set_t *t_park;   /* this scheduler's, NULL: sessions never park */
+
+static void *resume_co(void *p);
+
+static mt_co_t *spawn_session(void *(*fn)(void *), void *arg) {
+  /* Session code keeps path buffers on its stack: give it room. */
+  mt_co_opts_t o = {.name = "ftp-session", .stack_size = 256 << 10};
+  mt_co_t *co = mt_co_spawn_opts(fn, arg, &o);
+  if (co) mt_co_detach(co);
+  return co;
+}
+
+static void unlink_parked(park_set_t *ps, ftpd_session_t *s) {
+  if (s->park_prev) s->park_prev->park_next = s->park_next;
+  else ps->head = s->park_next;
+  if (s->park_next) s->park_next->park_prev = s->park_prev;
+  s->park_prev = s->park_next = NULL;
+  ps->n--;
+}
+
+static bool is_parked(const park_set_t *ps, const ftpd_session_t *s) {
+  return s->park_prev || ps->head == s;
+}
+
+/* Serves s on this coroutine until it parks or ends. */
+static void serve(ftpd_session_t *s) {
+  park_set_t *ps = t_park;
+  if (ftpd_session_serve(s, ps ? PARK_AFTER : 0) == FTPD_SESS_PARKED) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = s};
+    if (epoll_ctl(ps->epfd, s->park_armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->ctrl, &ev) == 0) {
+      s->park_armed = true;
+      s->park_next = ps->head;
+      if (ps->head) ps->head->park_prev = s;
+      ps->head = s;
+      ps->n++;
+      ftpd_log(LOG_DEBUG, "#%lu parked: idle, its stack given back (%zu parked on this scheduler)", s->id, ps->n);
+      double due = ftpd_session_deadline(s);
+      if (due < ps->next_due) {      /* sooner than the parker will look */
+        ps->next_due = due;
+        if (ps->parker_waits) mt_co_cancel(ps->parker);
+      }
+      return;                        /* this coroutine ends; the stack is free */
+    }
+    ftpd_log(LOG_WARN, "#%lu cannot park the idle session: %s", s->id, strerror(errno));
+    ftpd_session_serve(s, 0);        /* then on this stack to the end */
+  }
+  ftpd_server_t *srv = s->srv;
+  struct sockaddr_storage peer = s->peer;
+  if (s->park_armed && ps) epoll_ctl(ps->epfd, EPOLL_CTL_DEL, s->ctrl, NULL);
+  ftpd_session_close(s);
+  ftpd_release(srv, &peer);
+}
+
+static void *resume_co(void *p) {
+  serve(p);
+  return NULL;
+}
+
 static void *session_co(void *p) {
   co_conn_t *cn = p;
-  ftpd_session_run(cn->srv, cn->fd, &cn->peer);
-  ftpd_release(cn->srv, &cn->peer);
+  ftpd_session_t *s = ftpd_session_open(cn->srv, cn->fd, &cn->peer);
+  if (s) serve(s);
+  else ftpd_release(cn->srv, &cn->peer);
   free(cn);
   return NULL;
+}
+
+/* Wakes a parked session: a coroutine serves it on. False when none could
+ * be spawned (it stays parked). */
+static bool wake(park_set_t *ps, ftpd_session_t *s) {
+  unlink_parked(ps, s);
+  if (spawn_session(resume_co, s)) return true;
+  s->park_next = ps->head;           /* out of memory: back in the set */
+  if (ps->head) ps->head->park_prev = s;
+  ps->head = s;
+  ps->n++;
+  ps->spawn_failed = true;
+  return false;
+}
+
+/* Watches the parked set: readable fds, expired timeouts (checked each
+ * second) and shutdown, which wakes them all; returns at shutdown once the
+ * set is empty. */
+static void *parker_co(void *p) {
+  park_set_t *ps = p;
+  struct epoll_event ev[64];
+  double next_scan = mt_now() + 1;
+  ps->next_due = next_scan;
+  for (;;) {
+    bool stopping = atomic_load(&ps->srv->stopping);
+    double now = mt_now();
+    if (stopping || now >= next_scan || now >= ps->next_due || ps->spawn_failed) {
+      ps->spawn_failed = false;
+      next_scan = now + 1;           /* each second at least: shutdown is seen */
+      ps->next_due = next_scan;
+      for (ftpd_session_t *s = ps->head, *nx; s; s = nx) {
+        nx = s->park_next;
+        double due = ftpd_session_deadline(s);
+        if (stopping || due <= now) wake(ps, s);
+        else if (due < ps->next_due) ps->next_due = due;
+      }
+      if (stopping && ps->n == 0) return NULL;
+      /* Many sessions parked since the last look (a burst of logins):
+       * the heap holds the holes their commands and coroutine records
+       * left; give whole free pages back (glibc's malloc_trim). */
+      if (ps->n >= ps->n_trimmed + 256) malloc_trim(0);
+      ps->n_trimmed = ps->n;
+    }
+    double wait = ps->spawn_failed ? 0.05 : stopping ? 0.1 : ps->next_due - now;
+    ps->parker_waits = true;
+    int r = mt_wait_fd(ps->epfd, MT_READ, wait > 0 ? wait : 0);
+    ps->parker_waits = false;
+    if (r < 0 && r != MT_ETIMEDOUT && r != MT_ECANCELED) {
+      ftpd_log(LOG_ERROR, "parked sessions: %s", mt_strerror(r));
+      mt_sleep(0.1);
+    }
+    int n = epoll_wait(ps->epfd, ev, (int)(sizeof ev / sizeof ev[0]), 0);
+    for (int i = 0; i < n; i++) {
+      ftpd_session_t *s = ev[i].data.ptr;
+      if (is_parked(ps, s)) wake(ps, s);   /* else woken already by a scan */
+    }
+  }
 }
 
 /* Hand-off: the session becomes a coroutine of the accepting scheduler. */
@@ -47,14 +191,10 @@ static int co_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
   co_conn_t *cn = malloc(sizeof *cn);
   if (!cn) return MT_ENOMEM;
   *cn = (co_conn_t){ctx, fd, *peer};
-  /* Session code keeps path buffers on its stack: give it room. */
-  mt_co_opts_t o = {.name = "ftp-session", .stack_size = 256 << 10};
-  mt_co_t *co = mt_co_spawn_opts(session_co, cn, &o);
-  if (!co) {
+  if (!spawn_session(session_co, cn)) {
     free(cn);
     return MT_ENOMEM;
   }
-  mt_co_detach(co);
   return 0;
 }
 
@@ -64,12 +204,15 @@ static void *acceptor_co(void *p) {
   return NULL;
 }
 
-/* Spawns the acceptors of one scheduler (concurrently) and waits for them. */
+/* Spawns the acceptors of one scheduler (concurrently) and its parker, and
+ * waits for them. */
 static void *sched_main(void *p) {
   ftpd_server_t *srv = p;
   co_acc_t acc[FTPD_MAX_LISTENERS];
-  mt_co_t *cos[FTPD_MAX_LISTENERS];
+  mt_co_t *cos[FTPD_MAX_LISTENERS + 1];
   int n = 0;
+  if (t_park && !(cos[n] = mt_co_spawn(parker_co, t_park))) t_park = NULL;   /* no parking then */
+  else if (t_park) t_park->parker = cos[n++];
   for (int i = 0; i < srv->n_listen; i++) {
     acc[i] = (co_acc_t){srv, srv->listen_fd[i]};
     if ((cos[n] = mt_co_spawn(acceptor_co, &acc[i]))) n++;
@@ -78,9 +221,23 @@ static void *sched_main(void *p) {
   return NULL;
 }
 
+/* The parked set outlives sched_main: sessions still running after it has
+ * returned (a transfer finishing at shutdown) remove themselves from its
+ * epoll. It goes when the scheduler has no coroutine left. */
 static void *sched_thread(void *p) {
+  ftpd_server_t *srv = p;
+  park_set_t *ps = calloc(1, sizeof *ps);
+  if (ps) {
+    ps->srv = srv;
+    ps->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ps->epfd >= 0) t_park = ps;
+    else ftpd_log(LOG_WARN, "scheduler: no epoll for idle sessions (%s): they keep their stacks", strerror(errno));
+  }
   int r = mt_co_main(sched_main, p);
   if (r < 0) ftpd_log(LOG_ERROR, "scheduler: %s", mt_strerror(r));
+  t_park = NULL;
+  if (ps && ps->epfd >= 0) close(ps->epfd);
+  free(ps);
   return NULL;
 }
 

@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -66,13 +68,23 @@ void ftpd_reply_err(ftpd_session_t *s, int code, int err, const char *vpath) {
   ftpd_reply(s, code, "%s: %s.", vpath, why);
 }
 
+const char ftpd_root_cwd[] = "/";
+
+int ftpd_sess_set_cwd(ftpd_session_t *s, const char *vpath) {
+  char *c = NULL;
+  if (strcmp(vpath, "/") && !(c = strdup(vpath))) return -ENOMEM;
+  if (s->cwd != ftpd_root_cwd) free((char *)s->cwd);
+  s->cwd = c ? c : ftpd_root_cwd;
+  return 0;
+}
+
 void ftpd_sess_logout(ftpd_session_t *s) {
-  if (s->root_fd >= 0) close(s->root_fd);
+  if (s->root_fd >= 0 && s->root_fd != s->srv->root_fd) close(s->root_fd);   /* the server's is shared */
   s->root_fd = -1;
   s->logged_in = s->user_given = s->anonymous = false;
   s->user[0] = 0;
   s->perms = 0;
-  strcpy(s->cwd, "/");
+  ftpd_sess_set_cwd(s, "/");
   s->ascii = false;
   s->rest = 0;
   free(s->rnfr);
@@ -214,15 +226,70 @@ static char *pop_deferred(ftpd_session_t *s, size_t *len) {
   return c;
 }
 
-void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
-  ftpd_session_t *s = calloc(1, sizeof *s);
+/* Session structs come from slabs of their own, not from the heap where
+ * each command's short-lived allocations land: ten thousand idle sessions
+ * are then ten thousand structs side by side, and the heap holds no live
+ * object that keeps its freed pages from going back. A slab is never
+ * unmapped (its structs are reused). */
+#define SLAB_SESSIONS 60
+typedef union slot {
+  ftpd_session_t s;
+  union slot *next_free;
+} slot_t;
+static pthread_mutex_t g_slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static slot_t *g_free_slots;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLAB_OFF 1        /* the sanitizers watch heap objects: keep them there */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SLAB_OFF 1
+#endif
+#endif
+
+static ftpd_session_t *sess_alloc(void) {
+#ifdef SLAB_OFF
+  return calloc(1, sizeof(ftpd_session_t));
+#endif
+  pthread_mutex_lock(&g_slab_mu);
+  if (!g_free_slots) {
+    slot_t *slab = mmap(NULL, SLAB_SESSIONS * sizeof(slot_t), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (slab != MAP_FAILED) {
+      for (int i = SLAB_SESSIONS - 1; i >= 0; i--) {
+        slab[i].next_free = g_free_slots;
+        g_free_slots = &slab[i];
+      }
+    }
+  }
+  slot_t *t = g_free_slots;
+  if (t) g_free_slots = t->next_free;
+  pthread_mutex_unlock(&g_slab_mu);
+  if (t) memset(t, 0, sizeof *t);
+  return t ? &t->s : NULL;
+}
+
+static void sess_free(ftpd_session_t *s) {
+#ifdef SLAB_OFF
+  free(s);
+  return;
+#endif
+  slot_t *t = (slot_t *)s;
+  pthread_mutex_lock(&g_slab_mu);
+  t->next_free = g_free_slots;
+  g_free_slots = t;
+  pthread_mutex_unlock(&g_slab_mu);
+}
+
+ftpd_session_t *ftpd_session_open(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
+  ftpd_session_t *s = sess_alloc();
   mt_linereader_t *lr = s ? mt_linereader_new(fd, FTPD_MAX_LINE) : NULL;
   if (!lr) {
     static const char msg[] = "421 Out of memory, try later.\r\n";
     (void)!write(fd, msg, sizeof msg - 1);
     mt_close(fd);
-    free(s);
-    return;
+    if (s) sess_free(s);
+    return NULL;
   }
   s->srv = srv;
   s->snap = ftpd_snapshot_get(srv);
@@ -235,7 +302,7 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   getsockname(fd, (struct sockaddr *)&s->local, &sl);
   ftpd_addr_ip(peer, s->peer_ip, sizeof s->peer_ip, &s->peer_port);
   s->root_fd = s->pasv_fd = -1;
-  strcpy(s->cwd, "/");
+  s->cwd = ftpd_root_cwd;
   strcpy(s->user, "-");
   s->mlst_facts = MLST_ALL_FACTS;
   s->started = s->last_cmd = mt_now();
@@ -248,40 +315,60 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
   ftpd_sess_name(s);
   ftpd_log(LOG_INFO, "#%lu connect from %s port %d", s->id, s->peer_ip, s->peer_port);
 
-  const char *why = "quit";
+  s->why = "quit";
   if (ftpd_tls_implicit(s) < 0) {
-    why = "TLS handshake failed";
+    s->why = "TLS handshake failed";
     s->quit = true;
   } else if (ftpd_reply(s, 220, "%s", s->cfg->banner ? s->cfg->banner : "mtftpd " FTPD_VERSION " ready.") < 0) {
-    why = "gone before the greeting";
+    s->why = "gone before the greeting";
     s->quit = true;
   }
-  /* When the first byte of the line not yet complete was seen (0: none
-   * buffered): a line must end within command-line-timeout of it, so a
-   * client dribbling bytes without CRLF (slowloris) cannot hold a session
-   * for the whole idle or login timeout. */
-  double line_start = 0;
+  return s;
+}
+
+/* A parking session gives back what it does not need while it waits: the
+ * line reader (nothing is pending in it, and no TLS reads through it) and
+ * the reply buffer. */
+static void trim(ftpd_session_t *s) {
+  mt_linereader_free(s->lr);
+  s->lr = NULL;
+  sbuf_free(&s->out);
+  sbuf_init(&s->out, 0);
+}
+
+int ftpd_session_serve(ftpd_session_t *s, double park_after) {
+  ftpd_server_t *srv = s->srv;
+  if (!s->lr && !(s->lr = mt_linereader_new(s->ctrl, FTPD_MAX_LINE))) {   /* back from parking */
+    ftpd_reply(s, 421, "Out of memory, try later.");
+    s->why = "out of memory";
+    return FTPD_SESS_DONE;
+  }
+  mt_linereader_t *lr = s->lr;
   while (!s->quit) {
     if (atomic_load(&srv->stopping)) {
       ftpd_reply(s, 421, "Server shutting down.");
-      why = "server shutdown";
+      s->why = "server shutdown";
       break;
     }
     double now = mt_now();
-    double limit = s->logged_in ? s->last_cmd + s->cfg->idle_timeout : s->started + s->cfg->login_timeout;
+    double limit = ftpd_session_deadline(s);
     double left = limit - now;
     if (left <= 0) {
       ftpd_reply(s, 421, s->logged_in ? "Idle timeout, closing control connection." : "Login timeout.");
-      why = "timeout";
+      s->why = "timeout";
       break;
     }
-    if (!line_start && mt_linereader_pending(lr)) line_start = now;
-    if (line_start) {
-      double line_left = line_start + s->cfg->command_line_timeout - now;
+    /* When the first byte of the line not yet complete was seen (0: none
+     * buffered): a line must end within command-line-timeout of it, so a
+     * client dribbling bytes without CRLF (slowloris) cannot hold a session
+     * for the whole idle or login timeout. */
+    if (!s->line_start && mt_linereader_pending(lr)) s->line_start = now;
+    if (s->line_start) {
+      double line_left = s->line_start + s->cfg->command_line_timeout - now;
       if (line_left <= 0) {
         ftpd_reply(s, 421, "Command line not completed within %g s, closing control connection.",
                    s->cfg->command_line_timeout);
-        why = "command line timeout";
+        s->why = "command line timeout";
         break;
       }
       if (line_left < left) left = line_left;
@@ -293,34 +380,61 @@ void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage 
       free(held);
       continue;
     }
+    /* 1 s slices: see stopping. A session that may park waits at most
+     * park_after on its own stack before it parks. */
+    double slice = left < 1.0 ? left : 1.0;
+    bool may_park = park_after > 0 && park_after < slice && !s->tls && !s->line_start;
+    if (may_park) slice = park_after;   /* a wait that ends at the deadline parks not */
     char *line;
     size_t len;
-    int r = mt_readline(lr, &line, &len, left < 1.0 ? left : 1.0);  /* 1 s slices: see stopping */
-    if (r == MT_ETIMEDOUT) continue;
+    int r = mt_readline(lr, &line, &len, slice);
+    if (r == MT_ETIMEDOUT) {
+      if (may_park && !mt_linereader_pending(lr) && !atomic_load(&srv->stopping)) {
+        trim(s);
+        return FTPD_SESS_PARKED;
+      }
+      continue;
+    }
     if (r == MT_EMSGSIZE) {
       ftpd_reply(s, 500, "Command line too long (limit %d bytes).", FTPD_MAX_LINE);
-      why = "line too long";
+      s->why = "line too long";
       break;
     }
     if (r < 0) {
-      why = r == MT_ECLOSED ? "client closed" : mt_strerror(r);
+      s->why = r == MT_ECLOSED ? "client closed" : mt_strerror(r);
       break;
     }
     dispatch(s, line, len);
-    line_start = mt_linereader_pending(lr) ? mt_now() : 0;   /* the next line's bytes came with it */
+    s->line_start = mt_linereader_pending(lr) ? mt_now() : 0;   /* the next line's bytes came with it */
   }
-  ftpd_log(LOG_INFO, "#%lu disconnect %s (%s), %.1f s", s->id, s->user, why, mt_now() - s->started);
+  return FTPD_SESS_DONE;
+}
+
+double ftpd_session_deadline(const ftpd_session_t *s) {
+  return s->logged_in ? s->last_cmd + s->cfg->idle_timeout : s->started + s->cfg->login_timeout;
+}
+
+void ftpd_session_close(ftpd_session_t *s) {
+  ftpd_server_t *srv = s->srv;
+  ftpd_log(LOG_INFO, "#%lu disconnect %s (%s), %.1f s", s->id, s->user, s->why, mt_now() - s->started);
   ftpd_sess_logout(s);
   size_t hlen;
   for (char *c; (c = pop_deferred(s, &hlen));) free(c);
-  mt_linereader_free(lr);
+  mt_linereader_free(s->lr);
   if (s->tls) {
     ftls_shutdown(s->tls, false, 1);      /* close_notify, without waiting for the client's */
     ftls_free(s->tls);
   }
-  mt_close(fd);
+  mt_close(s->ctrl);
   sbuf_free(&s->out);
   ftpd_snapshot_put(s->snap);
-  free(s);
+  sess_free(s);
   if (srv->model && srv->model->session_end) srv->model->session_end();
+}
+
+void ftpd_session_run(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
+  ftpd_session_t *s = ftpd_session_open(srv, fd, peer);
+  if (!s) return;
+  ftpd_session_serve(s, 0);
+  ftpd_session_close(s);
 }

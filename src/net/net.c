@@ -145,11 +145,13 @@ MT_API int mt_tcp_connect(const char *host, int port, double timeout) {
 }
 
 /* ---- the line reader ---------------------------------------------------------------------- */
+#define LR_FIRST 256   /* the line buffer's first size */
+
 struct mt_linereader {
   int fd;
   ssize_t (*read_fn)(void *ctx, void *buf, size_t n, double timeout);   /* NULL: the fd */
   void *ctx;
-  size_t max, cap;
+  size_t max, cap, full;      /* cap: buf's size now (0: none yet); full: its most */
   size_t start, end;          /* unread bytes: buf[start, end) */
   bool skipping;              /* inside an over-long line */
   char *buf;
@@ -157,25 +159,36 @@ struct mt_linereader {
 
 MT_API mt_linereader_t *mt_linereader_new(int fd, size_t max_line) {
   mt_linereader_t *lr = mt__calloc(1, sizeof *lr);
-  size_t cap = max_line + 2 < 4096 ? 4096 : max_line + 2;
-  if (lr) lr->buf = mt__malloc(cap + 1);
-  if (!lr || !lr->buf) {
-    if (lr) mt__free(lr);
+  if (!lr) {
     mt__set_last_error(MT_ENOMEM);
     return NULL;
   }
   lr->fd = fd;
   lr->max = max_line;
-  lr->cap = cap;
+  lr->full = max_line + 2 < 4096 ? 4096 : max_line + 2;
   mt__set_last_error(0);
   return lr;
 }
 
+/* Room to read into: the buffer starts small, on the first read, and
+ * doubles up to `full` (room for the longest line and its CRLF), so a
+ * reader of short lines holds a few hundred bytes, not max_line. */
+static int lr_room(mt_linereader_t *lr) {
+  if (lr->end < lr->cap) return 0;
+  if (lr->cap >= lr->full) return 0;     /* full: the caller's length check acts */
+  size_t ncap = lr->cap ? lr->cap * 2 : LR_FIRST;
+  if (ncap > lr->full) ncap = lr->full;
+  char *nb = mt__realloc(lr->buf, ncap + 1);
+  if (!nb) return MT_ENOMEM;
+  lr->buf = nb;
+  lr->cap = ncap;
+  return 0;
+}
 MT_API int mt_readline(mt_linereader_t *lr, char **line, size_t *len, double timeout) {
   int64_t deadline = mt__deadline(timeout);
   size_t scanned = lr->start;
   for (;;) {
-    char *nl = memchr(lr->buf + scanned, '\n', lr->end - scanned);
+    char *nl = lr->end > scanned ? memchr(lr->buf + scanned, '\n', lr->end - scanned) : NULL;
     if (nl) {
       size_t a = lr->start, n = (size_t)(nl - lr->buf) - a;
       lr->start = (size_t)(nl - lr->buf) + 1;
@@ -202,6 +215,8 @@ MT_API int mt_readline(mt_linereader_t *lr, char **line, size_t *len, double tim
       scanned -= lr->start;
       lr->start = 0;
     }
+    int g = lr_room(lr);
+    if (g < 0) return g;
     double left = deadline == MT__NEVER ? MT_FOREVER : mt__remaining(deadline);
     ssize_t r = lr->read_fn ? lr->read_fn(lr->ctx, lr->buf + lr->end, lr->cap - lr->end, left)
                             : mt_recv(lr->fd, lr->buf + lr->end, lr->cap - lr->end, 0, left);

@@ -1,12 +1,16 @@
-"""What only the fork model (one process per session) has to show: sessions
-as processes, reaped; slots released as they end; crash isolation; no fd
-left in the parent. (Every other suite also runs under each model.)"""
+"""What only one model has to show. The fork model (one process per
+session): sessions as processes, reaped; slots released as they end; crash
+isolation; no fd left in the parent. The coroutines model: idle sessions
+park without a stack and wake intact. (Every other suite also runs under
+each model.)"""
 import ftplib
 import io
 import os
 import signal
 import socket
 import time
+
+import re
 
 import pytest
 
@@ -147,3 +151,77 @@ def test_fork_children_start_while_acceptors_hold_locks(make_server):
         for t in floods:
             t.join()
     assert not hung, f"sessions {hung} got no reply: a forked child hung"
+
+
+# ---- the coroutines model: idle sessions give their stacks back ----------------------
+def wait_parked(srv, want, timeout=10):
+    """Waits until the log says each session id in `want` (a dict: id ->
+    how many times at least) has parked."""
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        text = srv.log_text()
+        counts = {}
+        for m in re.finditer(r"#(\d+) parked: idle", text):
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+        if all(counts.get(k, 0) >= n for k, n in want.items()):
+            return counts
+        time.sleep(0.05)
+    raise AssertionError(f"sessions {want} did not park:\n" + srv.log_text()[-3000:])
+
+
+def session_ids(srv, n):
+    ids = re.findall(r"#(\d+) connect from", srv.log_text())
+    assert len(ids) >= n, srv.log_text()[-2000:]
+    return ids[-n:]
+
+
+def test_coroutine_idle_sessions_park_and_wake(make_server):
+    """A session idle for a moment parks (its coroutine ends, its stack goes
+    back); a command wakes it with its state intact: the login, the working
+    directory on the heap, a data transfer, two commands in one write."""
+    srv = make_server(extra=["--model", "coroutines"])
+    (srv.root / "sub").mkdir()
+    (srv.root / "sub" / "f.bin").write_bytes(bytes(range(256)) * 40)
+    clients = [srv.connect() for _ in range(12)]
+    ids = session_ids(srv, 12)
+    wait_parked(srv, {i: 1 for i in ids})
+    for f in clients:
+        assert f.sendcmd("NOOP").startswith("200")
+        assert f.cwd("sub").startswith("250")
+    wait_parked(srv, {i: 2 for i in ids})
+    for f in clients:
+        assert f.pwd() == "/sub"                         # the cwd outlived the parking
+        buf = io.BytesIO()
+        f.retrbinary("RETR f.bin", buf.write)
+        assert buf.getvalue() == bytes(range(256)) * 40
+    wait_parked(srv, {i: 3 for i in ids})
+    s = clients[0].sock                                  # two commands in one write
+    s.sendall(b"NOOP\r\nPWD\r\n")
+    assert clients[0].getresp().startswith("200")
+    assert clients[0].getresp().startswith('257 "/sub"')
+    for f in clients:
+        f.quit()
+
+
+def test_coroutine_parked_session_times_out_and_hears_shutdown(make_server):
+    """A parked session still gets its idle timeout (not early), and the
+    server's shutdown reaches parked sessions with a 421."""
+    idle = 2 * SLOW
+    srv = make_server(extra=["--model", "coroutines", "--idle-timeout", str(idle)])
+    t0 = time.monotonic()                                # before the PASS the timer counts from
+    f = srv.connect()
+    f.sock.settimeout(20 * SLOW)
+    wait_parked(srv, {session_ids(srv, 1)[0]: 1})
+    line = f.file.readline()
+    assert line.startswith("421 Idle timeout"), line
+    assert time.monotonic() - t0 >= idle
+    assert f.file.readline() == ""                       # and closed
+
+    srv2 = make_server(extra=["--model", "coroutines"])
+    held = [srv2.connect() for _ in range(5)]
+    wait_parked(srv2, {i: 1 for i in session_ids(srv2, 5)})
+    srv2.proc.send_signal(signal.SIGTERM)
+    for g in held:
+        g.sock.settimeout(20 * SLOW)
+        assert g.file.readline().startswith("421 Server shutting down")
+    assert srv2.proc.wait(timeout=30 * SLOW) == 0

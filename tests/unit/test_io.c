@@ -282,6 +282,57 @@ static void line_reader_through_a_read_function(void **s) {
   close(p[0]);
 }
 
+
+/* The buffer grows from a small first size to fit max_line, lines arrive
+ * whole across its growth, and a growth that cannot allocate says so. */
+static bool fail_realloc;
+static void *failing_realloc(void *p, size_t n) { return fail_realloc ? NULL : realloc(p, n); }
+static void line_reader_grows(void **s) {
+  int p[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+  mt_linereader_t *lr = mt_linereader_new(p[0], 5000);
+  static char big[4990];
+  memset(big, 'b', sizeof big);
+  big[sizeof big - 2] = '\r';
+  big[sizeof big - 1] = '\n';
+  assert_int_equal(mt_send_all(p[1], big, sizeof big, 5), (ssize_t)sizeof big);
+  assert_int_equal(write(p[1], "NOOP\r\nPW", 8), 8);
+  char *line;
+  size_t len;
+  assert_int_equal(mt_readline(lr, &line, &len, 5), 0);
+  assert_int_equal(len, sizeof big - 2);
+  for (size_t i = 0; i < len; i++) assert_int_equal(line[i], 'b');
+  assert_int_equal(mt_readline(lr, &line, &len, 5), 0);
+  assert_string_equal(line, "NOOP");
+  assert_int_equal(mt_linereader_pending(lr), 2);      /* "PW" */
+  assert_int_equal(write(p[1], "D\n", 2), 2);
+  assert_int_equal(mt_readline(lr, &line, &len, 5), 0);
+  assert_string_equal(line, "PWD");
+  assert_int_equal(mt_linereader_pending(lr), 0);
+  assert_int_equal(write(p[1], "QUIT\n", 5), 5);
+  assert_int_equal(mt_readline(lr, &line, &len, 5), 0);
+  assert_string_equal(line, "QUIT");
+  mt_linereader_free(lr);
+
+  /* out of memory while growing: MT_ENOMEM, and what was read stays */
+  assert_int_equal(mt_set_allocator(malloc, failing_realloc, calloc, free), 0);
+  lr = mt_linereader_new(p[0], 5000);
+  assert_int_equal(mt_send_all(p[1], big, 1000, 5), 1000);  /* no newline yet */
+  fail_realloc = false;
+  assert_int_equal(mt_readline(lr, &line, &len, 0.05), MT_ETIMEDOUT);
+  fail_realloc = true;
+  assert_int_equal(mt_send_all(p[1], big, 1000, 5), 1000);
+  assert_int_equal(mt_readline(lr, &line, &len, 5), MT_ENOMEM);
+  fail_realloc = false;
+  assert_int_equal(write(p[1], "\n", 1), 1);
+  assert_int_equal(mt_readline(lr, &line, &len, 5), 0);
+  assert_int_equal(len, 2000);
+  mt_linereader_free(lr);
+  assert_int_equal(mt_set_allocator(NULL, NULL, NULL, NULL), 0);
+  close(p[1]);
+  close(p[0]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(echo_server_with_many_clients),
@@ -291,6 +342,7 @@ int main(void) {
     cmocka_unit_test(resolution_and_errors),
     cmocka_unit_test(line_reader_limits),
     cmocka_unit_test(line_reader_through_a_read_function),
+    cmocka_unit_test(line_reader_grows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,7 +29,10 @@ void ftpd_cmd_cwd(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   close(fd);
-  strcpy(s->cwd, vpath);
+  if (ftpd_sess_set_cwd(s, vpath) < 0) {
+    ftpd_reply(s, 451, "Out of memory.");
+    return;
+  }
   ftpd_reply(s, 250, "Directory successfully changed.");
 }
 

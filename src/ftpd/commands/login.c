@@ -88,7 +88,8 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
     strcpy(s->user, "-");
     return;
   }
-  int fd = home ? open(home, O_PATH | O_DIRECTORY | O_CLOEXEC) : fcntl(s->srv->root_fd, F_DUPFD_CLOEXEC, 0);
+  /* The server's root is shared, not duplicated: one descriptor per session */
+  int fd = home ? open(home, O_PATH | O_DIRECTORY | O_CLOEXEC) : s->srv->root_fd;
   if (fd < 0) {
     ftpd_log(LOG_ERROR, "#%lu home of '%s' (%s) cannot be opened: %s", s->id, s->user, home ? home : "root",
              strerror(errno));
@@ -99,7 +100,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   s->root_fd = fd;
   s->perms = perms;
   s->logged_in = s->authenticated = true;
-  strcpy(s->cwd, "/");
+  ftpd_sess_set_cwd(s, "/");
   ftpd_sess_name(s);
   ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip, s->anonymous ? " (anonymous)" : "");
   ftpd_reply(s, 230, "Login successful.");
