@@ -247,23 +247,25 @@ static slot_t *g_free_slots;
 #endif
 #endif
 
+static slot_t *g_bump, *g_bump_end;   /* the newest slab's slots never used yet */
+
 static ftpd_session_t *sess_alloc(void) {
 #ifdef SLAB_OFF
   return calloc(1, sizeof(ftpd_session_t));
 #endif
   pthread_mutex_lock(&g_slab_mu);
-  if (!g_free_slots) {
-    slot_t *slab = mmap(NULL, SLAB_SESSIONS * sizeof(slot_t), PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (slab != MAP_FAILED) {
-      for (int i = SLAB_SESSIONS - 1; i >= 0; i--) {
-        slab[i].next_free = g_free_slots;
-        g_free_slots = &slab[i];
-      }
-    }
-  }
   slot_t *t = g_free_slots;
-  if (t) g_free_slots = t->next_free;
+  if (t) {
+    g_free_slots = t->next_free;
+  } else {
+    if (g_bump == g_bump_end) {    /* slots are touched only when first used (a forked
+                                      session process uses one, not a slab's worth) */
+      slot_t *slab = mmap(NULL, SLAB_SESSIONS * sizeof(slot_t), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (slab != MAP_FAILED) g_bump = slab, g_bump_end = slab + SLAB_SESSIONS;
+    }
+    if (g_bump != g_bump_end) t = g_bump++;
+  }
   pthread_mutex_unlock(&g_slab_mu);
   if (t) memset(t, 0, sizeof *t);
   return t ? &t->s : NULL;
