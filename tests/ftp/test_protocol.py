@@ -460,6 +460,24 @@ def test_pasv_ports_and_address(make_server):
     f.quit()
 
 
+def test_default_pasv_ports_are_random_from_the_ephemeral_range(server):
+    # Without --pasv-ports the server picks the port itself (bind() to port
+    # 0 walks every port in TIME_WAIT): a random one of the kernel's range.
+    lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    f = server.connect()
+    ports = [int(f.sendcmd("EPSV").split("|")[3]) for _ in range(20)]
+    assert all(lo <= p <= hi for p in ports), ports
+    assert len(set(ports)) >= 15, ports                  # not one port, nor a short cycle
+    steps = {b - a for a, b in zip(ports, ports[1:])}
+    assert len(steps) > 5, ports                         # nor a sequence
+    (server.root / "r.txt").write_bytes(b"random port")
+    f.sendcmd("TYPE I")
+    got = bytearray()
+    f.retrbinary("RETR r.txt", got.extend)                 # and it carries a transfer
+    assert bytes(got) == b"random port"
+    f.quit()
+
+
 def test_small_pasv_range_survives_time_wait(make_server):
     # Each finished transfer leaves its port in TIME_WAIT for a minute; a
     # two-port range must still serve many transfers in a row.
