@@ -542,14 +542,23 @@ copy:;
   return r;
 }
 
+/* An upload overlaps the network and the disk where the disk is another
+ * thread's (the coroutines model): while the pool writes one chunk the
+ * session receives the next into a second buffer. Chunks are written in
+ * order: a chunk's write starts only after the last one's has ended. */
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool ascii = s->ascii;
-  char *buf = malloc(FTPD_XFER_BUF);
-  if (!buf) return MT_ENOMEM;
+  char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};
+  if (!bufs[0]) return MT_ENOMEM;
+  struct io_job jobs[2];
+  ftpd_offload_t pend;
+  bool writing = false;      /* pend holds the write of the other buffer */
+  int cur = 0;
   double next = 0, stalled = 0;
   bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
   int r = 0;
   for (;;) {
+    char *buf = bufs[cur];
     if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
     size_t want = ftpd_rate_chunk(s, FTPD_XFER_BUF);
     ssize_t n = s->dtls ? ftls_read(s->dtls, buf, want, FTPD_CTRL_POLL) : mt_recv(dfd, buf, want, 0, 0);
@@ -570,6 +579,10 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
     if (n < 0) {
       r = (int)n;
       break;
+    }
+    if (writing) {             /* the last chunk is on the disk before this one goes */
+      writing = false;
+      if ((r = ftpd_offload_end(&pend)) < 0) break;
     }
     if (n == 0) {
       /* End of data. An ABOR the client sent before closing still wins:
@@ -592,10 +605,22 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       }
       n = o - buf;
     }
-    struct io_job j = {.out = ffd, .buf = buf, .n = (size_t)n};
-    if ((r = file_io(s, write_run, &j)) < 0) break;    /* may wait for the disk */
+    jobs[cur] = (struct io_job){.out = ffd, .buf = buf, .n = (size_t)n};
+    if (jobs[cur].n <= INLINE_IO || !s->srv->offload || !mt_co_current() ||
+        (!bufs[1] && !(bufs[1] = malloc(FTPD_XFER_BUF)))) {
+      if ((r = file_io(s, write_run, &jobs[cur])) < 0) break;    /* may wait for the disk */
+      continue;
+    }
+    ftpd_offload_begin(s->srv, &pend, write_run, &jobs[cur]);   /* and on to the next chunk */
+    writing = true;
+    cur ^= 1;
   }
-  free(buf);
+  if (writing) {
+    int w = ftpd_offload_end(&pend);
+    if (r == 0) r = w;
+  }
+  free(bufs[0]);
+  free(bufs[1]);
   *got = s->xfer_bytes;
   return r;
 }

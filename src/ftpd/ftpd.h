@@ -214,6 +214,19 @@ typedef struct ftpd_server {
  * the caller is a coroutine (it parks until fn returns), else right here.
  * Returns fn's result. */
 int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg);
+/* The same in two halves, so that the caller can go on meanwhile (an upload
+ * receives its next chunk while the last one is written). begin starts
+ * fn(arg) — or runs it at once where ftpd_offload would — and end waits for
+ * it and returns its result; every begin has its end, and p and arg stay
+ * valid until then. */
+typedef struct {
+  int (*fn)(void *);
+  void *arg;
+  mt_future_t *f;             /* NULL: it ran in begin */
+  int rc;
+} ftpd_offload_t;
+void ftpd_offload_begin(ftpd_server_t *srv, ftpd_offload_t *p, int (*fn)(void *), void *arg);
+int  ftpd_offload_end(ftpd_offload_t *p);
 
 /* The snapshot new sessions get, with a reference the caller puts back
  * (config.c). ftpd_snapshot_new() takes over cfg (and users) and returns a

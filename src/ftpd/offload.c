@@ -31,3 +31,24 @@ int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg) {
   mt_future_release(f);
   return r;
 }
+
+static int run_pending(void *arg, void **res) {
+  ftpd_offload_t *p = arg;
+  (void)res;
+  return p->fn(p->arg);
+}
+
+void ftpd_offload_begin(ftpd_server_t *srv, ftpd_offload_t *p, int (*fn)(void *), void *arg) {
+  *p = (ftpd_offload_t){fn, arg, NULL, 0};
+  if (srv->offload && mt_co_current()) p->f = mt_pool_submit(srv->offload, run_pending, p);
+  if (!p->f) p->rc = fn(arg);             /* in place, or the pool closing / out of memory */
+}
+
+int ftpd_offload_end(ftpd_offload_t *p) {
+  if (!p->f) return p->rc;
+  while (mt_future_wait(p->f, MT_FOREVER) != 0) {}   /* never leave p behind */
+  int r = mt_future_result(p->f, 0, NULL);
+  mt_future_release(p->f);
+  p->f = NULL;
+  return r;
+}
