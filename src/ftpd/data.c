@@ -11,8 +11,10 @@
  * pread, write) goes through ftpd_offload(), so in the coroutines model a
  * slow disk holds up a pool thread, not a scheduler — except steps of at
  * most INLINE_IO bytes (a small file's one sendfile, a small STOR chunk),
- * which cost less than the hand-off; a RETR ends at the size the file had
- * at its start, without a last call to find the end.
+ * which cost less than the hand-off, and reads of file ranges wholly in the
+ * page cache (cachestat), which cannot wait for the disk; a RETR ends at
+ * the size the file had at its start, without a last call to find the end.
+ * An upload overlaps receiving a chunk with writing the last one.
  *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
  * handshake whichever side connected, the session-reuse rule of
@@ -29,6 +31,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +41,7 @@
 #include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -461,6 +466,32 @@ static int file_io(ftpd_session_t *s, int (*fn)(void *), struct io_job *j) {
   return j->n <= INLINE_IO ? fn(j) : ftpd_offload(s->srv, fn, j);
 }
 
+/* Whether every page of [off, off + n) of fd is in the page cache, so that
+ * reading it cannot wait for the disk: cachestat(2) (Linux 6.5). False
+ * where the kernel lacks it (the read is then handed off, as before). */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451     /* the same number on every architecture */
+#endif
+static bool cached(int fd, off_t off, size_t n) {
+  static atomic_bool missing;
+  if (atomic_load_explicit(&missing, memory_order_relaxed)) return false;
+  struct { uint64_t off, len; } range = {(uint64_t)off, n};
+  struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } cs;
+  if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0) {
+    if (errno == ENOSYS) atomic_store_explicit(&missing, true, memory_order_relaxed);
+    return false;
+  }
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t pages = ((uint64_t)off + n + page - 1) / page - (uint64_t)off / page;
+  return cs.nr_cache >= pages;
+}
+
+/* A read of the file (sendfile, pread) of n bytes at off: on the session's
+ * thread when small or all in the page cache, else handed off. */
+static int file_read(ftpd_session_t *s, int (*fn)(void *), struct io_job *j, int fd, off_t off) {
+  return j->n <= INLINE_IO || !s->srv->offload || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
+}
+
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
   double next = 0;
   int r = 0;
@@ -478,7 +509,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
       size_t n = ftpd_rate_chunk(s, 1 << 20);
       if (end >= 0 && (off_t)n > end - off) n = (size_t)(end - off);
       struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = n};
-      file_io(s, sendfile_run, &j);    /* may read the disk */
+      file_read(s, sendfile_run, &j, ffd, off);    /* may read the disk */
       ssize_t w = j.r;
       errno = j.err;
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -517,7 +548,7 @@ copy:;
   }
   while (!r) {
     struct io_job j = {.in = ffd, .buf = in, .n = inlen, .pos = off};
-    ftpd_offload(s->srv, pread_run, &j);
+    file_read(s, pread_run, &j, ffd, off);
     ssize_t n = j.r;
     if (n < 0) {
       r = -j.err;

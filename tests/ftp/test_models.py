@@ -225,3 +225,25 @@ def test_coroutine_parked_session_times_out_and_hears_shutdown(make_server):
         g.sock.settimeout(20 * SLOW)
         assert g.file.readline().startswith("421 Server shutting down")
     assert srv2.proc.wait(timeout=30 * SLOW) == 0
+
+
+def test_coroutine_retr_of_a_file_out_of_the_page_cache(make_server):
+    """A file range in the page cache is sent from the scheduler's thread;
+    one that is not (evicted here with fadvise) goes through the disk pool.
+    Both ways the bytes arrive whole, RETR and REST+RETR alike."""
+    srv = make_server(extra=["--model", "coroutines"])
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path = srv.root / "cold.bin"
+    path.write_bytes(data)
+    f = srv.connect()
+    for rest in (None, 1234567, None):
+        with open(path, "rb") as fh:                     # out of the page cache
+            os.fsync(fh.fileno())
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        buf = io.BytesIO()
+        f.retrbinary("RETR cold.bin", buf.write, rest=rest)
+        assert buf.getvalue() == data[rest or 0:]
+        buf = io.BytesIO()
+        f.retrbinary("RETR cold.bin", buf.write)         # now cached
+        assert buf.getvalue() == data
+    f.quit()
