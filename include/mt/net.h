@@ -39,7 +39,8 @@ mt_linereader_t *mt_linereader_new(int fd, size_t max_line);
  * terminated and valid until the next call. Returns 0; MT_ECLOSED at end of
  * stream (a last line without "\n" is still returned first); MT_EMSGSIZE
  * for a line longer than max_line (that line is skipped to its end);
- * MT_ETIMEDOUT; MT_ECANCELED; -errno. */
+ * MT_ETIMEDOUT; MT_ECANCELED; MT_ENOMEM when the buffer cannot grow for a
+ * long line (what was read is kept: call again); -errno. */
 int  mt_readline(mt_linereader_t *lr, char **line, size_t *len, double timeout);
 /* Reads through read_fn(ctx, buf, n, timeout) instead of the fd from now on
  * — a TLS layer once the handshake is done (read_fn returns what mt_recv
