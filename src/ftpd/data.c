@@ -489,7 +489,7 @@ static bool cached(int fd, off_t off, size_t n) {
 /* A read of the file (sendfile, pread) of n bytes at off: on the session's
  * thread when small or all in the page cache, else handed off. */
 static int file_read(ftpd_session_t *s, int (*fn)(void *), struct io_job *j, int fd, off_t off) {
-  return j->n <= INLINE_IO || !s->srv->offload || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
+  return j->n <= INLINE_IO || !ftpd_offloads(s->srv) || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
 }
 
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
@@ -637,7 +637,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       n = o - buf;
     }
     jobs[cur] = (struct io_job){.out = ffd, .buf = buf, .n = (size_t)n};
-    if (jobs[cur].n <= INLINE_IO || !s->srv->offload || !mt_co_current() ||
+    if (jobs[cur].n <= INLINE_IO || !ftpd_offloads(s->srv) ||
         (!bufs[1] && !(bufs[1] = malloc(FTPD_XFER_BUF)))) {
       if ((r = file_io(s, write_run, &jobs[cur])) < 0) break;    /* may wait for the disk */
       continue;

@@ -214,6 +214,8 @@ typedef struct ftpd_server {
  * the caller is a coroutine (it parks until fn returns), else right here.
  * Returns fn's result. */
 int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg);
+/* Whether ftpd_offload would hand work off here (a coroutine, and a pool). */
+bool ftpd_offloads(const ftpd_server_t *srv);
 /* The same in two halves, so that the caller can go on meanwhile (an upload
  * receives its next chunk while the last one is written). begin starts
  * fn(arg) — or runs it at once where ftpd_offload would — and end waits for

@@ -82,6 +82,13 @@ static void unlink_parked(park_set_t *ps, ftpd_session_t *s) {
   ps->n--;
 }
 
+static void link_parked(park_set_t *ps, ftpd_session_t *s) {
+  s->park_next = ps->head;
+  if (ps->head) ps->head->park_prev = s;
+  ps->head = s;
+  ps->n++;
+}
+
 static bool is_parked(const park_set_t *ps, const ftpd_session_t *s) {
   return s->park_prev || ps->head == s;
 }
@@ -93,10 +100,7 @@ static void serve(ftpd_session_t *s) {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = s};
     if (epoll_ctl(ps->epfd, s->park_armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->ctrl, &ev) == 0) {
       s->park_armed = true;
-      s->park_next = ps->head;
-      if (ps->head) ps->head->park_prev = s;
-      ps->head = s;
-      ps->n++;
+      link_parked(ps, s);
       ftpd_log(LOG_DEBUG, "#%lu parked: idle, its stack given back (%zu parked on this scheduler)", s->id, ps->n);
       double due = ftpd_session_deadline(s);
       if (due < ps->next_due) {      /* sooner than the parker will look */
@@ -134,10 +138,7 @@ static void *session_co(void *p) {
 static bool wake(park_set_t *ps, ftpd_session_t *s) {
   unlink_parked(ps, s);
   if (spawn_session(resume_co, s)) return true;
-  s->park_next = ps->head;           /* out of memory: back in the set */
-  if (ps->head) ps->head->park_prev = s;
-  ps->head = s;
-  ps->n++;
+  link_parked(ps, s);                /* out of memory: back in the set */
   ps->spawn_failed = true;
   return false;
 }

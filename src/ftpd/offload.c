@@ -10,27 +10,7 @@
  */
 #include "ftpd.h"
 
-typedef struct {
-  int (*fn)(void *);
-  void *arg;
-} job_t;
-
-static int run_job(void *arg, void **res) {
-  job_t *j = arg;
-  (void)res;
-  return j->fn(j->arg);
-}
-
-int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg) {
-  if (!srv->offload || !mt_co_current()) return fn(arg);
-  job_t j = {fn, arg};
-  mt_future_t *f = mt_pool_submit(srv->offload, run_job, &j);
-  if (!f) return fn(arg);                 /* pool closing or out of memory */
-  while (mt_future_wait(f, MT_FOREVER) != 0) {}   /* never leave j behind */
-  int r = mt_future_result(f, 0, NULL);
-  mt_future_release(f);
-  return r;
-}
+bool ftpd_offloads(const ftpd_server_t *srv) { return srv->offload && mt_co_current(); }
 
 static int run_pending(void *arg, void **res) {
   ftpd_offload_t *p = arg;
@@ -40,7 +20,7 @@ static int run_pending(void *arg, void **res) {
 
 void ftpd_offload_begin(ftpd_server_t *srv, ftpd_offload_t *p, int (*fn)(void *), void *arg) {
   *p = (ftpd_offload_t){fn, arg, NULL, 0};
-  if (srv->offload && mt_co_current()) p->f = mt_pool_submit(srv->offload, run_pending, p);
+  if (ftpd_offloads(srv)) p->f = mt_pool_submit(srv->offload, run_pending, p);
   if (!p->f) p->rc = fn(arg);             /* in place, or the pool closing / out of memory */
 }
 
@@ -51,4 +31,10 @@ int ftpd_offload_end(ftpd_offload_t *p) {
   mt_future_release(p->f);
   p->f = NULL;
   return r;
+}
+
+int ftpd_offload(ftpd_server_t *srv, int (*fn)(void *), void *arg) {
+  ftpd_offload_t p;
+  ftpd_offload_begin(srv, &p, fn, arg);
+  return ftpd_offload_end(&p);
 }

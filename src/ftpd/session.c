@@ -231,14 +231,6 @@ static char *pop_deferred(ftpd_session_t *s, size_t *len) {
  * are then ten thousand structs side by side, and the heap holds no live
  * object that keeps its freed pages from going back. A slab is never
  * unmapped (its structs are reused). */
-#define SLAB_SESSIONS 60
-typedef union slot {
-  ftpd_session_t s;
-  union slot *next_free;
-} slot_t;
-static pthread_mutex_t g_slab_mu = PTHREAD_MUTEX_INITIALIZER;
-static slot_t *g_free_slots;
-
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SLAB_OFF 1        /* the sanitizers watch heap objects: keep them there */
 #elif defined(__has_feature)
@@ -247,12 +239,20 @@ static slot_t *g_free_slots;
 #endif
 #endif
 
+#ifdef SLAB_OFF
+static ftpd_session_t *sess_alloc(void) { return calloc(1, sizeof(ftpd_session_t)); }
+static void sess_free(ftpd_session_t *s) { free(s); }
+#else
+#define SLAB_SESSIONS 60
+typedef union slot {
+  ftpd_session_t s;
+  union slot *next_free;
+} slot_t;
+static pthread_mutex_t g_slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static slot_t *g_free_slots;
 static slot_t *g_bump, *g_bump_end;   /* the newest slab's slots never used yet */
 
 static ftpd_session_t *sess_alloc(void) {
-#ifdef SLAB_OFF
-  return calloc(1, sizeof(ftpd_session_t));
-#endif
   pthread_mutex_lock(&g_slab_mu);
   slot_t *t = g_free_slots;
   if (t) {
@@ -272,16 +272,13 @@ static ftpd_session_t *sess_alloc(void) {
 }
 
 static void sess_free(ftpd_session_t *s) {
-#ifdef SLAB_OFF
-  free(s);
-  return;
-#endif
   slot_t *t = (slot_t *)s;
   pthread_mutex_lock(&g_slab_mu);
   t->next_free = g_free_slots;
   g_free_slots = t;
   pthread_mutex_unlock(&g_slab_mu);
 }
+#endif
 
 ftpd_session_t *ftpd_session_open(ftpd_server_t *srv, int fd, const struct sockaddr_storage *peer) {
   ftpd_session_t *s = sess_alloc();
