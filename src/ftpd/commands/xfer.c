@@ -128,10 +128,6 @@ static void target_error(ftpd_session_t *s, int err, const char *vpath) {
   else ftpd_reply_err(s, 553, err, vpath);
 }
 
-/* STOR, APPE and STOU. Nothing on disk changes before the data connection
- * is open: the checks run first, and a file written in place (APPE, and
- * STOR or APPE after REST) is created or truncated only once the client's
- * data is about to flow. */
 /* Publishes a finished upload: the temporary takes the target's name in one
  * step, so the name always holds a whole file. Over an existing file it
  * swaps the two (renameat2 RENAME_EXCHANGE) and then unlinks the old one
@@ -161,6 +157,10 @@ static int publish_run(void *p) {
   return 0;
 }
 
+/* STOR, APPE and STOU. Nothing on disk changes before the data connection
+ * is open: the checks run first, and a file written in place (APPE, and
+ * STOR or APPE after REST) is created or truncated only once the client's
+ * data is about to flow. */
 static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   off_t rest = s->rest;
   s->rest = 0;
