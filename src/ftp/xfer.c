@@ -12,6 +12,10 @@
  * follows the segments in file order otherwise, with the server asked on a
  * helper session meanwhile for large files.
  *
+ * A binary download of known size is received straight into a mapped
+ * window of the .part, which is sized up front (see "receiving into the
+ * page cache" below); anything else goes through a buffer and pwrite.
+ *
  * Threads: the calling thread runs segment 0 on the caller's session; the
  * other segments run on an mt_pool, each on a session of its own. Segments
  * share only the .part and state fds (disjoint pwrite ranges). Parallel
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,6 +243,9 @@ typedef struct {
   bool to_eof;               /* one stream of unknown size or TYPE A */
   bool ascii;
   EVP_MD_CTX *hash;          /* hashed in order (one stream from 0) */
+  bool map;                  /* received straight into a mapping of the .part */
+  char *win;                 /* the mapped window, [woff, woff + wlen) of the file */
+  uint64_t woff, wlen;
   prog_t *prog;
   int rc;
   char err[2048];
@@ -285,6 +293,48 @@ static ssize_t put_bytes(int fd, char *buf, size_t n, uint64_t off, bool ascii, 
   return (ssize_t)m;
 }
 
+/* ---- receiving into the page cache -------------------------------------------------
+ *
+ * A binary download of known size is read from the socket straight into a
+ * MAP_SHARED window of the .part (sized up front): one copy, from the
+ * socket into the page cache, where pwrite from a buffer makes two, and no
+ * segment waits for the inode lock that every buffered write to the file
+ * takes. The window's pages are made writable in one MADV_POPULATE_WRITE
+ * (Linux 5.14) rather than a fault each, and that call is where a full disk
+ * shows: it fails (where the write itself would raise SIGBUS), the segment
+ * goes on with pwrite, and pwrite reports the real error. So does a kernel
+ * or file system that cannot map the file. */
+#define MAP_WIN (8u << 20)   /* bytes mapped at a time; a multiple of any page size */
+
+static void win_drop(segjob_t *j) {
+  if (j->win) munmap(j->win, j->wlen);
+  j->win = NULL;
+}
+
+/* The window holding pos, writable up to end (or the window's end). */
+static bool win_at(segjob_t *j, uint64_t pos, uint64_t end) {
+  if (j->win && pos >= j->woff && pos < j->woff + j->wlen) return true;
+  win_drop(j);
+  uint64_t off = pos & ~(uint64_t)(MAP_WIN - 1);
+  uint64_t len = j->st->size - off < MAP_WIN ? j->st->size - off : MAP_WIN;
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, (off_t)off);
+  if (p == MAP_FAILED) {
+    j->map = false;
+    return false;
+  }
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t a = (pos - off) & ~(page - 1), b = (end < off + len ? end : off + len) - off;
+  if (madvise((char *)p + a, b - a, MADV_POPULATE_WRITE)) {
+    munmap(p, len);
+    j->map = false;
+    return false;
+  }
+  j->win = p;
+  j->woff = off;
+  j->wlen = len;
+  return true;
+}
+
 /* Reads the segment from its current position to its end (or EOF). 0,
  * or an exit code with j->err set; progress is in st->seg[idx].done. */
 static int seg_once(segjob_t *j, char *buf) {
@@ -303,9 +353,13 @@ static int seg_once(segjob_t *j, char *buf) {
       ex = EX_INTR;
       break;
     }
-    size_t want = BUFSZ;
+    bool mapped = j->map && win_at(j, pos, g->end);
+    char *dst = mapped ? j->win + (pos - j->woff) : buf;
+    /* a rate limit paces in buffer-sized chunks (and keeps the NOOPs coming) */
+    size_t want = mapped && g_opts.rate <= 0 ? (size_t)(j->woff + j->wlen - pos) : BUFSZ;
+    if (mapped && want > j->woff + j->wlen - pos) want = (size_t)(j->woff + j->wlen - pos);
     if (!j->to_eof && g->end - pos < want) want = (size_t)(g->end - pos);
-    ssize_t n = sess_data_read(s, buf, want, 0.25);
+    ssize_t n = sess_data_read(s, dst, want, 0.25);
     if (n == MT_ETIMEDOUT) {
       if (mt_now() - last_io > g_opts.timeout) {
         snprintf(j->err, sizeof j->err, "data connection stalled for %.0f s", g_opts.timeout);
@@ -327,8 +381,8 @@ static int seg_once(segjob_t *j, char *buf) {
       break;
     }
     last_io = mt_now();
-    if (j->hash) EVP_DigestUpdate(j->hash, buf, (size_t)n);
-    ssize_t w = put_bytes(j->fd, buf, (size_t)n, j->to_eof ? g->start + g->done : pos, j->ascii, &cr);
+    if (j->hash) EVP_DigestUpdate(j->hash, dst, (size_t)n);
+    ssize_t w = mapped ? n : put_bytes(j->fd, buf, (size_t)n, j->to_eof ? g->start + g->done : pos, j->ascii, &cr);
     if (w < 0) {
       snprintf(j->err, sizeof j->err, "%s", strerror((int)-w));
       ex = EX_LOCAL;
@@ -345,6 +399,7 @@ static int seg_once(segjob_t *j, char *buf) {
     rate_take((size_t)n);
     sess_keepalive(s);
   }
+  win_drop(j);
   if (cr && ex == 0) {
     char c = '\r';
     if (pwrite(j->fd, &c, 1, (off_t)(g->start + g->done)) == 1) __atomic_store_n(&g->done, g->done + 1, __ATOMIC_RELAXED);
@@ -685,9 +740,13 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     if (st.fd >= 0) close(st.fd);
     return EX_LOCAL;
   }
+  /* sized up front, so segments can map their windows (the state file, not
+   * the length, says what has arrived) */
+  struct stat pst;
+  bool map = !to_eof && size > 0 && !fstat(fd, &pst) && ((uint64_t)pst.st_size >= size || !ftruncate(fd, (off_t)size));
   for (int i = 0; i < st.n; i++) {
     jobs[i] = (segjob_t){.t = t, .path = path, .fd = fd, .st = &st, .idx = i, .size_known = known,
-                         .to_eof = to_eof, .ascii = s->ascii, .prog = prog};
+                         .to_eof = to_eof, .ascii = s->ascii, .map = map, .prog = prog};
     sess_init(&jobs[i].own);
     jobs[i].own.ascii = s->ascii;
     jobs[i].s = i == 0 ? s : &jobs[i].own;

@@ -53,6 +53,7 @@ void ftpd_config_defaults(ftpd_config_t *c) {
   c->max_login_failures = FTPD_MAX_LOGIN_FAILURES_IP;
   c->login_failure_window = FTPD_LOGIN_FAIL_WINDOW;
   c->login_ban_time = FTPD_LOGIN_BAN_TIME;
+  c->hash_cache = FTPD_HASH_CACHE;
 }
 
 void ftpd_config_free(ftpd_config_t *c) {
@@ -198,6 +199,9 @@ static const cfg_key_t keys[] = {
    "bytes per second one session transfers (RETR, STOR, APPE, listings), 0 = no limit"},
   {"max-rate-per-user", K_INT, F(max_rate_per_user), 0, 2147483647, NULL, "BYTES",
    "bytes per second all of one user's sessions transfer together, 0 = no limit"},
+  {"hash-cache", K_INT, F(hash_cache), 0, 1000000, NULL, "N",
+   "HASH digests remembered across sessions and processes (default 4096; keyed by inode, size, "
+   "mtime and ctime), 0 = off; read at start"},
   {"data-timeout", K_SECS, F(data_timeout), 0, 0, NULL, "S", "data connection set-up, and each stall"},
   {"shutdown-grace", K_SECS, F(shutdown_grace), 0, 0, NULL, "S", "seconds running transfers get at SIGTERM"},
   {"tls-cert", K_STR, F(tls_cert), 0, 0, NULL, "FILE",

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ftpd_limits.h"
 #include "ftpd_version.h"
@@ -127,6 +128,7 @@ typedef struct ftpd_config {
   double login_failure_window, login_ban_time;
   /* transfer rates in bytes per second (rate.c), 0 = no limit */
   int max_rate, max_rate_per_user;
+  int hash_cache;             /* HASH digests remembered (digests.c), 0 = off; read at start */
   /* FTPS: a certificate turns AUTH TLS on */
   char *tls_cert, *tls_key;   /* PEM files; the key may sit in the certificate's file */
   char *tls_min_version;      /* "1.2" (default) or "1.3" */
@@ -203,6 +205,7 @@ typedef struct ftpd_server {
   struct ban_slot *bans;      /* failed logins per address (ban.c), under lock */
   size_t n_bans, cap_bans;
   struct ftpd_rates *rates;   /* per-user rate buckets shared by every process (rate.c) */
+  struct ftpd_digests *digests;  /* HASH digests shared by every process (digests.c); NULL: off */
   int capacity;               /* sessions the model can run at once, fixed at
                                  start for a fixed_pool model; 0 = no bound */
   const struct ftpd_model *model;   /* fixed at start */
@@ -238,6 +241,25 @@ ftpd_snapshot_t *ftpd_snapshot_get(ftpd_server_t *srv);
 void ftpd_snapshot_put(ftpd_snapshot_t *s);
 /* Replaces srv's snapshot (SIGHUP); sessions running keep theirs. */
 void ftpd_snapshot_swap(ftpd_server_t *srv, ftpd_snapshot_t *n);
+
+/* ---- the HASH digest cache (digests.c) -------------------------------------- */
+#define FTPD_DIGEST_MAX 64    /* bytes: SHA-512's digest, the longest offered */
+struct stat;
+/* A table of n entries in shared memory (made before any fork), or NULL
+ * (n = 0, or no memory: HASH then always reads the file). */
+struct ftpd_digests *ftpd_digests_new(size_t n);
+void ftpd_digests_free(struct ftpd_digests *d);
+/* The clock to read before the first byte of a digest (a file changed in
+ * the same tick is not remembered). */
+struct timespec ftpd_digest_clock(void);
+/* True, with the len-byte digest in out, when d holds algo's digest of the
+ * file whose fstat is st (same inode, size, mtime and ctime). */
+bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, unsigned len, unsigned char *out);
+/* Remembers a digest read from the file between the fstats first and last,
+ * begun at clock; false when it is not kept (the file changed meanwhile or
+ * in clock's tick, the slot busy, or no table). */
+bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const struct stat *last, struct timespec clock,
+                     int algo, const unsigned char *digest, unsigned len);
 
 /* ---- logging (log.c) -------------------------------------------------------- */
 extern atomic_int ftpd_log_level;   /* changed by SIGHUP while sessions log */

@@ -138,6 +138,9 @@ static int serve(void) {
   if (ftpd_drop_privileges(c->run_as) < 0) return 1;
   srv.rates = ftpd_rates_new();       /* before any session process is forked */
   if (!srv.rates) ftpd_log(LOG_WARN, "max-rate-per-user: no shared memory (%s); only max-rate applies", strerror(errno));
+  srv.digests = ftpd_digests_new((size_t)c->hash_cache);   /* shared the same way */
+  if (c->hash_cache && !srv.digests)
+    ftpd_log(LOG_WARN, "hash-cache: no shared memory (%s); every HASH reads its file", strerror(errno));
 
   mt_event_t stop;
   mt_event_init(&stop, 0);
@@ -174,6 +177,7 @@ static int serve(void) {
     free(srv.ips);
     free(srv.bans);
     ftpd_rates_free(srv.rates);
+    ftpd_digests_free(srv.digests);
     ftpd_snapshot_put(srv.snap);
     close(srv.root_fd);
     if (srv.xferlog_fd >= 0) close(srv.xferlog_fd);

@@ -586,6 +586,63 @@ static void test_rate_clocks(void **st) {
   ftpd_snapshot_put(srv.snap);
 }
 
+/* The digest cache's rules (digests.c) on made-up fstats: kept only for a
+ * file unchanged while read and stamped before the reading's tick; found
+ * only for the same inode, size, times and algorithm; shared with a forked
+ * process; a table of one slot overwritten by the next file. */
+static void test_digest_cache(void **st) {
+  (void)st;
+  assert_null(ftpd_digests_new(0));
+  assert_true(ftpd_digest_clock().tv_sec > 0);
+  struct ftpd_digests *d = ftpd_digests_new(1);
+  assert_non_null(d);
+  struct stat a = {.st_dev = 8, .st_ino = 42, .st_size = 1000};
+  a.st_mtim = (struct timespec){100, 5};
+  a.st_ctim = (struct timespec){200, 7};
+  struct timespec clock = {200, 8};
+  unsigned char dig[FTPD_DIGEST_MAX], got[FTPD_DIGEST_MAX];
+  for (int i = 0; i < FTPD_DIGEST_MAX; i++) dig[i] = (unsigned char)(i * 7 + 1);
+  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
+  struct timespec same_tick = {200, 7};
+  assert_false(ftpd_digest_put(d, &a, &a, same_tick, 0, dig, 32));   /* changed in the tick: not kept */
+  struct stat changed = a;
+  changed.st_ctim.tv_nsec++;
+  assert_false(ftpd_digest_put(d, &a, &changed, clock, 0, dig, 32));  /* changed while read */
+  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
+  assert_true(ftpd_digest_put(d, &a, &a, clock, 0, dig, 32));
+  memset(got, 0, sizeof got);
+  assert_true(ftpd_digest_get(d, &a, 0, 32, got));
+  assert_memory_equal(got, dig, 32);
+  assert_false(ftpd_digest_get(d, &a, 1, 64, got));                   /* another algorithm */
+  assert_false(ftpd_digest_get(d, &changed, 0, 32, got));             /* a later write */
+  struct stat b = a;
+  b.st_size++;
+  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  b = a;
+  b.st_mtim.tv_sec++;
+  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  b = a;
+  b.st_ino++;
+  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  pid_t pid = fork();                                  /* shared with session processes */
+  if (pid == 0) {
+    unsigned char g[FTPD_DIGEST_MAX];
+    bool hit = ftpd_digest_get(d, &a, 0, 32, g) && !memcmp(g, dig, 32);
+    dig[0] ^= 0xff;
+    bool put = ftpd_digest_put(d, &b, &b, clock, 2, dig, 20);      /* the one slot: replaces a */
+    _exit(hit && put ? 0 : 1);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
+  assert_true(ftpd_digest_get(d, &b, 2, 20, got));
+  assert_int_equal(got[0], dig[0] ^ 0xff);
+  assert_false(ftpd_digest_put(d, &a, &a, clock, 0, dig, FTPD_DIGEST_MAX + 1));
+  ftpd_digests_free(d);
+  ftpd_digests_free(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_basic),  cmocka_unit_test(test_parse_telnet_and_limits),
@@ -595,6 +652,7 @@ int main(void) {
     cmocka_unit_test(test_next_line),    cmocka_unit_test(test_command_table),
     cmocka_unit_test(test_session_in_process),
     cmocka_unit_test(test_ban_table),    cmocka_unit_test(test_rate_clocks),
+    cmocka_unit_test(test_digest_cache),
   };
   ftpd_log_level = LOG_ERROR;        /* the session test's log is not the point */
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  * opened as RETR opens it (O_NONBLOCK, regular files only) and digested
  * through ftpd_offload, so in the coroutine model the disk reads and the
  * hashing run on the thread pool, never on the scheduler. Digests come from
- * OpenSSL's libcrypto (EVP). */
+ * OpenSSL's libcrypto (EVP), and are remembered in the digest cache
+ * (digests.c): a file unchanged since it was last hashed, by any session,
+ * is answered without a read. */
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -54,6 +56,9 @@ void ftpd_hash_opts(ftpd_session_t *s, const char *arg) {
 
 struct hash_job {
   int fd;
+  struct ftpd_digests *cache;  /* remember the digest here (NULL: not) */
+  int algo;
+  struct stat st;              /* the file before the first read */
   size_t bufsz;                /* the read buffer: no larger than the file needs */
   const EVP_MD *md;
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -65,6 +70,7 @@ static int hash_run(void *p) {
   struct hash_job *j = p;
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   unsigned char *buf = malloc(j->bufsz);
+  struct timespec clock = ftpd_digest_clock();
   if (!ctx || !buf || EVP_DigestInit_ex(ctx, j->md, NULL) != 1) {
     j->err = -ENOMEM;
   } else {
@@ -81,6 +87,9 @@ static int hash_run(void *p) {
       off += n;
     }
     if (!j->err && EVP_DigestFinal_ex(ctx, j->digest, &j->len) != 1) j->err = -ENOMEM;
+    struct stat after;
+    if (!j->err && j->cache && !fstat(j->fd, &after))
+      ftpd_digest_put(j->cache, &j->st, &after, clock, j->algo, j->digest, j->len);
   }
   free(buf);
   EVP_MD_CTX_free(ctx);
@@ -102,8 +111,13 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
   /* a small file's hash is not worth a 256 KiB buffer (an mmap and munmap
    * per HASH in a threaded process) */
   size_t bufsz = st.st_size < FTPD_XFER_BUF ? (size_t)st.st_size + 1 : FTPD_XFER_BUF;
-  struct hash_job j = {.fd = fd, .bufsz = bufsz, .md = algos[s->hash_algo].md()};
-  ftpd_offload(s->srv, hash_run, &j);
+  struct hash_job j = {.fd = fd, .cache = s->srv->digests, .algo = s->hash_algo, .st = st,
+                       .bufsz = bufsz, .md = algos[s->hash_algo].md()};
+  j.len = (unsigned)EVP_MD_get_size(j.md);
+  if (ftpd_digest_get(s->srv->digests, &st, s->hash_algo, j.len, j.digest))
+    ftpd_log(LOG_DEBUG, "#%lu HASH %s: from the digest cache", s->id, vp);
+  else
+    ftpd_offload(s->srv, hash_run, &j);
   close(fd);
   if (j.err) {
     ftpd_reply_err(s, 451, j.err, vp);

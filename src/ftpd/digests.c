@@ -1,0 +1,131 @@
+/* digests.c — the HASH digest cache: whole-file digests remembered, so that
+ * a file hashed once is not read again for the next client that verifies it
+ * (a mirror that many clients fetch and check; a segmented download's helper
+ * asking while the bytes flow).
+ *
+ * An entry is keyed by what changes whenever the file's bytes can have
+ * changed: device, inode, size, mtime and ctime (ns), and the algorithm. A
+ * write through any name, any process, moves ctime, and ctime cannot be set
+ * from user space. The one hole is the timestamp's granularity: the kernel
+ * stamps ctime from its coarse clock, so a write in the same tick as a
+ * digest's first read could leave the key as it was. So an entry is stored
+ * only for a file whose ctime is older than the coarse clock read before
+ * the first byte was hashed (ftpd_digest_clock), and only when the file's
+ * key after the last read is the key before the first: any later write
+ * stamps a ctime at or past that clock, which the entry's key is not (the
+ * rule git uses for its "racily clean" index entries).
+ *
+ * The table is shared by every session and, for the fork model, every
+ * process: a MAP_SHARED anonymous mapping made before any fork (main.c),
+ * direct-mapped on (dev, ino, algorithm), sized by hash-cache (entries;
+ * 0 = off). Each slot is a seqlock: a writer claims an even sequence by
+ * compare-and-swap (odd while it writes; a busy slot is left alone, since
+ * a cache may miss), a reader copies the words and keeps them only if the
+ * sequence is even and unchanged. Every word is an atomic, so readers and
+ * writers never race on plain memory. A process killed while writing leaves
+ * its slot odd: that slot misses from then on, nothing worse.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "session.h"
+
+enum { K_DEV, K_INO, K_SIZE, K_MSEC, K_MNSEC, K_CSEC, K_CNSEC, K_ALGO, NKEY };
+#define NDIG (FTPD_DIGEST_MAX / 8)
+
+struct dslot {
+  _Atomic uint64_t seq;
+  _Atomic uint64_t w[NKEY + NDIG];   /* the key, then the digest */
+};
+
+struct ftpd_digests {
+  size_t n;
+  struct dslot slot[];
+};
+
+static size_t map_size(size_t n) { return sizeof(struct ftpd_digests) + n * sizeof(struct dslot); }
+
+struct ftpd_digests *ftpd_digests_new(size_t n) {
+  if (!n) return NULL;
+  void *p = mmap(NULL, map_size(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  struct ftpd_digests *d = p;         /* zero-filled: every slot empty (algo word 0) */
+  d->n = n;
+  return d;
+}
+
+void ftpd_digests_free(struct ftpd_digests *d) {
+  if (d) munmap(d, map_size(d->n));
+}
+
+/* algo + 1 and the digest length, so a zero word is no entry */
+static uint64_t algo_word(int algo, unsigned len) { return (uint64_t)(algo + 1) | (uint64_t)len << 8; }
+
+static void key_of(const struct stat *st, int algo, unsigned len, uint64_t k[NKEY]) {
+  k[K_DEV] = st->st_dev;
+  k[K_INO] = st->st_ino;
+  k[K_SIZE] = (uint64_t)st->st_size;
+  k[K_MSEC] = (uint64_t)st->st_mtim.tv_sec;
+  k[K_MNSEC] = (uint64_t)st->st_mtim.tv_nsec;
+  k[K_CSEC] = (uint64_t)st->st_ctim.tv_sec;
+  k[K_CNSEC] = (uint64_t)st->st_ctim.tv_nsec;
+  k[K_ALGO] = algo_word(algo, len);
+}
+
+static struct dslot *slot_of(struct ftpd_digests *d, const struct stat *st, int algo) {
+  uint64_t h = (uint64_t)st->st_ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)st->st_dev * 0xC2B2AE3D27D4EB4Full;
+  h ^= (uint64_t)(algo + 1) * 0x165667B19E3779F9ull;
+  h ^= h >> 29;
+  return &d->slot[h % d->n];
+}
+
+struct timespec ftpd_digest_clock(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME_COARSE, &t);
+  return t;
+}
+
+bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, unsigned len, unsigned char *out) {
+  if (!d || len > FTPD_DIGEST_MAX) return false;
+  struct dslot *s = slot_of(d, st, algo);
+  uint64_t w[NKEY + NDIG];
+  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+  if (seq & 1) return false;
+  for (int i = 0; i < NKEY + NDIG; i++) w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+  atomic_thread_fence(memory_order_acquire);
+  if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq) return false;
+  uint64_t k[NKEY];
+  key_of(st, algo, len, k);
+  if (memcmp(w, k, sizeof k)) return false;
+  memcpy(out, &w[NKEY], len);
+  return true;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const struct stat *last, struct timespec clock,
+                     int algo, const unsigned char *digest, unsigned len) {
+  if (!d || len > FTPD_DIGEST_MAX) return false;
+  uint64_t k[NKEY], k2[NKEY];
+  key_of(first, algo, len, k);
+  key_of(last, algo, len, k2);
+  /* changed while read, or changed in the tick the reading began: not kept */
+  if (memcmp(k, k2, sizeof k) || !before(&first->st_ctim, &clock)) return false;
+  struct dslot *s = slot_of(d, first, algo);
+  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+  if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
+                                                            memory_order_relaxed))
+    return false;
+  atomic_thread_fence(memory_order_release);
+  uint64_t w[NDIG] = {0};
+  memcpy(w, digest, len);
+  for (int i = 0; i < NKEY; i++) atomic_store_explicit(&s->w[i], k[i], memory_order_relaxed);
+  for (int i = 0; i < NDIG; i++) atomic_store_explicit(&s->w[NKEY + i], w[i], memory_order_relaxed);
+  atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+  return true;
+}
