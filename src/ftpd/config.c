@@ -200,8 +200,8 @@ static const cfg_key_t keys[] = {
   {"max-rate-per-user", K_INT, F(max_rate_per_user), 0, 2147483647, NULL, "BYTES",
    "bytes per second all of one user's sessions transfer together, 0 = no limit"},
   {"hash-cache", K_INT, F(hash_cache), 0, 1000000, NULL, "N",
-   "HASH digests remembered across sessions and processes (default 4096; keyed by inode, size, "
-   "mtime and ctime), 0 = off; read at start"},
+   "HASH digests remembered across sessions and processes (keyed by inode, size, mtime and "
+   "ctime), 0 = off; read at start"},
   {"data-timeout", K_SECS, F(data_timeout), 0, 0, NULL, "S", "data connection set-up, and each stall"},
   {"shutdown-grace", K_SECS, F(shutdown_grace), 0, 0, NULL, "S", "seconds running transfers get at SIGTERM"},
   {"tls-cert", K_STR, F(tls_cert), 0, 0, NULL, "FILE",

@@ -23,6 +23,7 @@
  *   ban.c        failed logins per address and the temporary ban (reached by
  *                PASS, through the model: the fork model's parent keeps it)
  *   rate.c       max-rate and max-rate-per-user clocks (shared memory)
+ *   digests.c    the HASH digest cache (shared memory)
  *   priv.c       the drop from root: uid, gid, groups, capabilities
  *   model_threads.c  bounded queue + pool of session threads
  *   model_fork.c     a process per session
