@@ -84,6 +84,23 @@ static __attribute__((unused)) int fuzz_rest(const char *s, size_t n) {
   return 0;
 }
 
+static __attribute__((unused)) int fuzz_rang(const char *s, size_t n) {
+  uint64_t a = 7, b = 7;
+  int r = ftpp_rang_parse(s, &a, &b);
+  assert(r == 0 || r == 1 || r == -EINVAL || r == -ERANGE);
+  if (r < 0 || r == 1) {
+    assert(a == 7 && b == 7);     /* nothing written unless a range is returned */
+    return 0;
+  }
+  assert(a <= b && b <= INT64_MAX);
+  /* digits, one space, digits: the values read back with strtoull are the same */
+  const char *sp = strchr(s, ' ');
+  assert(sp && sp > s && sp[1] && !strchr(sp + 1, ' '));
+  for (const char *c = s; *c; c++) assert(c == sp || (*c >= '0' && *c <= '9'));
+  assert(a == strtoull(s, NULL, 10) && b == strtoull(sp + 1, NULL, 10));
+  return 0;
+}
+
 static __attribute__((unused)) int fuzz_time(const char *s, size_t n) {
   struct timespec t;
   if (ftpp_time_parse(s, n, &t) != 0) return 0;

@@ -492,7 +492,7 @@ static int file_read(ftpd_session_t *s, int (*fn)(void *), struct io_job *j, int
   return j->n <= INLINE_IO || !ftpd_offloads(s->srv) || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
 }
 
-int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent) {
+int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t stop, off_t *sent) {
   double next = 0;
   int r = 0;
   bool ascii = s->ascii;     /* fixed for the transfer: a REIN during it resets s->ascii */
@@ -501,6 +501,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *s
      * learn of the end (what grows meanwhile is for the next RETR). */
     struct stat st;
     off_t end = fstat(ffd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
+    if (stop >= 0 && (end < 0 || stop < end)) end = stop;
     for (;;) {
       if (end >= 0 && off >= end) break;
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
@@ -547,7 +548,9 @@ copy:;
     if (j.r != 1) prev = 0;
   }
   while (!r) {
-    struct io_job j = {.in = ffd, .buf = in, .n = inlen, .pos = off};
+    if (stop >= 0 && off >= stop) break;
+    size_t want = stop >= 0 && stop - off < (off_t)inlen ? (size_t)(stop - off) : inlen;
+    struct io_job j = {.in = ffd, .buf = in, .n = want, .pos = off};
     file_read(s, pread_run, &j, ffd, off);
     ssize_t n = j.r;
     if (n < 0) {

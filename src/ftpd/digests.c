@@ -4,7 +4,8 @@
  * asking while the bytes flow).
  *
  * An entry is keyed by what changes whenever the file's bytes can have
- * changed: device, inode, size, mtime and ctime (ns), and the algorithm. A
+ * changed: device, inode, size, mtime and ctime (ns); and by the algorithm
+ * and the byte range hashed (the whole file, or a RANG's). A
  * write through any name, any process, moves ctime, and ctime cannot be set
  * from user space. The one hole is the timestamp's granularity: the kernel
  * stamps ctime from its coarse clock, so a write in the same tick as a
@@ -33,7 +34,7 @@
 
 #include "session.h"
 
-enum { K_DEV, K_INO, K_SIZE, K_MSEC, K_MNSEC, K_CSEC, K_CNSEC, K_ALGO, NKEY };
+enum { K_DEV, K_INO, K_SIZE, K_MSEC, K_MNSEC, K_CSEC, K_CNSEC, K_ALGO, K_FROM, K_TO, NKEY };
 #define NDIG (FTPD_DIGEST_MAX / 8)
 
 struct dslot {
@@ -64,7 +65,7 @@ void ftpd_digests_free(struct ftpd_digests *d) {
 /* algo + 1 and the digest length, so a zero word is no entry */
 static uint64_t algo_word(int algo, unsigned len) { return (uint64_t)(algo + 1) | (uint64_t)len << 8; }
 
-static void key_of(const struct stat *st, int algo, unsigned len, uint64_t k[NKEY]) {
+static void key_of(const struct stat *st, int algo, unsigned len, uint64_t from, uint64_t to, uint64_t k[NKEY]) {
   k[K_DEV] = st->st_dev;
   k[K_INO] = st->st_ino;
   k[K_SIZE] = (uint64_t)st->st_size;
@@ -73,11 +74,13 @@ static void key_of(const struct stat *st, int algo, unsigned len, uint64_t k[NKE
   k[K_CSEC] = (uint64_t)st->st_ctim.tv_sec;
   k[K_CNSEC] = (uint64_t)st->st_ctim.tv_nsec;
   k[K_ALGO] = algo_word(algo, len);
+  k[K_FROM] = from;
+  k[K_TO] = to;
 }
 
-static struct dslot *slot_of(struct ftpd_digests *d, const struct stat *st, int algo) {
+static struct dslot *slot_of(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from) {
   uint64_t h = (uint64_t)st->st_ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)st->st_dev * 0xC2B2AE3D27D4EB4Full;
-  h ^= (uint64_t)(algo + 1) * 0x165667B19E3779F9ull;
+  h ^= (uint64_t)(algo + 1) * 0x165667B19E3779F9ull ^ from * 0x27D4EB2F165667C5ull;
   h ^= h >> 29;
   return &d->slot[h % d->n];
 }
@@ -88,9 +91,10 @@ struct timespec ftpd_digest_clock(void) {
   return t;
 }
 
-bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, unsigned len, unsigned char *out) {
+bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from, uint64_t to, unsigned len,
+                     unsigned char *out) {
   if (!d || len > FTPD_DIGEST_MAX) return false;
-  struct dslot *s = slot_of(d, st, algo);
+  struct dslot *s = slot_of(d, st, algo, from);
   uint64_t w[NKEY + NDIG];
   uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
   if (seq & 1) return false;
@@ -98,7 +102,7 @@ bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, un
   atomic_thread_fence(memory_order_acquire);
   if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq) return false;
   uint64_t k[NKEY];
-  key_of(st, algo, len, k);
+  key_of(st, algo, len, from, to, k);
   if (memcmp(w, k, sizeof k)) return false;
   memcpy(out, &w[NKEY], len);
   return true;
@@ -109,14 +113,14 @@ static bool before(const struct timespec *a, const struct timespec *b) {
 }
 
 bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const struct stat *last, struct timespec clock,
-                     int algo, const unsigned char *digest, unsigned len) {
+                     int algo, uint64_t from, uint64_t to, const unsigned char *digest, unsigned len) {
   if (!d || len > FTPD_DIGEST_MAX) return false;
   uint64_t k[NKEY], k2[NKEY];
-  key_of(first, algo, len, k);
-  key_of(last, algo, len, k2);
+  key_of(first, algo, len, from, to, k);
+  key_of(last, algo, len, from, to, k2);
   /* changed while read, or changed in the tick the reading began: not kept */
   if (memcmp(k, k2, sizeof k) || !before(&first->st_ctim, &clock)) return false;
-  struct dslot *s = slot_of(d, first, algo);
+  struct dslot *s = slot_of(d, first, algo, from);
   uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
   if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
                                                             memory_order_relaxed))

@@ -253,14 +253,16 @@ void ftpd_digests_free(struct ftpd_digests *d);
 /* The clock to read before the first byte of a digest (a file changed in
  * the same tick is not remembered). */
 struct timespec ftpd_digest_clock(void);
-/* True, with the len-byte digest in out, when d holds algo's digest of the
- * file whose fstat is st (same inode, size, mtime and ctime). */
-bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, unsigned len, unsigned char *out);
+/* True, with the len-byte digest in out, when d holds algo's digest of
+ * bytes [from, to) of the file whose fstat is st (same inode, size, mtime
+ * and ctime). */
+bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from, uint64_t to, unsigned len,
+                     unsigned char *out);
 /* Remembers a digest read from the file between the fstats first and last,
  * begun at clock; false when it is not kept (the file changed meanwhile or
  * in clock's tick, the slot busy, or no table). */
 bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const struct stat *last, struct timespec clock,
-                     int algo, const unsigned char *digest, unsigned len);
+                     int algo, uint64_t from, uint64_t to, const unsigned char *digest, unsigned len);
 
 /* ---- logging (log.c) -------------------------------------------------------- */
 extern atomic_int ftpd_log_level;   /* changed by SIGHUP while sessions log */
@@ -296,6 +298,9 @@ typedef struct ftpd_session {
   /* transfer parameters */
   bool ascii;
   off_t rest;
+  bool rang;                  /* RANG (draft-bryan-ftp-range-08) set: the next RETR or HASH
+                                 covers [rang_start, rang_end], the end byte included */
+  uint64_t rang_start, rang_end;
   char *rnfr;                 /* virtual path after RNFR */
   bool epsv_all, utf8;
   unsigned mlst_facts;

@@ -87,6 +87,7 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   ftpd_sess_set_cwd(s, "/");
   s->ascii = false;
   s->rest = 0;
+  s->rang = false;
   free(s->rnfr);
   s->rnfr = NULL;
   s->epsv_all = false;

@@ -78,10 +78,11 @@ void ftpd_data_reset(ftpd_session_t *s);
  * "150 what". Returns the fd, or -1 after replying (425). */
 int  ftpd_data_open(ftpd_session_t *s, const char *what);
 /* Sends a buffer / a file over the data connection, watching the control
- * connection for ABOR, STAT and QUIT. 0, or a negative code (the 4xx reply
- * already sent when it was the client's doing: ABOR). */
+ * connection for ABOR, STAT and QUIT: the file from off up to stop (not
+ * included; -1: its end, as its size was at the start). 0, or a negative
+ * code (the 4xx reply already sent when it was the client's doing: ABOR). */
 int  ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n);
-int  ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t *sent);
+int  ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t stop, off_t *sent);
 int  ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got);
 /* Drops a data connection without a final reply of its own (the caller
  * sends one): TLS state freed, fd closed, the transfer over. */

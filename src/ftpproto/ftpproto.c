@@ -224,6 +224,22 @@ int ftpp_rest_parse(const char *s, int64_t *out) {
   return 0;
 }
 
+int ftpp_rang_parse(const char *s, uint64_t *start, uint64_t *end) {
+  size_t len = strlen(s), i = 0;
+  uint64_t a, b;
+  int r = read_num(s, len, &i, 19, INT64_MAX, &a);
+  if (r) return r;
+  if (i >= len || s[i++] != ' ') return -EINVAL;
+  r = read_num(s, len, &i, 19, INT64_MAX, &b);
+  if (r) return r;
+  if (i != len) return -EINVAL;
+  if (a == 1 && b == 0) return 1;
+  if (a > b) return -EINVAL;
+  *start = a;
+  *end = b;
+  return 0;
+}
+
 /* ---- times --------------------------------------------------------------------------- */
 
 static int num_at(const char *s, int n) {

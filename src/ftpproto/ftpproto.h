@@ -64,6 +64,13 @@ int ftpp_epsv_parse(const char *s, int *port);
  * most INT64_MAX (else -ERANGE). */
 int ftpp_rest_parse(const char *s, int64_t *out);
 
+/* ---- RANG (draft-bryan-ftp-range-08) ---------------------------------------- */
+
+/* "<start> <end>": two such offsets, one space apart, the end byte
+ * included; start <= end, except "1 0", which resets the range (1 is
+ * returned for it). 0, 1, -EINVAL (start past end included), -ERANGE. */
+int ftpp_rang_parse(const char *s, uint64_t *start, uint64_t *end);
+
 /* ---- times: MDTM replies and MFMT arguments (RFC 3659 2.3) --------------- */
 
 /* "YYYYMMDDHHMMSS[.F...]", UTC, in s[0..len): a real calendar date (the

@@ -1,5 +1,6 @@
 """HASH (draft-bryan-ftpext-hash-02): FEAT, OPTS HASH, the 213 reply with the
-right digest for each algorithm, and the same authorization as RETR."""
+right digest for each algorithm, and the same authorization as RETR; the
+digest cache; and RANG (draft-bryan-ftp-range-08) for RETR and HASH."""
 import ftplib
 import io
 import hashlib
@@ -142,4 +143,78 @@ def test_digest_cache_off(make_server):
     for _ in range(3):
         assert f.sendcmd("HASH c.bin").split()[3] == hashlib.sha256(b"abc").hexdigest()
     assert cache_hits(srv) == 0
+    f.quit()
+
+
+def retr(f, path):
+    out = bytearray()
+    f.retrbinary("RETR " + path, out.extend)
+    return bytes(out)
+
+
+def test_rang_for_retr(server):
+    data = os.urandom(300_000)
+    (server.root / "r.bin").write_bytes(data)
+    f = server.connect()
+    assert "RANG STREAM" in [l.strip() for l in f.sendcmd("FEAT").splitlines()]
+    assert f.sendcmd("RANG 10 19") == "350 Restarting at 10. Ending byte at 19."
+    assert retr(f, "r.bin") == data[10:20]
+    assert retr(f, "r.bin") == data                          # used up by one transfer
+    f.sendcmd("RANG 299990 999999999")                       # an end past the file: to its end
+    assert retr(f, "r.bin") == data[299990:]
+    f.sendcmd("RANG 0 0")
+    assert retr(f, "r.bin") == data[:1]
+    f.sendcmd("RANG 100 200")
+    assert f.sendcmd("RANG 1 0") == "350 Resetting RANG."
+    assert retr(f, "r.bin") == data
+    f.sendcmd("RANG 100 200")
+    f.sendcmd("REST 5")                                      # REST replaces a RANG ...
+    assert retr(f, "r.bin") == data[5:]
+    f.sendcmd("REST 5")
+    f.sendcmd("RANG 7 8")                                    # ... and RANG a REST
+    assert retr(f, "r.bin") == data[7:9]
+    for bad in ("5 3", "1", "a b", "1 2 3", "-1 2", ""):
+        with pytest.raises(ftplib.error_perm, match="^501"):
+            f.sendcmd(("RANG " + bad).strip())
+    f.sendcmd("RANG 300000 300001")                          # starts past the last byte
+    with pytest.raises(ftplib.error_perm, match="^554"):
+        retr(f, "r.bin")
+    f.sendcmd("RANG 0 9")                                    # no upload with a range
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.storbinary("STOR r.bin", io.BytesIO(b"x"))
+    assert (server.root / "r.bin").read_bytes() == data
+    f.storbinary("STOR r2.bin", io.BytesIO(b"xyz"))          # the 504 reset it
+    f.sendcmd("TYPE A")
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.sendcmd("RANG 0 9")
+    f.quit()
+    g = ftplib.FTP()
+    g.connect(server.host, server.port)
+    with pytest.raises(ftplib.error_perm, match="^530"):       # a login first
+        g.sendcmd("RANG 0 9")
+    g.close()
+
+
+def test_rang_for_hash_and_its_cache(server):
+    data = os.urandom(200_000)
+    path = server.root / "h.bin"
+    path.write_bytes(data)
+    wait_past_ctime(path)
+    f = server.connect()
+    want = hashlib.sha256(data[1000:2000]).hexdigest()
+    f.sendcmd("RANG 1000 1999")
+    assert f.sendcmd("HASH h.bin") == f"213 SHA-256 1000-2000 {want} h.bin"
+    assert f.sendcmd("HASH h.bin").split()[2] == f"0-{len(data)}"      # used up
+    f.sendcmd("RANG 150000 999999")                                     # cut at the end
+    assert f.sendcmd("HASH h.bin").split()[2:4] == [f"150000-{len(data)}",
+                                                    hashlib.sha256(data[150000:]).hexdigest()]
+    f.sendcmd("RANG 200000 200000")
+    with pytest.raises(ftplib.error_perm, match="^554"):
+        f.sendcmd("HASH h.bin")
+    assert cache_hits(server) == 0
+    f.sendcmd("RANG 1000 1999")                                        # each range its own entry
+    assert f.sendcmd("HASH h.bin").split()[3] == want
+    f.sendcmd("RANG 1000 1998")
+    assert f.sendcmd("HASH h.bin").split()[3] == hashlib.sha256(data[1000:1999]).hexdigest()
+    assert cache_hits(server) == 1
     f.quit()

@@ -21,7 +21,7 @@ def test_greeting_syst_feat_help(server):
     assert f.sendcmd("SYST") == "215 UNIX Type: L8"
     feat = f.sendcmd("FEAT")
     assert feat.startswith("211-") and feat.endswith("211 End")
-    for x in ("EPSV", "EPRT", "MDTM", "MLST type*;size*;modify*;perm*;UNIX.mode*;unique*;UNIX.uid*;UNIX.gid*;", "REST STREAM", "SIZE", "UTF8"):
+    for x in ("EPSV", "EPRT", "MDTM", "MLST type*;size*;modify*;perm*;UNIX.mode*;unique*;UNIX.uid*;UNIX.gid*;", "RANG STREAM", "REST STREAM", "SIZE", "UTF8"):
         assert "\n " + x in feat
     h = f.sendcmd("HELP")
     assert h.startswith("214-") and "RETR" in h and "MLSD" in h

@@ -602,43 +602,45 @@ static void test_digest_cache(void **st) {
   struct timespec clock = {200, 8};
   unsigned char dig[FTPD_DIGEST_MAX], got[FTPD_DIGEST_MAX];
   for (int i = 0; i < FTPD_DIGEST_MAX; i++) dig[i] = (unsigned char)(i * 7 + 1);
-  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
+  assert_false(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
   struct timespec same_tick = {200, 7};
-  assert_false(ftpd_digest_put(d, &a, &a, same_tick, 0, dig, 32));   /* changed in the tick: not kept */
+  assert_false(ftpd_digest_put(d, &a, &a, same_tick, 0, 0, 1000, dig, 32));   /* changed in the tick: not kept */
   struct stat changed = a;
   changed.st_ctim.tv_nsec++;
-  assert_false(ftpd_digest_put(d, &a, &changed, clock, 0, dig, 32));  /* changed while read */
-  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
-  assert_true(ftpd_digest_put(d, &a, &a, clock, 0, dig, 32));
+  assert_false(ftpd_digest_put(d, &a, &changed, clock, 0, 0, 1000, dig, 32));  /* changed while read */
+  assert_false(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
+  assert_true(ftpd_digest_put(d, &a, &a, clock, 0, 0, 1000, dig, 32));
   memset(got, 0, sizeof got);
-  assert_true(ftpd_digest_get(d, &a, 0, 32, got));
+  assert_true(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
   assert_memory_equal(got, dig, 32);
-  assert_false(ftpd_digest_get(d, &a, 1, 64, got));                   /* another algorithm */
-  assert_false(ftpd_digest_get(d, &changed, 0, 32, got));             /* a later write */
+  assert_false(ftpd_digest_get(d, &a, 1, 0, 1000, 64, got));                   /* another algorithm */
+  assert_false(ftpd_digest_get(d, &a, 0, 0, 999, 32, got));                    /* another range */
+  assert_false(ftpd_digest_get(d, &a, 0, 1, 1000, 32, got));
+  assert_false(ftpd_digest_get(d, &changed, 0, 0, 1000, 32, got));             /* a later write */
   struct stat b = a;
   b.st_size++;
-  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  assert_false(ftpd_digest_get(d, &b, 0, 0, 1000, 32, got));
   b = a;
   b.st_mtim.tv_sec++;
-  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  assert_false(ftpd_digest_get(d, &b, 0, 0, 1000, 32, got));
   b = a;
   b.st_ino++;
-  assert_false(ftpd_digest_get(d, &b, 0, 32, got));
+  assert_false(ftpd_digest_get(d, &b, 0, 0, 1000, 32, got));
   pid_t pid = fork();                                  /* shared with session processes */
   if (pid == 0) {
     unsigned char g[FTPD_DIGEST_MAX];
-    bool hit = ftpd_digest_get(d, &a, 0, 32, g) && !memcmp(g, dig, 32);
+    bool hit = ftpd_digest_get(d, &a, 0, 0, 1000, 32, g) && !memcmp(g, dig, 32);
     dig[0] ^= 0xff;
-    bool put = ftpd_digest_put(d, &b, &b, clock, 2, dig, 20);      /* the one slot: replaces a */
+    bool put = ftpd_digest_put(d, &b, &b, clock, 2, 0, 1000, dig, 20);      /* the one slot: replaces a */
     _exit(hit && put ? 0 : 1);
   }
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  assert_false(ftpd_digest_get(d, &a, 0, 32, got));
-  assert_true(ftpd_digest_get(d, &b, 2, 20, got));
+  assert_false(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
+  assert_true(ftpd_digest_get(d, &b, 2, 0, 1000, 20, got));
   assert_int_equal(got[0], dig[0] ^ 0xff);
-  assert_false(ftpd_digest_put(d, &a, &a, clock, 0, dig, FTPD_DIGEST_MAX + 1));
+  assert_false(ftpd_digest_put(d, &a, &a, clock, 0, 0, 1000, dig, FTPD_DIGEST_MAX + 1));
   ftpd_digests_free(d);
   ftpd_digests_free(NULL);
 }

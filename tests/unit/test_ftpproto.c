@@ -135,6 +135,21 @@ static void test_pasv_epsv(void **st) {
   assert_int_equal(ftpp_epsv_format(21, out, 10), -ENOBUFS);
 }
 
+static void test_rang(void **st) {
+  uint64_t a = 0, b = 0;
+  assert_int_equal(ftpp_rang_parse("0 0", &a, &b), 0);
+  assert_true(a == 0 && b == 0);
+  assert_int_equal(ftpp_rang_parse("1048576 2097151", &a, &b), 0);
+  assert_true(a == 1048576 && b == 2097151);
+  assert_int_equal(ftpp_rang_parse("9223372036854775807 9223372036854775807", &a, &b), 0);
+  a = b = 5;
+  assert_int_equal(ftpp_rang_parse("1 0", &a, &b), 1);                  /* the reset */
+  assert_int_equal(ftpp_rang_parse("9223372036854775808 9223372036854775809", &a, &b), -ERANGE);
+  const char *bad[] = {"", "1", "2 1", "1  2", " 1 2", "1 2 ", "1 2 3", "-1 2", "1 +2", "0x1 2", "1\t2"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(ftpp_rang_parse(bad[i], &a, &b), -EINVAL);
+  assert_true(a == 5 && b == 5);
+}
+
 static void test_rest(void **st) {
   int64_t v = -1;
   assert_int_equal(ftpp_rest_parse("0", &v), 0);
@@ -345,7 +360,7 @@ static void test_hash_reply(void **st) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_port),        cmocka_unit_test(test_eprt),
-    cmocka_unit_test(test_pasv_epsv),   cmocka_unit_test(test_rest),
+    cmocka_unit_test(test_pasv_epsv),   cmocka_unit_test(test_rest), cmocka_unit_test(test_rang),
     cmocka_unit_test(test_time),        cmocka_unit_test(test_chmod),
     cmocka_unit_test(test_path_quote),  cmocka_unit_test(test_reply_reader),
     cmocka_unit_test(test_facts_select_format), cmocka_unit_test(test_facts_parse),

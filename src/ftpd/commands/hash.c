@@ -4,6 +4,9 @@
  *   FEAT        " HASH SHA-256*;SHA-512;SHA-1;MD5" (the session's choice starred)
  *   OPTS HASH   the current algorithm; OPTS HASH <name> selects one (501 if unknown)
  *   HASH <path> "213 <algo> 0-<size> <hex digest> <path as given>"
+ *   RANG a b, then HASH <path>: the digest of bytes a..b (b included, cut
+ *               at the file's end), "213 <algo> a-<b+1> ..." (the end in the
+ *               reply is the byte after, as in the whole file's 0-<size>)
  *
  * The dispatcher authorizes the path exactly as for RETR (PERM_R, resolved
  * beneath the root: commands/table.c) before ftpd_cmd_hash runs. The file is
@@ -59,6 +62,7 @@ struct hash_job {
   struct ftpd_digests *cache;  /* remember the digest here (NULL: not) */
   int algo;
   struct stat st;              /* the file before the first read */
+  off_t from, to;              /* the bytes hashed: [from, to) */
   size_t bufsz;                /* the read buffer: no larger than the file needs */
   const EVP_MD *md;
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -74,9 +78,10 @@ static int hash_run(void *p) {
   if (!ctx || !buf || EVP_DigestInit_ex(ctx, j->md, NULL) != 1) {
     j->err = -ENOMEM;
   } else {
-    off_t off = 0;
-    for (;;) {
-      ssize_t n = pread(j->fd, buf, j->bufsz, off);
+    off_t off = j->from;
+    while (off < j->to) {
+      size_t want = j->to - off < (off_t)j->bufsz ? (size_t)(j->to - off) : j->bufsz;
+      ssize_t n = pread(j->fd, buf, want, off);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         j->err = -errno;
@@ -89,7 +94,8 @@ static int hash_run(void *p) {
     if (!j->err && EVP_DigestFinal_ex(ctx, j->digest, &j->len) != 1) j->err = -ENOMEM;
     struct stat after;
     if (!j->err && j->cache && !fstat(j->fd, &after))
-      ftpd_digest_put(j->cache, &j->st, &after, clock, j->algo, j->digest, j->len);
+      ftpd_digest_put(j->cache, &j->st, &after, clock, j->algo, (uint64_t)j->from, (uint64_t)j->to, j->digest,
+                      j->len);
   }
   free(buf);
   EVP_MD_CTX_free(ctx);
@@ -97,6 +103,8 @@ static int hash_run(void *p) {
 }
 
 void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
+  bool ranged = s->rang;
+  s->rang = false;
   int fd = ftpd_fs_open(s->root_fd, vp, O_RDONLY | O_NONBLOCK, 0);
   if (fd < 0) {
     ftpd_reply_err(s, 550, fd, vp);
@@ -108,13 +116,24 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply(s, 550, "%s: not a regular file.", vp);
     return;
   }
+  off_t from = 0, to = st.st_size;
+  if (ranged) {
+    if (s->rang_start >= (uint64_t)st.st_size) {
+      close(fd);
+      ftpd_reply(s, 554, "RANG start %llu is past the end of %s (%lld bytes).", (unsigned long long)s->rang_start,
+                 vp, (long long)st.st_size);
+      return;
+    }
+    from = (off_t)s->rang_start;
+    if (s->rang_end < (uint64_t)to) to = (off_t)s->rang_end + 1;
+  }
   /* a small file's hash is not worth a 256 KiB buffer (an mmap and munmap
    * per HASH in a threaded process) */
-  size_t bufsz = st.st_size < FTPD_XFER_BUF ? (size_t)st.st_size + 1 : FTPD_XFER_BUF;
-  struct hash_job j = {.fd = fd, .cache = s->srv->digests, .algo = s->hash_algo, .st = st,
+  size_t bufsz = to - from < FTPD_XFER_BUF ? (size_t)(to - from) + 1 : FTPD_XFER_BUF;
+  struct hash_job j = {.fd = fd, .cache = s->srv->digests, .algo = s->hash_algo, .st = st, .from = from, .to = to,
                        .bufsz = bufsz, .md = algos[s->hash_algo].md()};
   j.len = (unsigned)EVP_MD_get_size(j.md);
-  if (ftpd_digest_get(s->srv->digests, &st, s->hash_algo, j.len, j.digest))
+  if (ftpd_digest_get(s->srv->digests, &st, s->hash_algo, (uint64_t)from, (uint64_t)to, j.len, j.digest))
     ftpd_log(LOG_DEBUG, "#%lu HASH %s: from the digest cache", s->id, vp);
   else
     ftpd_offload(s->srv, hash_run, &j);
@@ -124,7 +143,7 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   char text[FTPD_MAX_PATH + 256];   /* the path as asked */
-  if (ftpp_hash_format(algos[s->hash_algo].name, 0, (uint64_t)st.st_size, j.digest, j.len, arg, text, sizeof text) < 0) {
+  if (ftpp_hash_format(algos[s->hash_algo].name, (uint64_t)from, (uint64_t)to, j.digest, j.len, arg, text, sizeof text) < 0) {
     ftpd_reply(s, 451, "HASH reply too long.");
     return;
   }

@@ -21,7 +21,7 @@ void ftpd_cmd_feat(ftpd_session_t *s, const char *arg, const char *vp) {
   sbuf_printf(&s->out,
               " EPRT\r\n EPSV\r\n HASH %s\r\n MDTM\r\n MFMT\r\n"
               " MLST %s\r\n"
-              " REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", hashes, facts);
+              " RANG STREAM\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n", hashes, facts);
   ftpd_reply_multi(s, 211, "Features:", "End");
 }
 

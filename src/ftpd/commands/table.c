@@ -59,6 +59,7 @@
   X("STOU", stou, L, PERM_W, PATH_UNIQUE, "STOU [<name>]")                                \
   X("APPE", appe, LA, PERM_A, PATH_ARG, "APPE <path>")                                    \
   X("REST", rest, LA, 0, PATH_NONE, "REST <offset>")                                      \
+  X("RANG", rang, LA, 0, PATH_NONE, "RANG <start> <end> | RANG 1 0")                      \
   X("ABOR", abor, L, 0, PATH_NONE, "ABOR")                                                \
   X("HASH", hash, LA, PERM_R, PATH_ARG, "HASH <path>")                                   \
   X("AUTH", auth, A, 0, PATH_NONE, "AUTH TLS")                                            \

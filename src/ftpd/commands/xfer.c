@@ -1,5 +1,11 @@
 /* commands/xfer.c — verbs that move data: RETR STOR APPE STOU LIST NLST MLSD,
- * and MLST REST ABOR.
+ * and MLST REST RANG ABOR.
+ *
+ * RANG (draft-bryan-ftp-range-08) names a byte range, the end byte
+ * included, for the next RETR or HASH only: "RANG 1 0" drops it, REST
+ * replaces it (and RANG replaces a REST), an upload is refused while one is
+ * set (504: a range written into a file is not offered), and any transfer
+ * or HASH uses it up. RANG in TYPE A is refused, as REST is.
  *
  * Uploads never damage what is there: STOR and STOU write a temporary file
  * beside the target and rename it into place only when the transfer
@@ -33,7 +39,31 @@ void ftpd_cmd_rest(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   s->rest = (off_t)v;
+  s->rang = false;
   ftpd_reply(s, 350, "Restarting at %lld. Send STOR or RETR.", (long long)v);
+}
+
+void ftpd_cmd_rang(ftpd_session_t *s, const char *arg, const char *vp) {
+  uint64_t a, b;
+  int r = ftpp_rang_parse(arg, &a, &b);
+  if (r < 0) {
+    ftpd_reply(s, 501, "RANG needs a start and an end byte offset, the start not past the end.");
+    return;
+  }
+  if (r == 1) {
+    s->rang = false;
+    ftpd_reply(s, 350, "Resetting RANG.");
+    return;
+  }
+  if (s->ascii) {
+    ftpd_reply(s, 504, "RANG is not supported in ASCII mode; send TYPE I first.");
+    return;
+  }
+  s->rang = true;
+  s->rang_start = a;
+  s->rang_end = b;
+  s->rest = 0;
+  ftpd_reply(s, 350, "Restarting at %llu. Ending byte at %llu.", (unsigned long long)a, (unsigned long long)b);
 }
 
 void ftpd_cmd_abor(ftpd_session_t *s, const char *arg, const char *vp) {
@@ -42,10 +72,15 @@ void ftpd_cmd_abor(ftpd_session_t *s, const char *arg, const char *vp) {
 }
 
 void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
-  off_t rest = s->rest;
+  off_t rest = s->rest, stop = -1;
   s->rest = 0;
+  if (s->rang) {
+    rest = (off_t)s->rang_start;
+    stop = (off_t)s->rang_end + 1;
+    s->rang = false;
+  }
   const char *vpath = vp;
-  if (rest > 0 && s->ascii) {
+  if ((rest > 0 || stop >= 0) && s->ascii) {
     ftpd_reply(s, 554, "Restart is not supported in ASCII mode; send TYPE I.");
     return;
   }
@@ -60,15 +95,19 @@ void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply(s, 550, "%s: not a regular file.", vpath);
     return;
   }
-  if (rest > st.st_size) {
+  if (rest > st.st_size || (stop >= 0 && rest >= st.st_size)) {   /* a range must start inside */
     close(ffd);
     ftpd_reply(s, 554, "Restart offset %lld is past the end of the file (%lld bytes).", (long long)rest,
                (long long)st.st_size);
     return;
   }
   char what[FTPD_MAX_PATH + 100];
-  snprintf(what, sizeof what, "Opening %s mode data connection for %s (%lld bytes).", s->ascii ? "ASCII" : "BINARY",
-           vpath, (long long)st.st_size);
+  if (stop >= 0)
+    snprintf(what, sizeof what, "Opening BINARY mode data connection for %s (bytes %lld-%lld of %lld).", vpath,
+             (long long)rest, (long long)(stop < st.st_size ? stop : st.st_size) - 1, (long long)st.st_size);
+  else
+    snprintf(what, sizeof what, "Opening %s mode data connection for %s (%lld bytes).", s->ascii ? "ASCII" : "BINARY",
+             vpath, (long long)st.st_size);
   double t0 = mt_now();
   int dfd = ftpd_data_open(s, what);
   if (dfd < 0) {
@@ -76,7 +115,7 @@ void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   off_t sent = 0;
-  int rc = ftpd_data_send_file(s, dfd, ffd, rest, &sent);
+  int rc = ftpd_data_send_file(s, dfd, ffd, rest, stop, &sent);
   close(ffd);
   ftpd_xferlog(s, mt_now() - t0, sent, vpath, 'o', rc == 0);
   ftpd_data_finish(s, dfd, rc, "Transfer complete.");
@@ -164,6 +203,11 @@ static int publish_run(void *p) {
 static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   off_t rest = s->rest;
   s->rest = 0;
+  if (s->rang) {
+    s->rang = false;
+    ftpd_reply(s, 504, "RANG applies to RETR and HASH only; the range is reset.");
+    return;
+  }
   char name[FTPD_MAX_NAME + 1];
   if (kind == UP_STOU) rest = 0;
   if (rest > 0 && s->ascii) {
@@ -305,6 +349,7 @@ void ftpd_cmd_stou(ftpd_session_t *s, const char *arg, const char *vp) { upload(
 /* LIST/NLST/MLSD: build the listing, then send it in one go. */
 static void listing(ftpd_session_t *s, const char *vpath, int style) {
   s->rest = 0;
+  s->rang = false;
   sbuf_t b;
   sbuf_init(&b, 64 << 20);
   int r = ftpd_list(s, vpath, style, &b, "");
