@@ -133,6 +133,7 @@ typedef struct sess {
   bool epsv_ok;                   /* EPSV worked: sent with the transfer command from then on */
   char type;                      /* 'I', 'A' or 0 (unknown) */
   bool feat_mlst, feat_size, feat_mdtm, feat_mfmt, feat_rest, feat_utf8, feat_hash_sha256;
+  bool feat_rang;                 /* RANG (draft-bryan-ftp-range-08): HASH of a byte range */
   bool hash_selected;
   int code;                       /* the last reply's code; 0 none */
   char reply[2048];               /* its last line, CRLF removed */
@@ -225,6 +226,11 @@ int sess_hash(sess_t *s, const char *path, char *hex);
 int sess_hash_ahead(sess_t *s, const char *path);
 /* The HASH reply read ahead, as sess_hash would return it; -1 if none came. */
 int sess_hash_ahead_result(sess_t *s, char *hex);
+/* The server's SHA-256 of each of n byte ranges [from[i], to[i]) of path:
+ * RANG and HASH for every range, all sent in one write, then the replies.
+ * 0 with hex[i] filled; 1 when the server cannot (no RANG or HASH, or a
+ * reply for another range); else an exit code. */
+int sess_hash_ranges(sess_t *s, const char *path, int n, const uint64_t *from, const uint64_t *to, char (*hex)[65]);
 
 /* ---- ftps.c --------------------------------------------------------------------
  * The certificate policy: verified against the system store (plus

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -270,6 +271,7 @@ static void parse_feat(sess_t *s) {
       else if (!strcmp(f, "MFMT")) s->feat_mfmt = true;
       else if (!strcmp(f, "REST")) s->feat_rest = true;
       else if (!strcmp(f, "UTF8")) s->feat_utf8 = true;
+      else if (!strcmp(f, "RANG")) s->feat_rang = true;
       else if (!strcmp(f, "HASH")) {
         char line[256];
         snprintf(line, sizeof line, "%.*s", (int)n, p);
@@ -870,7 +872,13 @@ int sess_is_dir(sess_t *s, const char *path) {
 }
 
 /* Reads a HASH reply (code r, last line `line`) into hex. */
-static int hash_reply(sess_t *s, int r, const char *line, char *hex) {
+/* want_from/want_to: the range the reply must name (a whole file: 0, and
+ * any end) */
+static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint64_t want_from, int64_t want_to);
+
+static int hash_reply(sess_t *s, int r, const char *line, char *hex) { return hash_reply_range(s, r, line, hex, 0, -1); }
+
+static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint64_t want_from, int64_t want_to) {
   if (r < 0) return EX_CONNECT;
   if (r != 213) {
     if (r >= 500 && r <= 504) return 1;
@@ -879,10 +887,16 @@ static int hash_reply(sess_t *s, int r, const char *line, char *hex) {
   }
   /* "213 SHA-256 0-N hexhash path": the whole file, from its first byte */
   ftpp_hash_t h;
-  if (strlen(line) < 4 || ftpp_hash_parse(line + 4, &h) || strcasecmp(h.algo, "SHA-256") || strlen(h.hex) != 64 ||
-      h.start != 0) {
+  if (strlen(line) < 4 || ftpp_hash_parse(line + 4, &h) || strcasecmp(h.algo, "SHA-256") || strlen(h.hex) != 64) {
     seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", line);
     return EX_REMOTE;
+  }
+  if (h.start != want_from || (want_to >= 0 && h.end != (uint64_t)want_to)) {
+    if (want_to < 0) {
+      seterr(s, EX_REMOTE, "HASH reply for another range: %s", line);
+      return EX_REMOTE;
+    }
+    return 1;   /* a range asked and another hashed (RANG ignored): no range hash here */
   }
   memcpy(hex, h.hex, 65);
   return 0;
@@ -902,6 +916,28 @@ int sess_hash_ahead(sess_t *s, const char *path) {
   if (sess_send(s, "HASH %s", path) < 0) return -1;
   s->hash_ahead = true;
   return 0;
+}
+
+int sess_hash_ranges(sess_t *s, const char *path, int n, const uint64_t *from, const uint64_t *to, char (*hex)[65]) {
+  if (!s->feat_hash_sha256 || !s->hash_selected || !s->feat_rang || n < 1) return 1;
+  int r = sess_type(s, 'I');   /* RANG is for binary transfers */
+  if (r) return r;
+  for (int i = 0; i < n; i++)
+    if (to[i] <= from[i] || sess_send(s, "RANG %" PRIu64 " %" PRIu64, from[i], to[i] - 1) < 0 ||
+        sess_send(s, "HASH %s", path) < 0)
+      return to[i] <= from[i] ? 1 : EX_CONNECT;
+  int rc = 0;
+  for (int i = 0; i < n; i++) {   /* every reply is read, to keep the session in step */
+    int a = sess_reply(s, g_opts.timeout);
+    if (a < 0) return EX_CONNECT;
+    int b = sess_reply(s, g_opts.timeout);
+    if (b < 0) return EX_CONNECT;
+    char line[sizeof s->reply];
+    snprintf(line, sizeof line, "%s", s->reply);
+    int one = a != 350 ? 1 : hash_reply_range(s, b, line, hex[i], from[i], (int64_t)to[i]);
+    if (!rc) rc = one;
+  }
+  return rc;
 }
 
 int sess_hash_ahead_result(sess_t *s, char *hex) {

@@ -86,11 +86,12 @@ static void hash_hex(EVP_MD_CTX *h, char *hex) {
   hex[2 * len] = 0;
 }
 
-/* Hashes fd[0..n) into h with pread. 0 or -errno. */
-static int hash_file(EVP_MD_CTX *h, int fd, uint64_t n) {
+/* Hashes fd[from..from+n) into h with pread. 0 or -errno. */
+static int hash_range(EVP_MD_CTX *h, int fd, uint64_t from, uint64_t n) {
   char *buf = malloc(BUFSZ);
   if (!buf) return -ENOMEM;
-  uint64_t off = 0;
+  uint64_t off = from;
+  n += from;
   while (off < n) {
     size_t want = n - off < BUFSZ ? (size_t)(n - off) : BUFSZ;
     ssize_t r = pread(fd, buf, want, (off_t)off);
@@ -104,6 +105,8 @@ static int hash_file(EVP_MD_CTX *h, int fd, uint64_t n) {
   free(buf);
   return 0;
 }
+
+static int hash_file(EVP_MD_CTX *h, int fd, uint64_t n) { return hash_range(h, fd, 0, n); }
 
 /* Compares the server's HASH of path with ours. 0, EX_VERIFY, or an exit
  * code of the HASH command; says what was checked with -v. */
@@ -470,14 +473,21 @@ static int seg_run(void *arg, void **result) {
  *
  * A large or segmented download does not wait for the server to hash the
  * file after the last byte: a helper session asks for HASH while the bytes
- * flow. Segments arrive out of order, so their local hash is taken in file
- * order by a hasher that follows the segments' published `done` counts and
- * reads each range back (from the page cache) as soon as it is written. */
+ * flow. A segmented download from a server with RANG checks each segment on
+ * its own: every segment hashes its bytes as they arrive, on its own thread,
+ * and the server is asked for the hash of each segment's range (RANG, then
+ * HASH), so neither side hashes the file on one core from end to end.
+ * Without RANG the local hash must be of the whole file in order: a hasher
+ * follows the segments' published `done` counts and reads each range back
+ * (from the page cache) as soon as it is written. */
 
 typedef struct {
   const target_t *t;
   const char *path;
-  rhash_res_t res;
+  rhash_res_t res;            /* the whole file's; or, with n ranges, rc for them all */
+  int n;
+  uint64_t from[MAX_SEGMENTS], to[MAX_SEGMENTS];
+  char hex[MAX_SEGMENTS][65];
 } rhash_t;
 
 static int rhash_run(void *arg, void **result) {
@@ -485,7 +495,8 @@ static int rhash_run(void *arg, void **result) {
   sess_t hs;
   sess_init(&hs);
   r->res.rc = sess_open(&hs, r->t);
-  if (r->res.rc == 0) r->res.rc = sess_hash(&hs, r->path, r->res.hex);
+  if (r->res.rc == 0)
+    r->res.rc = r->n ? sess_hash_ranges(&hs, r->path, r->n, r->from, r->to, r->hex) : sess_hash(&hs, r->path, r->res.hex);
   sess_close(&hs);
   return 0;
 }
@@ -757,7 +768,25 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   rhash_t rh = {.t = t, .path = path, .res = {.rc = -1}};
   lhash_t lh = {.st = &st, .fd = fd, .rc = -1};
   bool want_rh = hashing && known && size >= RHASH_MIN;
-  if (hashing && st.n > 1) lh.h = hash_new();
+  /* segments checked one by one (RANG): each hashes its own bytes, a
+   * resumed one its written prefix first */
+  bool ranged = hashing && st.n > 1 && s->feat_rang;
+  for (int i = 0; ranged && i < st.n; i++) {
+    seg_t *g = &st.seg[i];
+    rh.from[i] = g->start;
+    rh.to[i] = g->end;
+    jobs[i].hash = hash_new();
+    if (!jobs[i].hash || (g->done && hash_range(jobs[i].hash, fd, g->start, g->done))) ranged = false;
+  }
+  if (ranged) {
+    rh.n = st.n;
+  } else if (hashing && st.n > 1) {
+    for (int i = 0; i < st.n; i++) {
+      if (jobs[i].hash) EVP_MD_CTX_free(jobs[i].hash);
+      jobs[i].hash = NULL;
+    }
+    lh.h = hash_new();
+  }
   mt_pool_t *pool = NULL;
   mt_future_t *fs[MAX_SEGMENTS] = {0}, *rf = NULL, *lf = NULL;
   size_t nworkers = (size_t)st.n - 1 + (want_rh ? 1 : 0) + (lh.h ? 1 : 0);
@@ -799,22 +828,49 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   prog_end(prog);
   uint64_t got = 0;
   for (int i = 0; i < st.n; i++) got += st.seg[i].done;
+  char lhex[MAX_SEGMENTS][65];   /* ranged: each segment's own hash */
+  for (int i = 0; ranged && i < st.n; i++) {
+    hash_hex(jobs[i].hash, lhex[i]);
+    EVP_MD_CTX_free(jobs[i].hash);
+  }
   free(jobs);
   if (ex == EX_CONNECT && got > have) ex = EX_XFER;   /* lost once bytes flowed: the transfer failed */
   char hex[65] = "";
-  if (!ex && hashing) {
+  if (!ex && hashing && !ranged) {
     if (lh.h && lh.rc == 0) hash_hex(lh.h, hex);   /* segmented: hashed in order alongside */
     else if (h) hash_hex(h, hex);                  /* one stream: hashed as received */
     else if (lh.h) ex = EX_LOCAL;
   }
-  if (h) EVP_MD_CTX_free(h);
+  if (h && !ranged) EVP_MD_CTX_free(h);
   if (lh.h) EVP_MD_CTX_free(lh.h);
   if (!ex && !sess_connected(s)) ex = sess_open(s, t);
+  bool checked = false;   /* ranged, and every range compared */
+  if (!ex && ranged) {
+    int r = rf && rh.res.rc == 0 ? 0 : sess_hash_ranges(s, path, st.n, rh.from, rh.to, rh.hex);
+    if (r == 0) {
+      checked = true;
+      for (int i = 0; i < st.n && !ex; i++)
+        if (strcmp(rh.hex[i], lhex[i])) {
+          snprintf(s->err, sizeof s->err, "SHA-256 mismatch in bytes %" PRIu64 "-%" PRIu64 ": server %s, local %s",
+                   rh.from[i], rh.to[i] - 1, rh.hex[i], lhex[i]);
+          ex = EX_VERIFY;
+        }
+      if (!ex && g_opts.verbose > 0) info("%s: SHA-256 verified, %d ranges of %" PRIu64 " bytes", path, st.n, got);
+    } else if (r == 1) {   /* the server hashes no range after all: the whole file, read back once */
+      EVP_MD_CTX *w = hash_new();
+      if (w && !hash_file(w, fd, size)) hash_hex(w, hex);
+      else ex = EX_LOCAL;
+      if (w) EVP_MD_CTX_free(w);
+      rf = NULL;   /* its answer was for ranges: ask for the whole file below */
+    } else {
+      ex = r;
+    }
+  }
   /* the helper's answer, unless it could not get one (then ask here) */
   const rhash_res_t *rres = rf && rh.res.rc >= 0 && rh.res.rc <= 1 ? &rh.res : NULL;
   rhash_res_t ares;
   if (ahead && (ares.rc = sess_hash_ahead_result(s, ares.hex)) >= 0 && ares.rc <= 1) rres = &ares;
-  if (!ex) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size, rres);
+  if (!ex && !checked) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size, ranged ? NULL : rres);
   if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
     struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
     futimens(fd, ts);

@@ -4,6 +4,9 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
   --hash        adds HASH (draft-bryan-ftpext-hash-02: FEAT line, OPTS HASH,
                 "213 SHA-256 0-N hex path") computed with hashlib
   --lie         HASH answers a wrong digest (a verification mismatch)
+  --rang        adds RANG (draft-bryan-ftp-range-08), for HASH only: "RANG a b"
+                then HASH digests bytes a..b, "213 SHA-256 a-<b+1> hex path"
+  --rang-ignored  RANG is answered 350 but HASH digests the whole file anyway
   --reset-once  the first RETR that starts at a non-zero REST offset has its
                 data connection reset after BYTES bytes (a segment's connection
                 breaking mid-way); later ones are served whole
@@ -35,6 +38,8 @@ root, port = sys.argv[1], int(sys.argv[2])
 args = sys.argv[3:]
 HASH = "--hash" in args
 LIE = "--lie" in args
+RANG_IGNORED = "--rang-ignored" in args
+RANG = "--rang" in args or RANG_IGNORED
 RESET = int(args[args.index("--reset-once") + 1]) if "--reset-once" in args else 0
 reset_done = [False]
 STALL = "--stall-once" in args
@@ -66,6 +71,9 @@ class Handler(FTPHandler):
     proto_cmds = dict(FTPHandler.proto_cmds)
     if HASH:
         proto_cmds["HASH"] = dict(perm="r", auth=True, arg=True, help="Syntax: HASH <SP> file-name")
+    if RANG:
+        proto_cmds["RANG"] = dict(perm=None, auth=True, arg=True, help="Syntax: RANG <SP> start <SP> end")
+    _rang = None
 
     def ftp_RETR(self, file):
         if BUSY and not busy_done[0]:
@@ -85,6 +93,13 @@ class Handler(FTPHandler):
         super().__init__(*a, **kw)
         if HASH:
             self._extra_feats = list(self._extra_feats) + ["HASH SHA-256*;SHA-512;SHA-1;MD5"]
+        if RANG:
+            self._extra_feats = list(self._extra_feats) + ["RANG STREAM"]
+
+    def ftp_RANG(self, line):
+        a, b = (int(x) for x in line.split())
+        self._rang = None if (a, b) == (1, 0) else (a, b)
+        self.respond("350 Restarting at %d. Ending byte at %d." % (a, b))
 
     def ftp_EPSV(self, line):
         if EPSV2:
@@ -111,8 +126,11 @@ class Handler(FTPHandler):
         except OSError as e:
             self.respond("550 %s." % e.strerror)
             return
+        start, rang, self._rang = 0, self._rang, None
+        if rang and not RANG_IGNORED:
+            start, data = rang[0], data[rang[0]:rang[1] + 1]
         digest = hashlib.sha256(data + (b"x" if LIE else b"")).hexdigest()
-        self.respond("213 SHA-256 0-%d %s %s" % (len(data), digest, self.fs.fs2ftp(path)))
+        self.respond("213 SHA-256 %d-%d %s %s" % (start, start + len(data), digest, self.fs.fs2ftp(path)))
 
 
 if "--evil-names" in args:

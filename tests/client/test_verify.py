@@ -1,7 +1,10 @@
 """Verified transfers: against mtftpd's HASH (under each model) and
 pyftpd_server.py --hash (pyftpdlib with HASH added, per
-draft-bryan-ftpext-hash-02); a lying server (--lie) for the mismatch; a
-server without HASH for the size check that -v reports."""
+draft-bryan-ftpext-hash-02); segments checked range by range where the
+server has RANG (mtftpd; pyftpd_server.py --rang), the whole file in order
+where not, and read back once where RANG is answered but not honoured; a
+lying server (--lie) for the mismatch; a server without HASH for the size
+check that -v reports."""
 import os
 
 import pytest
@@ -31,7 +34,11 @@ def test_hash_verified_get_put(servers, mtftp, kind):
     for extra in (["-s", "3"], []):
         r = mtftp("-v", "get", *extra, s.url("big.bin"), "-o", "big.out")
         assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
-        assert r.stderr.count("--> HASH big.bin") == 1
+        if extra and kind == "mtftpd":    # RANG: each segment's range checked
+            assert r.stderr.count("--> HASH big.bin") == 3 and r.stderr.count("--> RANG ") == 3, r.stderr
+            assert "--> RANG 3145728 6291455" in r.stderr and "verified, 3 ranges" in r.stderr
+        else:
+            assert r.stderr.count("--> HASH big.bin") == 1
         assert (mtftp.work / "big.out").read_bytes() == big
         (mtftp.work / "big.out").unlink()
     (mtftp.work / "up.bin").write_bytes(data[:777_777])
@@ -51,12 +58,35 @@ def hash_mismatch(servers, mtftp):
     r = mtftp("get", "-s", "2", s.url("m9.bin"))
     assert r.returncode == EX["verify"] and "SHA-256 mismatch" in r.stderr, r.stderr
     assert not (mtftp.work / "m9.bin").exists() and (mtftp.work / "m9.bin.part").exists()
+    # a server with RANG, lying: the first segment's range is the mismatch
+    s2 = servers("pyftpdlib", "--hash", "--rang", "--lie", root=s.root)
+    r = mtftp("get", "-s", "2", s2.url("m9.bin"), "-o", "m9r.bin")
+    assert r.returncode == EX["verify"], r.stderr
+    assert "SHA-256 mismatch in bytes 0-4718591" in r.stderr, r.stderr
+    assert not (mtftp.work / "m9r.bin").exists() and (mtftp.work / "m9r.bin.part").exists()
     (mtftp.work / "u.bin").write_bytes(b"u" * 1000)
     assert mtftp("put", "u.bin", s.url("u.bin")).returncode == EX["verify"]
     # --no-verify: only the size is checked
     r = mtftp("--no-verify", "-v", "get", s.url("m.bin"), "-o", "nv.bin")
     assert r.returncode == 0, r.stderr
     assert "--> HASH" not in r.stderr and "size checked" in r.stderr
+
+
+def ranges_honoured_or_not(servers, mtftp):
+    data = os.urandom(9 * 1024 * 1024 + 5)
+    s = servers("pyftpdlib", "--hash", "--rang")
+    (s.root / "r.bin").write_bytes(data)
+    r = mtftp("-v", "get", "-s", "3", s.url("r.bin"))
+    assert r.returncode == 0 and "SHA-256 verified, 3 ranges" in r.stderr, r.stderr
+    assert (mtftp.work / "r.bin").read_bytes() == data
+    # RANG answered, then HASH of the whole file: the client reads its copy
+    # back once and checks the whole file instead
+    s2 = servers("pyftpdlib", "--hash", "--rang-ignored", root=s.root)
+    r = mtftp("-v", "get", "-s", "3", s2.url("r.bin"), "-o", "r2.bin")
+    assert r.returncode == 0, r.stderr
+    assert "--> RANG " in r.stderr and "ranges" not in r.stderr.split("SHA-256 verified")[-1], r.stderr
+    assert "SHA-256 verified (" in r.stderr
+    assert (mtftp.work / "r2.bin").read_bytes() == data
 
 
 def size_check_without_hash(servers, mtftp):
@@ -70,4 +100,5 @@ def size_check_without_hash(servers, mtftp):
 # pyftpdlib behaves the same whatever mtftpd's model: these run once.
 if MODEL == "threads":
     test_hash_mismatch = hash_mismatch
+    test_ranges_honoured_or_not = ranges_honoured_or_not
     test_size_check_without_hash = size_check_without_hash
