@@ -307,7 +307,11 @@ static ssize_t put_bytes(int fd, char *buf, size_t n, uint64_t off, bool ascii, 
  * shows: it fails (where the write itself would raise SIGBUS), the segment
  * goes on with pwrite, and pwrite reports the real error. So does a kernel
  * or file system that cannot map the file. */
-#define MAP_WIN (8u << 20)   /* bytes mapped at a time; a multiple of any page size */
+#define MAP_WIN (2u << 20)   /* bytes mapped at a time (a multiple of any page size): few
+                                enough that mapped pages do not swell the resident size */
+#define MAP_MIN (16u << 20)  /* smaller files go through pwrite: with many files at once, a
+                                mapping's set-up and unmapping (a TLB flush on every CPU the
+                                process runs on) costs more than the copy it saves */
 
 static void win_drop(segjob_t *j) {
   if (j->win) munmap(j->win, j->wlen);
@@ -486,8 +490,8 @@ typedef struct {
   const char *path;
   rhash_res_t res;            /* the whole file's; or, with n ranges, rc for them all */
   int n;
-  uint64_t from[MAX_SEGMENTS], to[MAX_SEGMENTS];
-  char hex[MAX_SEGMENTS][65];
+  const uint64_t *from, *to;  /* the ranges, and their hashes */
+  char (*hex)[65];
 } rhash_t;
 
 static int rhash_run(void *arg, void **result) {
@@ -754,7 +758,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   /* sized up front, so segments can map their windows (the state file, not
    * the length, says what has arrived) */
   struct stat pst;
-  bool map = !to_eof && size > 0 && !fstat(fd, &pst) && ((uint64_t)pst.st_size >= size || !ftruncate(fd, (off_t)size));
+  bool map = !to_eof && size >= MAP_MIN && !fstat(fd, &pst) && ((uint64_t)pst.st_size >= size || !ftruncate(fd, (off_t)size));
   for (int i = 0; i < st.n; i++) {
     jobs[i] = (segjob_t){.t = t, .path = path, .fd = fd, .st = &st, .idx = i, .size_known = known,
                          .to_eof = to_eof, .ascii = s->ascii, .map = map, .prog = prog};
@@ -766,6 +770,11 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   jobs[0].hash = h;
   bool hashing = g_opts.verify && s->feat_hash_sha256 && s->hash_selected && !s->ascii;
   rhash_t rh = {.t = t, .path = path, .res = {.rc = -1}};
+  /* ranged: the ranges' hashes asked on two helpers, half each, so that the
+   * server hashes two ranges at once */
+  uint64_t rfrom[MAX_SEGMENTS], rto[MAX_SEGMENTS];
+  char rhex[MAX_SEGMENTS][65];
+  rhash_t rh2 = {.t = t, .path = path, .res = {.rc = -1}};
   lhash_t lh = {.st = &st, .fd = fd, .rc = -1};
   bool want_rh = hashing && known && size >= RHASH_MIN;
   /* segments checked one by one (RANG): each hashes its own bytes, a
@@ -773,13 +782,16 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   bool ranged = hashing && st.n > 1 && s->feat_rang;
   for (int i = 0; ranged && i < st.n; i++) {
     seg_t *g = &st.seg[i];
-    rh.from[i] = g->start;
-    rh.to[i] = g->end;
+    rfrom[i] = g->start;
+    rto[i] = g->end;
     jobs[i].hash = hash_new();
     if (!jobs[i].hash || (g->done && hash_range(jobs[i].hash, fd, g->start, g->done))) ranged = false;
   }
   if (ranged) {
-    rh.n = st.n;
+    rh.n = st.n / 2;
+    rh.from = rfrom, rh.to = rto, rh.hex = rhex;
+    rh2.n = st.n - rh.n;
+    rh2.from = rfrom + rh.n, rh2.to = rto + rh.n, rh2.hex = rhex + rh.n;
   } else if (hashing && st.n > 1) {
     for (int i = 0; i < st.n; i++) {
       if (jobs[i].hash) EVP_MD_CTX_free(jobs[i].hash);
@@ -788,12 +800,13 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     lh.h = hash_new();
   }
   mt_pool_t *pool = NULL;
-  mt_future_t *fs[MAX_SEGMENTS] = {0}, *rf = NULL, *lf = NULL;
-  size_t nworkers = (size_t)st.n - 1 + (want_rh ? 1 : 0) + (lh.h ? 1 : 0);
+  mt_future_t *fs[MAX_SEGMENTS] = {0}, *rf = NULL, *rf2 = NULL, *lf = NULL;
+  size_t nworkers = (size_t)st.n - 1 + (want_rh ? (ranged ? 2 : 1) : 0) + (lh.h ? 1 : 0);
   if (nworkers) {
     pool = mt_pool_new(nworkers);
     for (int i = 1; pool && i < st.n; i++) fs[i] = mt_pool_submit(pool, seg_run, &jobs[i]);
     if (pool && want_rh) rf = mt_pool_submit(pool, rhash_run, &rh);
+    if (pool && want_rh && ranged) rf2 = mt_pool_submit(pool, rhash_run, &rh2);
     if (pool && lh.h) lf = mt_pool_submit(pool, lhash_run, &lh);
   }
   /* a smaller single stream: its HASH rides ahead of the EPSV (no round trip of its own) */
@@ -824,6 +837,10 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     mt_future_result(rf, MT_FOREVER, NULL);
     mt_future_release(rf);
   }
+  if (rf2) {
+    mt_future_result(rf2, MT_FOREVER, NULL);
+    mt_future_release(rf2);
+  }
   if (pool) mt_pool_free(pool);
   prog_end(prog);
   uint64_t got = 0;
@@ -846,13 +863,13 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!ex && !sess_connected(s)) ex = sess_open(s, t);
   bool checked = false;   /* ranged, and every range compared */
   if (!ex && ranged) {
-    int r = rf && rh.res.rc == 0 ? 0 : sess_hash_ranges(s, path, st.n, rh.from, rh.to, rh.hex);
+    int r = rf && rf2 && rh.res.rc == 0 && rh2.res.rc == 0 ? 0 : sess_hash_ranges(s, path, st.n, rfrom, rto, rhex);
     if (r == 0) {
       checked = true;
       for (int i = 0; i < st.n && !ex; i++)
-        if (strcmp(rh.hex[i], lhex[i])) {
+        if (strcmp(rhex[i], lhex[i])) {
           snprintf(s->err, sizeof s->err, "SHA-256 mismatch in bytes %" PRIu64 "-%" PRIu64 ": server %s, local %s",
-                   rh.from[i], rh.to[i] - 1, rh.hex[i], lhex[i]);
+                   rfrom[i], rto[i] - 1, rhex[i], lhex[i]);
           ex = EX_VERIFY;
         }
       if (!ex && g_opts.verbose > 0) info("%s: SHA-256 verified, %d ranges of %" PRIu64 " bytes", path, st.n, got);
