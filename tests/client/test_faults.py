@@ -53,8 +53,7 @@ def test_server_killed_then_resume(servers, mtftp, home, segments):
     assert "mtftp: get " in err and err.strip().count("\n") == 0, err
     assert part.exists() and state.exists()
     assert not (mtftp.work / "big.bin").exists()
-    # the .part is sized up front; the state file says what arrived
-    assert part.stat().st_size == len(data)
+    # the state file, not the .part's length, says what arrived
     got = state_done(state)
     assert 0 < got < len(data)
     # a new server on the same tree: -c continues from the state file
