@@ -94,7 +94,7 @@ def test_disk_full(servers, mtftp, tmp_path, segments):
     if not shutil.which("unshare"):
         raise AssertionError("needs unshare (util-linux)")
     s = servers("mtftpd")
-    (s.root / "huge.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    (s.root / "huge.bin").write_bytes(os.urandom(17 * 1024 * 1024))   # mapped: 16 MiB or more
     mnt = tmp_path / "small"
     mnt.mkdir()
     script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "
