@@ -18,8 +18,12 @@
  *
  * The table is shared by every session and, for the fork model, every
  * process: a MAP_SHARED anonymous mapping made before any fork (main.c),
- * direct-mapped on (dev, ino, algorithm), sized by hash-cache (entries;
- * 0 = off). Each slot is a seqlock: a writer claims an even sequence by
+ * in buckets of WAYS slots chosen by (dev, ino, algorithm, range start),
+ * sized by hash-cache (entries, rounded up to whole buckets; 0 = off). A
+ * new digest takes its own key's slot, else an empty one, else the one of
+ * the fewest bytes: what is evicted is what is cheapest to hash again, so
+ * thousands of small files do not push out a large file's digest. Each
+ * slot is a seqlock: a writer claims an even sequence by
  * compare-and-swap (odd while it writes; a busy slot is left alone, since
  * a cache may miss), a reader copies the words and keeps them only if the
  * sequence is even and unchanged. Every word is an atomic, so readers and
@@ -36,6 +40,7 @@
 
 enum { K_DEV, K_INO, K_SIZE, K_MSEC, K_MNSEC, K_CSEC, K_CNSEC, K_ALGO, K_FROM, K_TO, NKEY };
 #define NDIG (FTPD_DIGEST_MAX / 8)
+#define WAYS 4
 
 struct dslot {
   _Atomic uint64_t seq;
@@ -51,6 +56,7 @@ static size_t map_size(size_t n) { return sizeof(struct ftpd_digests) + n * size
 
 struct ftpd_digests *ftpd_digests_new(size_t n) {
   if (!n) return NULL;
+  n = (n + WAYS - 1) / WAYS * WAYS;
   void *p = mmap(NULL, map_size(n), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return NULL;
   struct ftpd_digests *d = p;         /* zero-filled: every slot empty (algo word 0) */
@@ -78,11 +84,21 @@ static void key_of(const struct stat *st, int algo, unsigned len, uint64_t from,
   k[K_TO] = to;
 }
 
-static struct dslot *slot_of(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from) {
+/* The first slot of the key's bucket. */
+static struct dslot *bucket_of(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from) {
   uint64_t h = (uint64_t)st->st_ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)st->st_dev * 0xC2B2AE3D27D4EB4Full;
   h ^= (uint64_t)(algo + 1) * 0x165667B19E3779F9ull ^ from * 0x27D4EB2F165667C5ull;
   h ^= h >> 29;
-  return &d->slot[h % d->n];
+  return &d->slot[h % (d->n / WAYS) * WAYS];
+}
+
+/* A consistent copy of slot s's words; false while it is being written. */
+static bool slot_read(struct dslot *s, uint64_t w[NKEY + NDIG]) {
+  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+  if (seq & 1) return false;
+  for (int i = 0; i < NKEY + NDIG; i++) w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
+  atomic_thread_fence(memory_order_acquire);
+  return atomic_load_explicit(&s->seq, memory_order_relaxed) == seq;
 }
 
 struct timespec ftpd_digest_clock(void) {
@@ -94,18 +110,16 @@ struct timespec ftpd_digest_clock(void) {
 bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, uint64_t from, uint64_t to, unsigned len,
                      unsigned char *out) {
   if (!d || len > FTPD_DIGEST_MAX) return false;
-  struct dslot *s = slot_of(d, st, algo, from);
-  uint64_t w[NKEY + NDIG];
-  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-  if (seq & 1) return false;
-  for (int i = 0; i < NKEY + NDIG; i++) w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
-  atomic_thread_fence(memory_order_acquire);
-  if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq) return false;
-  uint64_t k[NKEY];
+  struct dslot *b = bucket_of(d, st, algo, from);
+  uint64_t k[NKEY], w[NKEY + NDIG];
   key_of(st, algo, len, from, to, k);
-  if (memcmp(w, k, sizeof k)) return false;
-  memcpy(out, &w[NKEY], len);
-  return true;
+  for (int i = 0; i < WAYS; i++) {
+    if (slot_read(&b[i], w) && !memcmp(w, k, sizeof k)) {
+      memcpy(out, &w[NKEY], len);
+      return true;
+    }
+  }
+  return false;
 }
 
 static bool before(const struct timespec *a, const struct timespec *b) {
@@ -120,16 +134,31 @@ bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const str
   key_of(last, algo, len, from, to, k2);
   /* changed while read, or changed in the tick the reading began: not kept */
   if (memcmp(k, k2, sizeof k) || !before(&first->st_ctim, &clock)) return false;
-  struct dslot *s = slot_of(d, first, algo, from);
+  /* the key's own slot, else an empty one, else the fewest bytes; a slot
+   * being written is passed over */
+  struct dslot *b = bucket_of(d, first, algo, from), *s = NULL;
+  uint64_t w[NKEY + NDIG], least = UINT64_MAX;
+  for (int i = 0; i < WAYS; i++) {
+    if (!slot_read(&b[i], w)) continue;
+    if (!memcmp(w, k, sizeof k) || !w[K_ALGO]) {
+      s = &b[i];
+      break;
+    }
+    if (w[K_TO] - w[K_FROM] < least) {
+      least = w[K_TO] - w[K_FROM];
+      s = &b[i];
+    }
+  }
+  if (!s) return false;
   uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
   if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
                                                             memory_order_relaxed))
     return false;
   atomic_thread_fence(memory_order_release);
-  uint64_t w[NDIG] = {0};
-  memcpy(w, digest, len);
+  uint64_t dw[NDIG] = {0};
+  memcpy(dw, digest, len);
   for (int i = 0; i < NKEY; i++) atomic_store_explicit(&s->w[i], k[i], memory_order_relaxed);
-  for (int i = 0; i < NDIG; i++) atomic_store_explicit(&s->w[NKEY + i], w[i], memory_order_relaxed);
+  for (int i = 0; i < NDIG; i++) atomic_store_explicit(&s->w[NKEY + i], dw[i], memory_order_relaxed);
   atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
   return true;
 }

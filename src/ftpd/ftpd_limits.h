@@ -22,7 +22,7 @@
 #define FTPD_MAX_CONFIG_FILE   (1 << 20) /* bytes in the config file */
 #define FTPD_MAX_BAN_ENTRIES   4096   /* addresses the failed-login table tracks at once */
 #define FTPD_MAX_RATE_USERS    1024   /* users with a shared max-rate-per-user bucket */
-#define FTPD_HASH_CACHE        4096   /* default hash-cache: digests remembered (136 B each) */
+#define FTPD_HASH_CACHE        4096   /* default hash-cache: digests remembered (152 B each) */
 
 #define FTPD_LOGIN_DELAY       1.0    /* seconds before the reply to a failed PASS */
 #define FTPD_LOGIN_TIMEOUT     60.0   /* seconds from connect to login */

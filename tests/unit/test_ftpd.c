@@ -588,17 +588,22 @@ static void test_rate_clocks(void **st) {
 
 /* The digest cache's rules (digests.c) on made-up fstats: kept only for a
  * file unchanged while read and stamped before the reading's tick; found
- * only for the same inode, size, times and algorithm; shared with a forked
- * process; a table of one slot overwritten by the next file. */
+ * only for the same inode, size, times, algorithm and range; shared with a
+ * forked process; a full bucket gives up its entry of the fewest bytes. */
+static struct stat fake(ino_t ino, off_t size) {
+  struct stat a = {.st_dev = 8, .st_ino = ino, .st_size = size};
+  a.st_mtim = (struct timespec){100, 5};
+  a.st_ctim = (struct timespec){200, 7};
+  return a;
+}
+
 static void test_digest_cache(void **st) {
   (void)st;
   assert_null(ftpd_digests_new(0));
   assert_true(ftpd_digest_clock().tv_sec > 0);
-  struct ftpd_digests *d = ftpd_digests_new(1);
+  struct ftpd_digests *d = ftpd_digests_new(1);   /* one bucket of 4 */
   assert_non_null(d);
-  struct stat a = {.st_dev = 8, .st_ino = 42, .st_size = 1000};
-  a.st_mtim = (struct timespec){100, 5};
-  a.st_ctim = (struct timespec){200, 7};
+  struct stat a = fake(42, 1000);
   struct timespec clock = {200, 8};
   unsigned char dig[FTPD_DIGEST_MAX], got[FTPD_DIGEST_MAX];
   for (int i = 0; i < FTPD_DIGEST_MAX; i++) dig[i] = (unsigned char)(i * 7 + 1);
@@ -623,23 +628,34 @@ static void test_digest_cache(void **st) {
   b = a;
   b.st_mtim.tv_sec++;
   assert_false(ftpd_digest_get(d, &b, 0, 0, 1000, 32, got));
-  b = a;
-  b.st_ino++;
+  b = fake(43, 1000);
   assert_false(ftpd_digest_get(d, &b, 0, 0, 1000, 32, got));
   pid_t pid = fork();                                  /* shared with session processes */
   if (pid == 0) {
     unsigned char g[FTPD_DIGEST_MAX];
     bool hit = ftpd_digest_get(d, &a, 0, 0, 1000, 32, g) && !memcmp(g, dig, 32);
     dig[0] ^= 0xff;
-    bool put = ftpd_digest_put(d, &b, &b, clock, 2, 0, 1000, dig, 20);      /* the one slot: replaces a */
+    bool put = ftpd_digest_put(d, &b, &b, clock, 2, 0, 1000, dig, 20);
     _exit(hit && put ? 0 : 1);
   }
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  assert_false(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
+  assert_true(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
   assert_true(ftpd_digest_get(d, &b, 2, 0, 1000, 20, got));
   assert_int_equal(got[0], dig[0] ^ 0xff);
+  /* the bucket fills (a, b, c, e); f evicts the fewest bytes (c), then g
+   * the next fewest (a or b, 1000 bytes each), never e */
+  struct stat c = fake(44, 10), e = fake(45, 5000), f = fake(46, 9000), g = fake(47, 100);
+  assert_true(ftpd_digest_put(d, &c, &c, clock, 0, 0, 10, dig, 32));
+  assert_true(ftpd_digest_put(d, &e, &e, clock, 0, 0, 5000, dig, 32));
+  assert_true(ftpd_digest_put(d, &f, &f, clock, 0, 0, 9000, dig, 32));
+  assert_false(ftpd_digest_get(d, &c, 0, 0, 10, 32, got));
+  assert_true(ftpd_digest_get(d, &e, 0, 0, 5000, 32, got) && ftpd_digest_get(d, &f, 0, 0, 9000, 32, got));
+  assert_true(ftpd_digest_put(d, &g, &g, clock, 0, 0, 100, dig, 32));
+  assert_true(ftpd_digest_get(d, &e, 0, 0, 5000, 32, got) && ftpd_digest_get(d, &f, 0, 0, 9000, 32, got));
+  assert_true(ftpd_digest_get(d, &g, 0, 0, 100, 32, got));
+  assert_true(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got) != ftpd_digest_get(d, &b, 2, 0, 1000, 20, got));
   assert_false(ftpd_digest_put(d, &a, &a, clock, 0, 0, 1000, dig, FTPD_DIGEST_MAX + 1));
   ftpd_digests_free(d);
   ftpd_digests_free(NULL);
