@@ -14,11 +14,14 @@ the server read every file to hash it: that run is printed on its own too.
 
 Each figure is the median of RUNS runs, the two clients alternating; the
 ratio is lftp's time over mtftp's (above 1: mtftp is faster). Each run
-fetches into a directory of its own. The many small trees are removed only
-after the last run: ext4 makes an inode allocation scan past the inodes
-deleted in the last half minute (recently_deleted()), so removing 2,000
-files just before a run charges that run for the removal; a big file is
-removed at once (one inode) so the page cache and the disk do not fill.
+fetches into a directory of its own (under BENCH_OUT, default the system's
+temporary directory). The small trees are removed only after the last run:
+ext4 makes an inode allocation scan past the inodes deleted in the last
+half minute (recently_deleted()), so removing a few thousand files just
+before a run made (b) swing fourfold for either client — start the bench
+half a minute after removing many files. A big file is removed at once
+(one inode). The served files are read before each run (see warm()). A
+tmpfs is no better a target: its page faults make (c) slower for both.
 
 Usage: bench/bench_client.py [BUILD_DIR] [BIG_MIB]   (defaults: build, 1024)
 On a busy machine pass a smaller BIG_MIB; the output says what was used.
@@ -55,6 +58,17 @@ def vmhwm(pid):
     except OSError:
         pass
     return 0
+
+
+def warm(paths):
+    """Reads the files the next run serves, so that every run starts with
+    them in the page cache: this machine's kernel pages out cold page cache
+    on its own (DAMON's pageout, /sys/kernel/mm/damon), which would make a
+    run read the disk or not by chance."""
+    for p in paths:
+        with open(p, "rb", buffering=0) as f:
+            while f.read(8 << 20):
+                pass
 
 
 def run_timed(args, cwd):
@@ -111,7 +125,8 @@ def main():
             time.sleep(0.05)
     base = f"ftp://bench:bench@127.0.0.1:{port}"
     lftp_open = f"set net:max-retries 1; set xfer:clobber on; open -u bench,bench -p {port} 127.0.0.1"
-    outs = os.path.join(tmp, "out")
+    out_base = os.environ.get("BENCH_OUT") or tempfile.gettempdir()
+    outs = tempfile.mkdtemp(prefix="bench_client.out.", dir=out_base)
     seq = [0]
 
     def fresh():
@@ -136,11 +151,16 @@ def main():
         "single": ([MTFTP, "-q", *nv, "get", f"{base}/big.bin"], None),
     }
     times = {k: ([], []) for k in cases}
+    served = {"many": [os.path.join(root, "many", n) for n in sorted(os.listdir(os.path.join(root, "many")))],
+              "small": [os.path.join(root, "small", n) for n in sorted(os.listdir(os.path.join(root, "small")))],
+              "big": [os.path.join(root, "big.bin")], "single": [os.path.join(root, "big.bin")]}
     rss = []
     try:
         for _ in range(RUNS):
             for name, (mine, theirs) in cases.items():
+                files = served[name.split("_")[0]]
                 out = fresh()
+                warm(files)
                 dt, kib = run_timed(mine, out)
                 times[name][0].append(dt)
                 if name.startswith("big") or name == "single":
@@ -149,6 +169,7 @@ def main():
                     rss.append(kib)
                 if theirs:
                     out = fresh()
+                    warm(files)
                     times[name][1].append(run_timed(theirs, out)[0])
                     if name.startswith("big"):
                         shutil.rmtree(out)
@@ -157,11 +178,12 @@ def main():
         srv.wait()
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(outs, ignore_errors=True)
 
     med = {k: (statistics.median(a), statistics.median(b) if b else None) for k, (a, b) in times.items()}
     load = os.getloadavg()[0]
     print(f"bench_client: {RUNS} runs each, medians; big file {BIG_MIB} MiB; load average {load:.1f} "
-          f"on {os.cpu_count()} CPUs")
+          f"on {os.cpu_count()} CPUs; fetched into {out_base}")
 
     def line(label, mine, theirs, anchor, goal):
         ratio = theirs / mine
