@@ -920,12 +920,16 @@ int sess_hash_ahead(sess_t *s, const char *path) {
 
 int sess_hash_ranges(sess_t *s, const char *path, int n, const uint64_t *from, const uint64_t *to, char (*hex)[65]) {
   if (!s->feat_hash_sha256 || !s->hash_selected || !s->feat_rang || n < 1) return 1;
+  for (int i = 0; i < n; i++)
+    if (to[i] <= from[i]) return 1;   /* an empty range has no RANG */
   int r = sess_type(s, 'I');   /* RANG is for binary transfers */
   if (r) return r;
   for (int i = 0; i < n; i++)
-    if (to[i] <= from[i] || sess_send(s, "RANG %" PRIu64 " %" PRIu64, from[i], to[i] - 1) < 0 ||
-        sess_send(s, "HASH %s", path) < 0)
-      return to[i] <= from[i] ? 1 : EX_CONNECT;
+    if (sess_send(s, "RANG %" PRIu64 " %" PRIu64, from[i], to[i] - 1) < 0 || sess_send(s, "HASH %s", path) < 0)
+      return EX_CONNECT;
+  /* and the range dropped: a server whose HASH ignored it would apply the
+   * last one to the session's next RETR */
+  if (sess_send(s, "RANG 1 0") < 0) return EX_CONNECT;
   int rc = 0;
   for (int i = 0; i < n; i++) {   /* every reply is read, to keep the session in step */
     int a = sess_reply(s, g_opts.timeout);
@@ -937,6 +941,7 @@ int sess_hash_ranges(sess_t *s, const char *path, int n, const uint64_t *from, c
     int one = a != 350 ? 1 : hash_reply_range(s, b, line, hex[i], from[i], (int64_t)to[i]);
     if (!rc) rc = one;
   }
+  if (sess_reply(s, g_opts.timeout) < 0) return EX_CONNECT;   /* RANG 1 0's, whatever it is */
   return rc;
 }
 

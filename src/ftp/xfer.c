@@ -247,6 +247,7 @@ typedef struct {
   bool ascii;
   EVP_MD_CTX *hash;          /* hashed in order (one stream from 0) */
   bool map;                  /* received straight into a mapping of the .part */
+  bool hash_prefix;          /* hash's segment resumed: its written bytes to hash first */
   char *win;                 /* the mapped window, [woff, woff + wlen) of the file */
   uint64_t woff, wlen;
   prog_t *prog;
@@ -360,7 +361,9 @@ static int seg_once(segjob_t *j, char *buf) {
       ex = EX_INTR;
       break;
     }
-    bool mapped = j->map && win_at(j, pos, g->end);
+    /* not under TLS: OpenSSL copies into the window from user space, where
+     * a page the kernel cannot make writable would be a SIGBUS */
+    bool mapped = j->map && !s->dtls && win_at(j, pos, g->end);
     char *dst = mapped ? j->win + (pos - j->woff) : buf;
     /* a rate limit paces in buffer-sized chunks (and keeps the NOOPs coming) */
     size_t want = mapped && g_opts.rate <= 0 ? (size_t)(j->woff + j->wlen - pos) : BUFSZ;
@@ -442,6 +445,15 @@ static int seg_run(void *arg, void **result) {
     return j->rc = EX_LOCAL;
   }
   int ex = 0;
+  if (j->hash_prefix) {   /* on this segment's own thread, beside the others */
+    seg_t *g = &j->st->seg[j->idx];
+    int r = hash_range(j->hash, j->fd, g->start, g->done);
+    j->hash_prefix = false;
+    if (r) {
+      snprintf(j->err, sizeof j->err, "reading back what arrived before: %s", strerror(-r));
+      return j->rc = EX_LOCAL;
+    }
+  }
   for (int attempt = 0;; attempt++) {
     seg_t *g = &j->st->seg[j->idx];
     if (!j->to_eof && g->done == g->end - g->start) {
@@ -544,6 +556,38 @@ out:
 #define RHASH_MIN (8 << 20)   /* below this a helper login costs more than it saves */
 
 /* ---- get --------------------------------------------------------------------------- */
+
+/* A small download that resumes nothing, to a name that is free and has no
+ * .part beside it, goes to an unnamed file (O_TMPFILE) in the target's
+ * directory, which gets its name by one link once complete and verified:
+ * one change to the directory per file instead of three (create the .part,
+ * remove a stale state, rename), each of which holds the directory's lock,
+ * on which `mget -j 8` of small files queued. A failed one is linked as the
+ * .part, as any failed download leaves it. */
+#define UNNAMED_MAX MIN_SEGMENT   /* files this small are never segmented */
+
+static int open_unnamed(const char *local) {
+  static int proc_ok = -1;   /* links are made through /proc/self/fd */
+  if (proc_ok < 0) __atomic_store_n(&proc_ok, access("/proc/self/fd", X_OK) == 0, __ATOMIC_RELAXED);
+  if (!__atomic_load_n(&proc_ok, __ATOMIC_RELAXED)) return -1;
+  char dir[4200];
+  const char *sl = strrchr(local, '/');
+  if (!sl) snprintf(dir, sizeof dir, ".");
+  else snprintf(dir, sizeof dir, "%.*s", sl == local ? 1 : (int)(sl - local), local);
+  return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);   /* -1 where the file system has none */
+}
+
+/* Gives the unnamed file fd the name; replace: over an existing file (by
+ * a link to the .part and a rename). 0 or -errno. */
+static int name_unnamed(int fd, const char *name, const char *part, bool replace) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  if (!linkat(AT_FDCWD, p, AT_FDCWD, name, AT_SYMLINK_FOLLOW)) return 0;
+  if (errno != EEXIST || !replace) return -errno;
+  unlink(part);
+  if (linkat(AT_FDCWD, p, AT_FDCWD, part, AT_SYMLINK_FOLLOW) || rename(part, name)) return -errno;
+  return 0;
+}
 
 /* `get -c` when mtftp has no state file for local, but local itself exists
  * (a download by another tool, as wget -c and lftp get -c continue): its
@@ -658,7 +702,8 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   s->err[0] = 0;
   if (!strcmp(local, "-")) return get_stream(s, path, 1, "standard output");
   struct stat lst;
-  if (stat(local, &lst) == 0 && !S_ISREG(lst.st_mode)) {
+  bool local_free = stat(local, &lst) != 0 && errno == ENOENT;
+  if (!local_free && !S_ISREG(lst.st_mode)) {
     if (S_ISDIR(lst.st_mode)) {
       snprintf(s->err, sizeof s->err, "%s: is a directory", local);
       return EX_LOCAL;
@@ -699,7 +744,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   state_t st = {.fd = -1, .path = spath, .size = size, .mtime = rtime};
   pthread_mutex_init(&st.lock, NULL);
   bool resumed = false;
-  int fd = -1;
+  int fd = -1, unnamed = -1;   /* unnamed: fd is an O_TMPFILE, named at the end */
   if (o->resume && known && state_load(spath, &st) == 0 && st.size == size && st.mtime == rtime) {
     fd = open(part, O_RDWR | O_CLOEXEC);
     resumed = fd >= 0;
@@ -721,7 +766,6 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     st.fd = -1;
     st.size = size;
     st.mtime = rtime;
-    unlink(spath);   /* a stale state must never describe the new .part */
     int n = o->segments < 1 ? 1 : (o->segments > MAX_SEGMENTS ? MAX_SEGMENTS : o->segments);
     if (!known || s->ascii) n = 1;
     while (n > 1 && size / (uint64_t)n < MIN_SEGMENT) n--;
@@ -731,7 +775,13 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
       st.seg[i].end = i == n - 1 ? size : size / (uint64_t)n * (uint64_t)(i + 1);
       st.seg[i].done = 0;
     }
-    fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct stat pst0;
+    if (known && size < UNNAMED_MAX && local_free && !o->resume && stat(part, &pst0) && errno == ENOENT)
+      fd = unnamed = open_unnamed(local);
+    if (fd < 0) {
+      unlink(spath);   /* a stale state must never describe the new .part */
+      fd = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
       snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
       return EX_LOCAL;
@@ -785,7 +835,8 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     rfrom[i] = g->start;
     rto[i] = g->end;
     jobs[i].hash = hash_new();
-    if (!jobs[i].hash || (g->done && hash_range(jobs[i].hash, fd, g->start, g->done))) ranged = false;
+    jobs[i].hash_prefix = g->done > 0;
+    if (!jobs[i].hash) ranged = false;
   }
   if (ranged) {
     rh.n = st.n / 2;
@@ -796,6 +847,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     for (int i = 0; i < st.n; i++) {
       if (jobs[i].hash) EVP_MD_CTX_free(jobs[i].hash);
       jobs[i].hash = NULL;
+      jobs[i].hash_prefix = false;
     }
     lh.h = hash_new();
   }
@@ -863,7 +915,11 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!ex && !sess_connected(s)) ex = sess_open(s, t);
   bool checked = false;   /* ranged, and every range compared */
   if (!ex && ranged) {
-    int r = rf && rf2 && rh.res.rc == 0 && rh2.res.rc == 0 ? 0 : sess_hash_ranges(s, path, st.n, rfrom, rto, rhex);
+    /* the helpers' answers; asked here when they had none, but not again
+     * when the server said it hashes no range */
+    int r = rf && rf2 && rh.res.rc == 0 && rh2.res.rc == 0 ? 0
+            : (rf && rh.res.rc == 1) || (rf2 && rh2.res.rc == 1) ? 1
+            : sess_hash_ranges(s, path, st.n, rfrom, rto, rhex);
     if (r == 0) {
       checked = true;
       for (int i = 0; i < st.n && !ex; i++)
@@ -891,6 +947,18 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
     struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
     futimens(fd, ts);
+  }
+  if (unnamed >= 0) {
+    int r = name_unnamed(fd, ex ? part : local, part, true);
+    close(fd);
+    if (st.fd >= 0) close(st.fd);
+    pthread_mutex_destroy(&st.lock);
+    if (ex) return ex;   /* named as the .part, beside its state */
+    if (r) {
+      snprintf(s->err, sizeof s->err, "%s: %s", local, strerror(-r));
+      return EX_LOCAL;
+    }
+    return 0;
   }
   close(fd);
   bool had_state = st.fd >= 0 || resumed;

@@ -5,16 +5,19 @@
  *
  * An entry is keyed by what changes whenever the file's bytes can have
  * changed: device, inode, size, mtime and ctime (ns); and by the algorithm
- * and the byte range hashed (the whole file, or a RANG's). A
- * write through any name, any process, moves ctime, and ctime cannot be set
- * from user space. The one hole is the timestamp's granularity: the kernel
- * stamps ctime from its coarse clock, so a write in the same tick as a
- * digest's first read could leave the key as it was. So an entry is stored
- * only for a file whose ctime is older than the coarse clock read before
- * the first byte was hashed (ftpd_digest_clock), and only when the file's
- * key after the last read is the key before the first: any later write
- * stamps a ctime at or past that clock, which the entry's key is not (the
- * rule git uses for its "racily clean" index entries).
+ * and the byte range hashed (the whole file, or a RANG's). A write(2)
+ * through any name, by any process, moves ctime, and ctime cannot be set
+ * from user space. Two holes remain in timestamps. The kernel stamps them
+ * from its coarse clock, and at the start of a write, so a write going on
+ * while the digest is read can leave the key as it was. So an entry is
+ * stored only for a file whose ctime is a second or more older than the
+ * coarse clock read before the first byte was hashed (ftpd_digest_clock),
+ * and only when the file's key after the last read is the key before the
+ * first: a later write stamps a ctime at or past that clock, which the
+ * entry's key is not (git's rule for "racily clean" index entries, with a
+ * second's margin for a long write). And stores through a shared mapping
+ * into pages already dirty move no timestamp at all: a file changed that
+ * way is not seen to change, by this cache as by rsync or make.
  *
  * The table is shared by every session and, for the fork model, every
  * process: a MAP_SHARED anonymous mapping made before any fork (main.c),
@@ -30,6 +33,7 @@
  * writers never race on plain memory. A process killed while writing leaves
  * its slot odd: that slot misses from then on, nothing worse.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +45,8 @@
 enum { K_DEV, K_INO, K_SIZE, K_MSEC, K_MNSEC, K_CSEC, K_CNSEC, K_ALGO, K_FROM, K_TO, NKEY };
 #define NDIG (FTPD_DIGEST_MAX / 8)
 #define WAYS 4
+/* the table is shared by processes: its atomics must not be locks */
+static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
 struct dslot {
   _Atomic uint64_t seq;
@@ -92,12 +98,14 @@ static struct dslot *bucket_of(struct ftpd_digests *d, const struct stat *st, in
   return &d->slot[h % (d->n / WAYS) * WAYS];
 }
 
-/* A consistent copy of slot s's words; false while it is being written. */
-static bool slot_read(struct dslot *s, uint64_t w[NKEY + NDIG]) {
+/* A consistent copy of slot s's words, and the sequence it was read at;
+ * false while it is being written. */
+static bool slot_read(struct dslot *s, uint64_t w[NKEY + NDIG], uint64_t *seqp) {
   uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
   if (seq & 1) return false;
   for (int i = 0; i < NKEY + NDIG; i++) w[i] = atomic_load_explicit(&s->w[i], memory_order_relaxed);
   atomic_thread_fence(memory_order_acquire);
+  *seqp = seq;
   return atomic_load_explicit(&s->seq, memory_order_relaxed) == seq;
 }
 
@@ -113,8 +121,9 @@ bool ftpd_digest_get(struct ftpd_digests *d, const struct stat *st, int algo, ui
   struct dslot *b = bucket_of(d, st, algo, from);
   uint64_t k[NKEY], w[NKEY + NDIG];
   key_of(st, algo, len, from, to, k);
+  uint64_t seq;
   for (int i = 0; i < WAYS; i++) {
-    if (slot_read(&b[i], w) && !memcmp(w, k, sizeof k)) {
+    if (slot_read(&b[i], w, &seq) && !memcmp(w, k, sizeof k)) {
       memcpy(out, &w[NKEY], len);
       return true;
     }
@@ -132,25 +141,30 @@ bool ftpd_digest_put(struct ftpd_digests *d, const struct stat *first, const str
   uint64_t k[NKEY], k2[NKEY];
   key_of(first, algo, len, from, to, k);
   key_of(last, algo, len, from, to, k2);
-  /* changed while read, or changed in the tick the reading began: not kept */
-  if (memcmp(k, k2, sizeof k) || !before(&first->st_ctim, &clock)) return false;
+  /* changed while read, or less than a second before the reading began:
+   * not kept */
+  struct timespec margin = {clock.tv_sec - 1, clock.tv_nsec};
+  if (memcmp(k, k2, sizeof k) || !before(&first->st_ctim, &margin)) return false;
   /* the key's own slot, else an empty one, else the fewest bytes; a slot
    * being written is passed over */
   struct dslot *b = bucket_of(d, first, algo, from), *s = NULL;
-  uint64_t w[NKEY + NDIG], least = UINT64_MAX;
+  uint64_t w[NKEY + NDIG], least = UINT64_MAX, seq = 0, at;
   for (int i = 0; i < WAYS; i++) {
-    if (!slot_read(&b[i], w)) continue;
+    if (!slot_read(&b[i], w, &at)) continue;
     if (!memcmp(w, k, sizeof k) || !w[K_ALGO]) {
       s = &b[i];
+      seq = at;
       break;
     }
     if (w[K_TO] - w[K_FROM] < least) {
       least = w[K_TO] - w[K_FROM];
       s = &b[i];
+      seq = at;
     }
   }
+  /* claimed only as it was read: a slot another writer filled meanwhile is
+   * left to it */
   if (!s) return false;
-  uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
   if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_acquire,
                                                             memory_order_relaxed))
     return false;

@@ -3,10 +3,12 @@
 Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-mlst]
   --hash        adds HASH (draft-bryan-ftpext-hash-02: FEAT line, OPTS HASH,
                 "213 SHA-256 0-N hex path") computed with hashlib
-  --lie         HASH answers a wrong digest (a verification mismatch)
+  --lie         HASH answers a wrong digest (a verification mismatch); after
+                RANG, only for the range that ends the file
   --rang        adds RANG (draft-bryan-ftp-range-08), for HASH only: "RANG a b"
                 then HASH digests bytes a..b, "213 SHA-256 a-<b+1> hex path"
   --rang-ignored  RANG is answered 350 but HASH digests the whole file anyway
+                (and the range stays set, as on a server that ignores it)
   --reset-once  the first RETR that starts at a non-zero REST offset has its
                 data connection reset after BYTES bytes (a segment's connection
                 breaking mid-way); later ones are served whole
@@ -126,10 +128,13 @@ class Handler(FTPHandler):
         except OSError as e:
             self.respond("550 %s." % e.strerror)
             return
-        start, rang, self._rang = 0, self._rang, None
+        start, rang, whole = 0, self._rang, len(data)
+        lie = LIE
         if rang and not RANG_IGNORED:
+            self._rang = None
             start, data = rang[0], data[rang[0]:rang[1] + 1]
-        digest = hashlib.sha256(data + (b"x" if LIE else b"")).hexdigest()
+            lie = LIE and start + len(data) == whole
+        digest = hashlib.sha256(data + (b"x" if lie else b"")).hexdigest()
         self.respond("213 SHA-256 %d-%d %s %s" % (start, start + len(data), digest, self.fs.fs2ftp(path)))
 
 

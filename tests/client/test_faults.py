@@ -62,6 +62,8 @@ def test_server_killed_then_resume(servers, mtftp, home, segments):
     assert r.returncode == 0, r.stderr
     rest = [l for l in r.stderr.splitlines() if l.startswith("--> REST ")]
     assert rest and int(rest[0].split()[2]) > 0, r.stderr
+    # each segment's range checked, the resumed prefixes hashed back first
+    assert ("verified, 4 ranges" if segments == "4" else "SHA-256 verified (") in r.stderr, r.stderr
     assert (mtftp.work / "big.bin").read_bytes() == data
     assert not part.exists() and not (mtftp.work / "big.bin.part.state").exists()
 

@@ -35,12 +35,21 @@ def test_hash_verified_get_put(servers, mtftp, kind):
         r = mtftp("-v", "get", *extra, s.url("big.bin"), "-o", "big.out")
         assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
         if extra and kind == "mtftpd":    # RANG: each segment's range checked
-            assert r.stderr.count("--> HASH big.bin") == 3 and r.stderr.count("--> RANG ") == 3, r.stderr
+            ranges = r.stderr.count("--> RANG ") - r.stderr.count("--> RANG 1 0")
+            assert r.stderr.count("--> HASH big.bin") == 3 and ranges == 3, r.stderr
             assert "--> RANG 3145728 6291455" in r.stderr and "verified, 3 ranges" in r.stderr
         else:
             assert r.stderr.count("--> HASH big.bin") == 1
         assert (mtftp.work / "big.out").read_bytes() == big
         (mtftp.work / "big.out").unlink()
+    # received into a mapping of the .part (16 MiB or more), segmented and not
+    huge = os.urandom(17 * 1024 * 1024 + 3)
+    (s.root / "huge.bin").write_bytes(huge)
+    for extra in (["-s", "4"], []):
+        r = mtftp("-v", "get", *extra, s.url("huge.bin"), "-o", "huge.out")
+        assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
+        assert (mtftp.work / "huge.out").read_bytes() == huge
+        (mtftp.work / "huge.out").unlink()
     (mtftp.work / "up.bin").write_bytes(data[:777_777])
     r = mtftp("-v", "put", "up.bin", s.url("up.bin"))
     assert r.returncode == 0 and "SHA-256 verified" in r.stderr, r.stderr
@@ -58,11 +67,11 @@ def hash_mismatch(servers, mtftp):
     r = mtftp("get", "-s", "2", s.url("m9.bin"))
     assert r.returncode == EX["verify"] and "SHA-256 mismatch" in r.stderr, r.stderr
     assert not (mtftp.work / "m9.bin").exists() and (mtftp.work / "m9.bin.part").exists()
-    # a server with RANG, lying: the first segment's range is the mismatch
+    # a server with RANG lying about the last range only: that one is named
     s2 = servers("pyftpdlib", "--hash", "--rang", "--lie", root=s.root)
     r = mtftp("get", "-s", "2", s2.url("m9.bin"), "-o", "m9r.bin")
     assert r.returncode == EX["verify"], r.stderr
-    assert "SHA-256 mismatch in bytes 0-4718591" in r.stderr, r.stderr
+    assert "SHA-256 mismatch in bytes 4718592-9437183" in r.stderr, r.stderr
     assert not (mtftp.work / "m9r.bin").exists() and (mtftp.work / "m9r.bin.part").exists()
     (mtftp.work / "u.bin").write_bytes(b"u" * 1000)
     assert mtftp("put", "u.bin", s.url("u.bin")).returncode == EX["verify"]
@@ -78,6 +87,7 @@ def ranges_honoured_or_not(servers, mtftp):
     (s.root / "r.bin").write_bytes(data)
     r = mtftp("-v", "get", "-s", "3", s.url("r.bin"))
     assert r.returncode == 0 and "SHA-256 verified, 3 ranges" in r.stderr, r.stderr
+    assert r.stderr.count("--> HASH ") == 3 and r.stderr.count("--> RANG 1 0") == 2, r.stderr   # two helpers
     assert (mtftp.work / "r.bin").read_bytes() == data
     # RANG answered, then HASH of the whole file: the client reads its copy
     # back once and checks the whole file instead
@@ -86,7 +96,16 @@ def ranges_honoured_or_not(servers, mtftp):
     assert r.returncode == 0, r.stderr
     assert "--> RANG " in r.stderr and "ranges" not in r.stderr.split("SHA-256 verified")[-1], r.stderr
     assert "SHA-256 verified (" in r.stderr
+    # the helpers' 3 ranges, then the whole file once: the ranges not asked again
+    assert r.stderr.count("--> HASH ") == 4, r.stderr
     assert (mtftp.work / "r2.bin").read_bytes() == data
+    # a range left set by such a server never reaches the next RETR: two
+    # small files on one session, the ranges asked on it
+    (s.root / "p.bin").write_bytes(data[:3 << 20])
+    (s.root / "q.bin").write_bytes(data[5:(3 << 20) + 5])
+    r = mtftp("-c", "get -s 3 p.bin; get -s 3 q.bin", s2.url())
+    assert r.returncode == 0, r.stderr
+    assert (mtftp.work / "q.bin").read_bytes() == data[5:(3 << 20) + 5]
 
 
 def size_check_without_hash(servers, mtftp):

@@ -85,13 +85,13 @@ def test_hash_refusals(make_server, tmp_path):
 
 
 def wait_past_ctime(path):
-    """Waits until the coarse clock has left the tick of path's ctime, so the
+    """Waits until the coarse clock is a second past path's ctime, so the
     server may remember a digest of it (digests.c)."""
     ctime = os.stat(path).st_ctime_ns
     deadline = time.monotonic() + 10
-    while time.clock_gettime_ns(CLOCK_REALTIME_COARSE) <= ctime:
+    while time.clock_gettime_ns(CLOCK_REALTIME_COARSE) <= ctime + 1_000_000_000:
         assert time.monotonic() < deadline, "the coarse clock did not move"
-        time.sleep(0.001)
+        time.sleep(0.01)
 
 
 def cache_hits(srv):
@@ -162,6 +162,11 @@ def test_rang_for_retr(server):
     assert retr(f, "r.bin") == data                          # used up by one transfer
     f.sendcmd("RANG 299990 999999999")                       # an end past the file: to its end
     assert retr(f, "r.bin") == data[299990:]
+    f.sendcmd("RANG 299999 9223372036854775807")             # the largest end there is
+    assert retr(f, "r.bin") == data[299999:]
+    f.sendcmd("RANG 300000 9223372036854775807")
+    with pytest.raises(ftplib.error_perm, match="^554"):
+        retr(f, "r.bin")
     f.sendcmd("RANG 0 0")
     assert retr(f, "r.bin") == data[:1]
     f.sendcmd("RANG 100 200")

@@ -597,19 +597,20 @@ static struct stat fake(ino_t ino, off_t size) {
   return a;
 }
 
-static void test_digest_cache(void **st) {
+static void test_digest_cache(void **st) {  /* clock: when the reading began */
   (void)st;
   assert_null(ftpd_digests_new(0));
   assert_true(ftpd_digest_clock().tv_sec > 0);
   struct ftpd_digests *d = ftpd_digests_new(1);   /* one bucket of 4 */
   assert_non_null(d);
   struct stat a = fake(42, 1000);
-  struct timespec clock = {200, 8};
+  struct timespec clock = {201, 8};   /* a second and a nanosecond after the ctime */
   unsigned char dig[FTPD_DIGEST_MAX], got[FTPD_DIGEST_MAX];
   for (int i = 0; i < FTPD_DIGEST_MAX; i++) dig[i] = (unsigned char)(i * 7 + 1);
   assert_false(ftpd_digest_get(d, &a, 0, 0, 1000, 32, got));
-  struct timespec same_tick = {200, 7};
+  struct timespec same_tick = {200, 7}, within_second = {201, 7};
   assert_false(ftpd_digest_put(d, &a, &a, same_tick, 0, 0, 1000, dig, 32));   /* changed in the tick: not kept */
+  assert_false(ftpd_digest_put(d, &a, &a, within_second, 0, 0, 1000, dig, 32)); /* nor a second before */
   struct stat changed = a;
   changed.st_ctim.tv_nsec++;
   assert_false(ftpd_digest_put(d, &a, &changed, clock, 0, 0, 1000, dig, 32));  /* changed while read */

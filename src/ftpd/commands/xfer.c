@@ -76,7 +76,7 @@ void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
   s->rest = 0;
   if (s->rang) {
     rest = (off_t)s->rang_start;
-    stop = (off_t)s->rang_end + 1;
+    stop = s->rang_end < INT64_MAX ? (off_t)s->rang_end + 1 : INT64_MAX;
     s->rang = false;
   }
   const char *vpath = vp;
