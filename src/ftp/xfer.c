@@ -568,7 +568,8 @@ out:
 
 static int open_unnamed(const char *local) {
   static int proc_ok = -1;   /* links are made through /proc/self/fd */
-  if (proc_ok < 0) __atomic_store_n(&proc_ok, access("/proc/self/fd", X_OK) == 0, __ATOMIC_RELAXED);
+  if (__atomic_load_n(&proc_ok, __ATOMIC_RELAXED) < 0)
+    __atomic_store_n(&proc_ok, access("/proc/self/fd", X_OK) == 0, __ATOMIC_RELAXED);
   if (!__atomic_load_n(&proc_ok, __ATOMIC_RELAXED)) return -1;
   char dir[4200];
   const char *sl = strrchr(local, '/');
