@@ -580,13 +580,20 @@ static int open_unnamed(const char *local) {
 
 /* Gives the unnamed file fd the name; replace: over an existing file (by
  * a link to the .part and a rename). 0 or -errno. */
-static int name_unnamed(int fd, const char *name, const char *part, bool replace) {
+static int link_fd(int fd, const char *name) {
+  /* the fd itself (Linux 6.10 lets its opener do that), else its /proc link */
+  if (!linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH)) return 0;
+  if (errno == EEXIST) return -1;
   char p[64];
   snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  if (!linkat(AT_FDCWD, p, AT_FDCWD, name, AT_SYMLINK_FOLLOW)) return 0;
+  return linkat(AT_FDCWD, p, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
+}
+
+static int name_unnamed(int fd, const char *name, const char *part, bool replace) {
+  if (!link_fd(fd, name)) return 0;
   if (errno != EEXIST || !replace) return -errno;
   unlink(part);
-  if (linkat(AT_FDCWD, p, AT_FDCWD, part, AT_SYMLINK_FOLLOW) || rename(part, name)) return -errno;
+  if (link_fd(fd, part) || rename(part, name)) return -errno;
   return 0;
 }
 
