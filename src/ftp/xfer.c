@@ -1,12 +1,14 @@
 /* xfer.c — downloads and uploads: one stream or N segments, resumable,
  * verified, rate-limited, and many files at once on an mt_pool.
  *
- * A download always goes to NAME.part, with a state file NAME.part.state
- * beside it that records, per segment, its byte range and how much of it
- * has been written (each segment owns one fixed-width line and pwrites only
- * that line, after the bytes it counts have been pwritten). The state file
- * is authoritative for -c: a .part is never taken for complete because of
- * its length. NAME appears only by rename, once every segment is complete,
+ * A download goes to NAME.part (a small fresh one to an unnamed file,
+ * linked as NAME or NAME.part at the end: see open_unnamed), with a state
+ * file NAME.part.state beside it that records, per segment, its byte range
+ * and how much of it has been written (each segment owns one fixed-width
+ * line and pwrites only that line, after the bytes it counts have been
+ * pwritten). The state file is authoritative for -c: a .part is never taken
+ * for complete because of its length. NAME appears only by rename (or the
+ * link of a complete unnamed file), once every segment is complete,
  * the size checks and (when the server offers HASH SHA-256) the hash —
  * taken while the bytes arrive: in line for one stream, by a hasher that
  * follows the segments in file order otherwise, with the server asked on a
