@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -182,8 +183,21 @@ static void dummy_init(void) {
 #endif
 }
 
+/* struct crypt_data is 32 KiB: mapped for the one hash and unmapped after,
+ * not taken from the heap, where it would stay dirty once freed (in a fork
+ * model session process, 32 KiB of its own for as long as it lives). */
+static struct crypt_data *crypt_data_new(void) {
+  void *p = mmap(NULL, sizeof(struct crypt_data), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;   /* zero-filled, as crypt_r wants it */
+}
+
+static void crypt_data_free(struct crypt_data *cd) {
+  explicit_bzero(cd, sizeof *cd);
+  munmap(cd, sizeof *cd);
+}
+
 bool ftpd_password_ok(const ftpd_user_t *u, const char *pass) {
-  struct crypt_data *cd = calloc(1, sizeof *cd);
+  struct crypt_data *cd = crypt_data_new();
   if (!cd) return false;
   pthread_once(&dummy_once, dummy_init);
   const char *setting = u ? u->hash : dummy_hash;
@@ -195,23 +209,21 @@ bool ftpd_password_ok(const ftpd_user_t *u, const char *pass) {
     for (size_t i = 0; i < a && i < b; i++) diff |= (unsigned char)(h[i] ^ u->hash[i]);
     ok = diff == 0;
   }
-  explicit_bzero(cd, sizeof *cd);
-  free(cd);
+  crypt_data_free(cd);
   return ok;
 }
 
 int ftpd_hash_password(const char *pass, char *out, size_t outsz) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
   if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof salt)) return -errno;
-  struct crypt_data *cd = calloc(1, sizeof *cd);
+  struct crypt_data *cd = crypt_data_new();
   if (!cd) return -ENOMEM;
   char *h = crypt_r(pass, salt, cd);
   int r = 0;
   if (!h || h[0] == '*') r = -EINVAL;
   else if (strlen(h) + 1 > outsz) r = -ENAMETOOLONG;
   else strcpy(out, h);
-  explicit_bzero(cd, sizeof *cd);
-  free(cd);
+  crypt_data_free(cd);
   return r;
 }
 
