@@ -250,8 +250,8 @@ struct stat;
  * (n = 0, or no memory: HASH then always reads the file). */
 struct ftpd_digests *ftpd_digests_new(size_t n);
 void ftpd_digests_free(struct ftpd_digests *d);
-/* The clock to read before the first byte of a digest (a file changed in
- * the same tick is not remembered). */
+/* The clock to read before the first byte of a digest (a file changed less
+ * than a second before it is not remembered). */
 struct timespec ftpd_digest_clock(void);
 /* True, with the len-byte digest in out, when d holds algo's digest of
  * bytes [from, to) of the file whose fstat is st (same inode, size, mtime
