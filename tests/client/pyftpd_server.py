@@ -7,8 +7,9 @@ Usage: pyftpd_server.py ROOT PORT [--hash] [--lie] [--reset-once BYTES] [--no-ml
                 RANG, only for the range that ends the file
   --rang        adds RANG (draft-bryan-ftp-range-08), for HASH only: "RANG a b"
                 then HASH digests bytes a..b, "213 SHA-256 a-<b+1> hex path"
-  --rang-ignored  RANG is answered 350 but HASH digests the whole file anyway
-                (and the range stays set, as on a server that ignores it)
+  --rang-ignored  RANG is answered 350 but HASH digests the whole file anyway;
+                the range stays set, and the next RETR starts at its start (a
+                server whose RANG is for RETR only)
   --reset-once  the first RETR that starts at a non-zero REST offset has its
                 data connection reset after BYTES bytes (a segment's connection
                 breaking mid-way); later ones are served whole
@@ -86,6 +87,8 @@ class Handler(FTPHandler):
             stall_done[0] = True
             self.respond("150 Stalling on purpose.")
             return
+        if RANG_IGNORED and self._rang:
+            self._restart_position, self._rang = self._rang[0], None
         if RESET and self._restart_position and not reset_done[0]:
             reset_done[0] = True
             self._reset_this = True
