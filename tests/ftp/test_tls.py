@@ -84,6 +84,11 @@ def test_ftplib_tls_upload_download_list(make_server, pki):
     got = hashlib.sha256()
     f.retrbinary("RETR up.bin", got.update)
     assert got.hexdigest() == hashlib.sha256(data).hexdigest()
+    part = bytearray()                                         # a RANG through TLS (the copy loop)
+    f.sendcmd("TYPE I")
+    f.sendcmd("RANG 1000000 3000000")
+    f.retrbinary("RETR up.bin", part.extend)
+    assert bytes(part) == data[1000000:3000001]
     assert "up.bin" in f.nlst()
     lines = []
     f.retrlines("LIST", lines.append)
