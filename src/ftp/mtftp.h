@@ -227,7 +227,8 @@ int sess_hash_ahead(sess_t *s, const char *path);
 /* The HASH reply read ahead, as sess_hash would return it; -1 if none came. */
 int sess_hash_ahead_result(sess_t *s, char *hex);
 /* The server's SHA-256 of each of n byte ranges [from[i], to[i]) of path:
- * RANG and HASH for every range, all sent in one write, then the replies.
+ * RANG and HASH for every range, then RANG 1 0, all sent before any reply
+ * is read.
  * 0 with hex[i] filled; 1 when the server cannot (no RANG or HASH, or a
  * reply for another range); else an exit code. */
 int sess_hash_ranges(sess_t *s, const char *path, int n, const uint64_t *from, const uint64_t *to, char (*hex)[65]);

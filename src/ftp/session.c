@@ -871,13 +871,9 @@ int sess_is_dir(sess_t *s, const char *path) {
   return r < 0 ? -1 : 1;
 }
 
-/* Reads a HASH reply (code r, last line `line`) into hex. */
-/* want_from/want_to: the range the reply must name (a whole file: 0, and
- * any end) */
-static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint64_t want_from, int64_t want_to);
-
-static int hash_reply(sess_t *s, int r, const char *line, char *hex) { return hash_reply_range(s, r, line, hex, 0, -1); }
-
+/* Reads a HASH reply (code r, last line `line`) into hex: 0, 1 (no hash
+ * here) or an exit code. want_from/want_to: the range the reply must name
+ * (want_to < 0: the whole file, from 0 to any end). */
 static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint64_t want_from, int64_t want_to) {
   if (r < 0) return EX_CONNECT;
   if (r != 213) {
@@ -885,7 +881,7 @@ static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint6
     snprintf(s->reply, sizeof s->reply, "%s", line);
     return sess_fail(s, r);
   }
-  /* "213 SHA-256 0-N hexhash path": the whole file, from its first byte */
+  /* "213 SHA-256 <from>-<to> hexhash path" */
   ftpp_hash_t h;
   if (strlen(line) < 4 || ftpp_hash_parse(line + 4, &h) || strcasecmp(h.algo, "SHA-256") || strlen(h.hex) != 64) {
     seterr(s, EX_REMOTE, "cannot read the HASH reply: %s", line);
@@ -901,6 +897,8 @@ static int hash_reply_range(sess_t *s, int r, const char *line, char *hex, uint6
   memcpy(hex, h.hex, 65);
   return 0;
 }
+
+static int hash_reply(sess_t *s, int r, const char *line, char *hex) { return hash_reply_range(s, r, line, hex, 0, -1); }
 
 int sess_hash(sess_t *s, const char *path, char *hex) {
   if (!s->feat_hash_sha256 || !s->hash_selected) return 1;

@@ -367,9 +367,11 @@ static int seg_once(segjob_t *j, char *buf) {
      * a page the kernel cannot make writable would be a SIGBUS */
     bool mapped = j->map && !s->dtls && win_at(j, pos, g->end);
     char *dst = mapped ? j->win + (pos - j->woff) : buf;
-    /* a rate limit paces in buffer-sized chunks (and keeps the NOOPs coming) */
-    size_t want = mapped && g_opts.rate <= 0 ? (size_t)(j->woff + j->wlen - pos) : BUFSZ;
-    if (mapped && want > j->woff + j->wlen - pos) want = (size_t)(j->woff + j->wlen - pos);
+    size_t want = BUFSZ;
+    if (mapped) {   /* the window's rest; a rate limit paces in buffers (and keeps the NOOPs coming) */
+      size_t room = (size_t)(j->woff + j->wlen - pos);
+      want = g_opts.rate > 0 && room > BUFSZ ? BUFSZ : room;
+    }
     if (!j->to_eof && g->end - pos < want) want = (size_t)(g->end - pos);
     ssize_t n = sess_data_read(s, dst, want, 0.25);
     if (n == MT_ETIMEDOUT) {
@@ -580,8 +582,6 @@ static int open_unnamed(const char *local) {
   return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);   /* -1 where the file system has none */
 }
 
-/* Gives the unnamed file fd the name; replace: over an existing file (by
- * a link to the .part and a rename). 0 or -errno. */
 static int link_fd(int fd, const char *name) {
   /* the fd itself (Linux 6.10 lets its opener do that), else its /proc link */
   if (!linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH)) return 0;
@@ -591,9 +591,11 @@ static int link_fd(int fd, const char *name) {
   return linkat(AT_FDCWD, p, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
 }
 
-static int name_unnamed(int fd, const char *name, const char *part, bool replace) {
+/* Gives the unnamed file fd the name, over a file that appeared there
+ * meanwhile (by a link to the .part and a rename). 0 or -errno. */
+static int name_unnamed(int fd, const char *name, const char *part) {
   if (!link_fd(fd, name)) return 0;
-  if (errno != EEXIST || !replace) return -errno;
+  if (errno != EEXIST) return -errno;
   unlink(part);
   if (link_fd(fd, part) || rename(part, name)) return -errno;
   return 0;
@@ -920,7 +922,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     else if (h) hash_hex(h, hex);                  /* one stream: hashed as received */
     else if (lh.h) ex = EX_LOCAL;
   }
-  if (h && !ranged) EVP_MD_CTX_free(h);
+  if (h) EVP_MD_CTX_free(h);   /* one stream only: never ranged */
   if (lh.h) EVP_MD_CTX_free(lh.h);
   if (!ex && !sess_connected(s)) ex = sess_open(s, t);
   bool checked = false;   /* ranged, and every range compared */
@@ -944,7 +946,6 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
       if (w && !hash_file(w, fd, size)) hash_hex(w, hex);
       else ex = EX_LOCAL;
       if (w) EVP_MD_CTX_free(w);
-      rf = NULL;   /* its answer was for ranges: ask for the whole file below */
     } else {
       ex = r;
     }
@@ -953,13 +954,14 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
   const rhash_res_t *rres = rf && rh.res.rc >= 0 && rh.res.rc <= 1 ? &rh.res : NULL;
   rhash_res_t ares;
   if (ahead && (ares.rc = sess_hash_ahead_result(s, ares.hex)) >= 0 && ares.rc <= 1) rres = &ares;
+  /* (ranged, the helpers' answers were for ranges: the whole file is asked here) */
   if (!ex && !checked) ex = verify(s, path, hex[0] ? hex : NULL, got, to_eof ? got : size, ranged ? NULL : rres);
   if (!ex && o->set_mtime >= 0) {   /* on the fd: no second path lookup */
     struct timespec ts[2] = {{o->set_mtime, 0}, {o->set_mtime, 0}};
     futimens(fd, ts);
   }
   if (unnamed >= 0) {
-    int r = name_unnamed(fd, ex ? part : local, part, true);
+    int r = name_unnamed(fd, ex ? part : local, part);
     close(fd);
     if (st.fd >= 0) close(st.fd);
     pthread_mutex_destroy(&st.lock);

@@ -299,8 +299,8 @@ typedef struct ftpd_session {
   bool ascii;
   off_t rest;
   bool rang;                  /* RANG (draft-bryan-ftp-range-08) set: the next RETR or HASH
-                                 covers [rang_start, rang_end], the end byte included */
-  uint64_t rang_start, rang_end;
+                                 covers bytes [rang_from, rang_stop) (RANG's end + 1) */
+  off_t rang_from, rang_stop;
   char *rnfr;                 /* virtual path after RNFR */
   bool epsv_all, utf8;
   unsigned mlst_facts;

@@ -118,14 +118,14 @@ void ftpd_cmd_hash(ftpd_session_t *s, const char *arg, const char *vp) {
   }
   off_t from = 0, to = st.st_size;
   if (ranged) {
-    if (s->rang_start >= (uint64_t)st.st_size) {
+    if (s->rang_from >= st.st_size) {
       close(fd);
-      ftpd_reply(s, 554, "RANG start %llu is past the end of %s (%lld bytes).", (unsigned long long)s->rang_start,
-                 vp, (long long)st.st_size);
+      ftpd_reply(s, 554, "RANG start %lld is past the end of %s (%lld bytes).", (long long)s->rang_from, vp,
+                 (long long)st.st_size);
       return;
     }
-    from = (off_t)s->rang_start;
-    if (s->rang_end < (uint64_t)to) to = (off_t)s->rang_end + 1;
+    from = s->rang_from;
+    if (s->rang_stop < to) to = s->rang_stop;
   }
   /* a small file's hash is not worth a 256 KiB buffer (an mmap and munmap
    * per HASH in a threaded process) */

@@ -60,8 +60,8 @@ void ftpd_cmd_rang(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   s->rang = true;
-  s->rang_start = a;
-  s->rang_end = b;
+  s->rang_from = (off_t)a;
+  s->rang_stop = b < INT64_MAX ? (off_t)b + 1 : INT64_MAX;   /* RANG names its last byte */
   s->rest = 0;
   ftpd_reply(s, 350, "Restarting at %llu. Ending byte at %llu.", (unsigned long long)a, (unsigned long long)b);
 }
@@ -75,8 +75,8 @@ void ftpd_cmd_retr(ftpd_session_t *s, const char *arg, const char *vp) {
   off_t rest = s->rest, stop = -1;
   s->rest = 0;
   if (s->rang) {
-    rest = (off_t)s->rang_start;
-    stop = s->rang_end < INT64_MAX ? (off_t)s->rang_end + 1 : INT64_MAX;
+    rest = s->rang_from;
+    stop = s->rang_stop;
     s->rang = false;
   }
   const char *vpath = vp;
