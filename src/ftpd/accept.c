@@ -1,16 +1,17 @@
 /* accept.c — what every concurrency model shares: admission control and
- * the acceptor threads.
+ * accepting (one connection, or a loop on acceptor threads).
  *
  * ftpd_admit() refuses an address banned for failed logins (ban.c), and
  * counts a connection against --max-clients and --max-per-ip
  * (srv->lock guards the per-IP table and the count) from accept to the end
  * of its session; over a limit the client gets its 421 and is closed at
  * once; for a model with a fixed pool (ftpd_model_t.fixed_pool) the pool's
- * size, srv->capacity, bounds admission too. ftpd_accept_loop() admits
- * connections from one listening socket and hands each to the model's
- * hand-off function, noticing srv->stopping within half a second; the
- * threads and fork models run it on one acceptor thread per socket, the
- * coroutines model in an acceptor coroutine per scheduler.
+ * size, srv->capacity, bounds admission too. ftpd_accept_one() takes one
+ * connection from a listening socket, admits it and hands it to the model's
+ * hand-off function; ftpd_accept_loop() repeats it, noticing srv->stopping
+ * within half a second. The threads model runs the loop on one acceptor
+ * thread per socket, the coroutines model in an acceptor coroutine per
+ * scheduler; the fork model calls ftpd_accept_one from its own poll loop.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,35 +92,37 @@ typedef struct {
   int lfd;
 } acceptor_arg_t;
 
-void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx) {
-  while (!atomic_load(&srv->stopping)) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int c = mt_accept(lfd, (struct sockaddr *)&ss, &len, 0.5);
-    if (c == MT_ETIMEDOUT) continue;
-    if (c < 0) {
-      if (c == MT_EMFILE || c == -ENFILE || c == MT_ENOMEM) {
-        ftpd_log(LOG_ERROR, "accept: %s; pausing accepts for 100 ms", mt_strerror(c));
-        mt_sleep(0.1);
-      }
-      continue;           /* also EAGAIN: another acceptor on this socket took it */
+int ftpd_accept_one(ftpd_server_t *srv, int lfd, double timeout, ftpd_handoff_fn fn, void *ctx) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int c = mt_accept(lfd, (struct sockaddr *)&ss, &len, timeout);
+  if (c < 0) {
+    if (c == MT_EMFILE || c == -ENFILE || c == MT_ENOMEM) {
+      ftpd_log(LOG_ERROR, "accept: %s; pausing accepts for 100 ms", mt_strerror(c));
+      mt_sleep(0.1);
     }
-    const char *why;
-    if (ftpd_admit(srv, &ss, &why) < 0) {
-      char ip[INET6_ADDRSTRLEN];
-      ftpd_addr_ip(&ss, ip, sizeof ip, NULL);
-      ftpd_log(LOG_WARN, "refused %s: %.*s", ip, (int)strlen(why) - 2, why + 4);
-      (void)!send(c, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT);
-      mt_close(c);
-      continue;
-    }
-    if (fn(ctx, c, &ss) < 0) {
-      static const char msg[] = "421 Service not available, try later.\r\n";
-      (void)!send(c, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-      mt_close(c);
-      ftpd_release(srv, &ss);
-    }
+    return 0;             /* also EAGAIN: another acceptor on this socket took it */
   }
+  const char *why;
+  if (ftpd_admit(srv, &ss, &why) < 0) {
+    char ip[INET6_ADDRSTRLEN];
+    ftpd_addr_ip(&ss, ip, sizeof ip, NULL);
+    ftpd_log(LOG_WARN, "refused %s: %.*s", ip, (int)strlen(why) - 2, why + 4);
+    (void)!send(c, why, strlen(why), MSG_NOSIGNAL | MSG_DONTWAIT);
+    mt_close(c);
+    return 1;
+  }
+  if (fn(ctx, c, &ss) < 0) {
+    static const char msg[] = "421 Service not available, try later.\r\n";
+    (void)!send(c, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    mt_close(c);
+    ftpd_release(srv, &ss);
+  }
+  return 1;
+}
+
+void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx) {
+  while (!atomic_load(&srv->stopping)) ftpd_accept_one(srv, lfd, 0.5, fn, ctx);
 }
 
 static void *acceptor(void *p) {

@@ -19,7 +19,7 @@
  *   data.c       data connections (PASV/EPSV/PORT/EPRT) and the transfer loops
  *   config.c     config keys, file and flags, and the snapshot sessions read
  *                (trusted: written by the administrator)
- *   accept.c     admission (bans, max-clients, max-per-ip) and the acceptor threads
+ *   accept.c     admission (bans, max-clients, max-per-ip), accepting, the acceptor threads
  *   ban.c        failed logins per address and the temporary ban (reached by
  *                PASS, through the model: the fork model's parent keeps it)
  *   rate.c       max-rate and max-rate-per-user clocks (shared memory)
@@ -393,6 +393,8 @@ const ftpd_model_t *ftpd_model_get(int model);
 /* accept.c: a model's hand-off takes an admitted connection (0), or fails
  * (<0: the acceptor answers 421, closes it and releases its admission). */
 typedef int (*ftpd_handoff_fn)(void *ctx, int fd, const struct sockaddr_storage *peer);
+/* 1 if a connection came within timeout (handed off or refused), else 0. */
+int  ftpd_accept_one(ftpd_server_t *srv, int lfd, double timeout, ftpd_handoff_fn fn, void *ctx);
 void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx);
 int  ftpd_acceptors_start(ftpd_server_t *srv, ftpd_handoff_fn fn, void *ctx, mt_thread_t **threads);
 /* Sets srv->stopping, joins the acceptors and closes the listening sockets. */

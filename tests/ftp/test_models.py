@@ -105,16 +105,44 @@ def test_fork_clients_vanish_fd_baseline(forked):
     assert forked.fd_count() == base
 
 
-def test_fork_children_start_while_acceptors_hold_locks(make_server):
-    """A session process is forked while other threads of the server run:
-    an acceptor admitting (or refusing, and logging) the next connection
-    holds the server's lock at that moment. The child must not inherit a
-    lock held by a thread it does not have (it would hang before its
-    banner). Floods of refused connections keep the acceptors busy while
-    sessions start one after another."""
+def test_fork_sessions_end_with_a_killed_parent(forked):
+    """The session processes are forked by the server's main thread, so a
+    parent that dies abruptly (SIGKILL: no shutdown) takes them along (a
+    parent-death signal) instead of leaving orphans that serve on."""
+    a, b = forked.connect(), forked.connect()
+    kids = children(forked.proc.pid, live_only=True)
+    assert len(kids) == 2
+    forked.kill()
+
+    def gone(k):
+        try:
+            return open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+    deadline = time.monotonic() + 10 * SLOW
+    while not all(gone(k) for k in kids):
+        assert time.monotonic() < deadline, "session processes outlived their parent"
+        time.sleep(0.02)
+    for f in (a, b):                     # and their clients see the connection end
+        with pytest.raises((EOFError, OSError, ftplib.Error)):
+            f.pwd()
+
+
+def test_fork_children_start_while_other_threads_hold_locks(make_server):
+    """A session process is forked while another thread of the server may
+    hold a lock the child would inherit held, and hang on before its
+    banner: libmt's signal thread reloading the configuration on SIGHUP
+    (the server's lock, the log's lock), while the server also refuses a
+    flood of connections (and logs each). Sessions start one after another
+    meanwhile and every one must answer."""
     import threading
     srv = make_server(extra=["--model", "fork", "--max-clients", "4", "--max-per-ip", "3"])
     stop = threading.Event()
+
+    def hup():
+        while not stop.is_set():
+            srv.proc.send_signal(signal.SIGHUP)
+            stop.wait(0.005)
 
     def flood():
         while not stop.is_set():
@@ -130,7 +158,7 @@ def test_fork_children_start_while_acceptors_hold_locks(make_server):
             for s in socks:
                 s.close()
 
-    floods = [threading.Thread(target=flood) for _ in range(2)]
+    floods = [threading.Thread(target=flood) for _ in range(2)] + [threading.Thread(target=hup)]
     for t in floods:
         t.start()
     hung = []
