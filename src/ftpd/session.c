@@ -389,6 +389,7 @@ int ftpd_session_serve(ftpd_session_t *s, double park_after) {
     size_t len;
     int r = mt_readline(lr, &line, &len, slice);
     if (r == MT_ETIMEDOUT) {
+      ftpd_data_idle(s);
       if (may_park && !mt_linereader_pending(lr) && !atomic_load(&srv->stopping)) {
         trim(s);
         return FTPD_SESS_PARKED;

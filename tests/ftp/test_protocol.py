@@ -491,3 +491,83 @@ def test_small_pasv_range_survives_time_wait(make_server):
         assert bytes(got) == b"x" * 5000, i
         assert lo <= int(f.sendcmd("EPSV").split("|")[3]) <= lo + 1
     f.quit()
+
+
+def epsv_port(f):
+    return int(f.sendcmd("EPSV").split("|")[3])
+
+
+def retr_on(f, port, name):
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f.sendcmd(f"RETR {name}")
+    got = bytearray()
+    while b := conn.recv(65536):
+        got += b
+    conn.close()
+    assert f.voidresp().startswith("226")
+    return bytes(got)
+
+
+def test_busy_session_keeps_its_passive_listener(server):
+    """A session's next EPSV right after a transfer arms the listener the
+    last data connection came through again (the same port); the kept
+    listener carries no transfer of its own until armed (425), is not
+    "waiting" in STAT, and whatever queued on it meanwhile is dropped, not
+    taken for the next data connection. (The commands are pipelined behind
+    the RETR: a session idle for a moment gives its listener back.)"""
+    (server.root / "k.bin").write_bytes(b"kept" * 1000)
+    f = server.connect()
+    f.sendcmd("TYPE I")
+
+    def read_all(conn):
+        got = bytearray()
+        while b := conn.recv(65536):
+            got += b
+        conn.close()
+        return bytes(got)
+    p1 = epsv_port(f)
+    conn = socket.create_connection(("127.0.0.1", p1), timeout=10)
+    f.sock.sendall(b"RETR k.bin\r\nRETR k.bin\r\nEPSV\r\n")
+    assert read_all(conn) == b"kept" * 1000
+    assert f.getresp().startswith("150") and f.getresp().startswith("226")
+    with pytest.raises(ftplib.error_temp, match="425"):
+        f.getresp()                                      # kept, not armed
+    p2 = int(f.getresp().split("|")[3])
+    assert p2 == p1
+    conn = socket.create_connection(("127.0.0.1", p2), timeout=10)
+    stale = socket.create_connection(("127.0.0.1", p2), timeout=10)   # queued behind it
+    f.sock.sendall(b"RETR k.bin\r\nEPSV\r\n")
+    assert read_all(conn) == b"kept" * 1000
+    assert f.getresp().startswith("150") and f.getresp().startswith("226")
+    p3 = int(f.getresp().split("|")[3])
+    assert p3 == p1
+    assert stale.recv(10) == b""                         # dropped at the EPSV
+    stale.close()
+    assert retr_on(f, p3, "k.bin") == b"kept" * 1000
+    assert "No data connection" in f.sendcmd("STAT")     # kept or given back: not waiting
+    f.quit()
+
+
+def test_idle_session_gives_its_passive_listener_back(server):
+    """A session that waits for its next command gives back the listener
+    of its last transfer (after a wait slice: at most about a second), so
+    idle sessions hold no ports."""
+    (server.root / "i.bin").write_bytes(b"idle")
+    f = server.connect()
+    f.sendcmd("TYPE I")
+    port = epsv_port(f)
+    assert retr_on(f, port, "i.bin") == b"idle"
+    deadline = time.monotonic() + 10
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return True
+        except OSError:
+            return False
+    while listening():
+        assert time.monotonic() < deadline, "the kept listener stayed open on an idle session"
+        time.sleep(0.05)
+    p2 = epsv_port(f)                                    # a fresh one, and it works
+    assert retr_on(f, p2, "i.bin") == b"idle"
+    f.quit()

@@ -89,7 +89,7 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg, const char *vp) {
     else sbuf_puts(&s->out, " Not logged in\r\n");
     sbuf_printf(&s->out, " TYPE: %s, STRUcture: File, MODE: Stream\r\n", s->ascii ? "ASCII" : "BINARY");
     sbuf_printf(&s->out, " Idle timeout: %g seconds\r\n", s->cfg->idle_timeout);
-    sbuf_puts(&s->out, s->pasv_fd >= 0 ? " Passive data connection waiting\r\n"
+    sbuf_puts(&s->out, s->pasv_fd >= 0 && !s->pasv_keep ? " Passive data connection waiting\r\n"
                        : s->port_set ? " Active data connection set\r\n" : " No data connection\r\n");
     ftpd_reply_multi(s, 211, "mtftpd " FTPD_VERSION " status:", "End of status.");
     return;
