@@ -4,7 +4,13 @@
  * Each scheduler thread runs mt_co_main with one acceptor coroutine per
  * listening socket (all schedulers accept on the same sockets; the kernel
  * gives each connection to one of them). An admitted connection becomes a
- * session coroutine on the scheduler that accepted it. Sessions run the same
+ * session coroutine on the scheduler that accepted it, for good, so the
+ * schedulers keep their shares even: an acceptor whose scheduler serves
+ * more sessions than another one (by more than one) lets a connection wait
+ * LEAN_DELAY before it takes it, time for a less loaded acceptor to take it
+ * first. Left to the kernel, whichever scheduler woke first took it, and
+ * 100 clients downloading at once were split 2:31 in CPU time in one run
+ * (0.37 s against 0.23 s for an even split). Sessions run the same
  * code as in the other models: every socket wait in it parks the coroutine,
  * not the thread. What could hold a scheduler thread — password hashing,
  * building a listing, file reads and writes of a transfer — goes through
@@ -64,6 +70,20 @@ typedef struct {
 
 static __thread park_set_t *t_park;   /* this scheduler's, NULL: sessions never park */
 
+/* Sessions per scheduler (t_sched indexes it): what the acceptors balance. */
+#define LEAN_DELAY 0.002
+static atomic_int *g_load;
+static int g_nsched;
+static __thread int t_sched;
+
+/* Whether another scheduler serves at least two sessions fewer than this one. */
+static bool others_leaner(void) {
+  int mine = atomic_load_explicit(&g_load[t_sched], memory_order_relaxed);
+  for (int i = 0; i < g_nsched; i++)
+    if (i != t_sched && atomic_load_explicit(&g_load[i], memory_order_relaxed) + 1 < mine) return true;
+  return false;
+}
+
 static void *resume_co(void *p);
 
 static mt_co_t *spawn_session(void *(*fn)(void *), void *arg) {
@@ -117,6 +137,7 @@ static void serve(ftpd_session_t *s) {
   if (s->park_armed && ps) epoll_ctl(ps->epfd, EPOLL_CTL_DEL, s->ctrl, NULL);
   ftpd_session_close(s);
   ftpd_release(srv, &peer);
+  atomic_fetch_sub_explicit(&g_load[t_sched], 1, memory_order_relaxed);
 }
 
 static void *resume_co(void *p) {
@@ -127,8 +148,12 @@ static void *resume_co(void *p) {
 static void *session_co(void *p) {
   co_conn_t *cn = p;
   ftpd_session_t *s = ftpd_session_open(cn->srv, cn->fd, &cn->peer);
-  if (s) serve(s);
-  else ftpd_release(cn->srv, &cn->peer);
+  if (s) {
+    serve(s);
+  } else {
+    ftpd_release(cn->srv, &cn->peer);
+    atomic_fetch_sub_explicit(&g_load[t_sched], 1, memory_order_relaxed);
+  }
   free(cn);
   return NULL;
 }
@@ -192,7 +217,9 @@ static int co_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
   co_conn_t *cn = malloc(sizeof *cn);
   if (!cn) return MT_ENOMEM;
   *cn = (co_conn_t){ctx, fd, *peer};
+  atomic_fetch_add_explicit(&g_load[t_sched], 1, memory_order_relaxed);
   if (!spawn_session(session_co, cn)) {
+    atomic_fetch_sub_explicit(&g_load[t_sched], 1, memory_order_relaxed);
     free(cn);
     return MT_ENOMEM;
   }
@@ -201,7 +228,13 @@ static int co_handoff(void *ctx, int fd, const struct sockaddr_storage *peer) {
 
 static void *acceptor_co(void *p) {
   co_acc_t *a = p;
-  ftpd_accept_loop(a->srv, a->lfd, co_handoff, a->srv);
+  while (!atomic_load(&a->srv->stopping)) {
+    if (mt_wait_fd(a->lfd, MT_READ, 0.5) < 0) continue;
+    /* a connection waits; a leaner scheduler's acceptor, woken with us,
+     * may take it meanwhile (then ours finds nothing and waits again) */
+    if (others_leaner()) mt_sleep(LEAN_DELAY);
+    while (ftpd_accept_one(a->srv, a->lfd, 0, co_handoff, a->srv) && !others_leaner()) {}
+  }
   return NULL;
 }
 
@@ -225,8 +258,15 @@ static void *sched_main(void *p) {
 /* The parked set outlives sched_main: sessions still running after it has
  * returned (a transfer finishing at shutdown) remove themselves from its
  * epoll. It goes when the scheduler has no coroutine left. */
+typedef struct {
+  ftpd_server_t *srv;
+  int idx;
+} sched_arg_t;
+
 static void *sched_thread(void *p) {
-  ftpd_server_t *srv = p;
+  sched_arg_t *sa = p;
+  ftpd_server_t *srv = sa->srv;
+  t_sched = sa->idx;
   park_set_t *ps = calloc(1, sizeof *ps);
   if (ps) {
     ps->srv = srv;
@@ -234,7 +274,7 @@ static void *sched_thread(void *p) {
     if (ps->epfd >= 0) t_park = ps;
     else ftpd_log(LOG_WARN, "scheduler: no epoll for idle sessions (%s): they keep their stacks", strerror(errno));
   }
-  int r = mt_co_main(sched_main, p);
+  int r = mt_co_main(sched_main, srv);
   if (r < 0) ftpd_log(LOG_ERROR, "scheduler: %s", mt_strerror(r));
   t_park = NULL;
   if (ps && ps->epfd >= 0) close(ps->epfd);
@@ -252,17 +292,21 @@ static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
     return -1;
   }
   mt_thread_t **th = calloc((size_t)n, sizeof *th);
+  sched_arg_t *args = calloc((size_t)n, sizeof *args);
+  g_load = calloc((size_t)n, sizeof *g_load);
+  g_nsched = n;
   int started = 0, rc = 0;
-  for (; th && started < n; started++) {
+  for (; th && args && g_load && started < n; started++) {
     char name[16];
     snprintf(name, sizeof name, "ftp-sched-%d", started);
     mt_thread_opts_t o = {.name = name, .daemon = true};
-    if (mt_thread_start(&th[started], sched_thread, srv, &o) < 0) {
+    args[started] = (sched_arg_t){srv, started};
+    if (mt_thread_start(&th[started], sched_thread, &args[started], &o) < 0) {
       rc = -1;
       break;
     }
   }
-  if (!th) rc = -1;
+  if (!th || !args || !g_load) rc = -1;
   if (rc == 0) mt_event_wait(stop, MT_FOREVER);
   atomic_store(&srv->stopping, true);
   int busy = atomic_load(&srv->active);
@@ -280,6 +324,9 @@ static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
     return rc;
   }
   free(th);
+  free(args);
+  free(g_load);
+  g_load = NULL;
   mt_pool_free(srv->offload);
   srv->offload = NULL;
   return rc;
