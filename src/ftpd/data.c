@@ -137,24 +137,25 @@ static int pasv_listen(ftpd_session_t *s) {
      * client connects only once it has this reply */
     for (int c; (c = accept4(s->pasv_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;) close(c);
     s->pasv_keep = false;
-    return mt_tcp_port(s->pasv_fd);
+    return s->pasv_port;
   }
   ftpd_data_reset(s);
   struct sockaddr_storage ss = s->local;
   socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
   int lo = s->cfg->pasv_lo, hi = s->cfg->pasv_hi;
-  int fd = -1, r = -EADDRINUSE;
+  int fd = -1, r = -EADDRINUSE, port = 0;
   if (lo) {                      /* the configured range: every port once, from a random one */
     int n = hi - lo + 1, first = rand_port(lo, hi) - lo;
-    for (int i = 0; i < n && r == -EADDRINUSE; i++) r = listen_on(&ss, len, lo + (first + i) % n, &fd);
+    for (int i = 0; i < n && r == -EADDRINUSE; i++) r = listen_on(&ss, len, port = lo + (first + i) % n, &fd);
   } else {
     pthread_once(&g_eph_once, eph_read);
-    for (int i = 0; i < 32 && r == -EADDRINUSE; i++) r = listen_on(&ss, len, rand_port(g_eph_lo, g_eph_hi), &fd);
-    if (r == -EADDRINUSE) r = listen_on(&ss, len, 0, &fd);   /* a crowded range: the kernel's pick */
+    for (int i = 0; i < 32 && r == -EADDRINUSE; i++) r = listen_on(&ss, len, port = rand_port(g_eph_lo, g_eph_hi), &fd);
+    if (r == -EADDRINUSE) r = listen_on(&ss, len, port = 0, &fd);   /* a crowded range: the kernel's pick */
   }
   if (r) return r;
   s->pasv_fd = fd;
-  return mt_tcp_port(fd);
+  s->pasv_port = port ? port : mt_tcp_port(fd);
+  return s->pasv_port;
 }
 
 void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg, const char *vp) {

@@ -307,6 +307,7 @@ typedef struct ftpd_session {
   int hash_algo;              /* HASH's algorithm (commands/hash.c), 0 = SHA-256 */
   int pasv_fd;                /* listening data socket, -1 */
   bool pasv_keep;             /* pasv_fd kept from the last transfer, not yet armed by a PASV/EPSV */
+  int pasv_port;              /* pasv_fd's port */
   /* max-rate (rate.c): this session's clock, and the user's shared one
    * (looked up at the first transfer after a login) */
   long long rate_next;

@@ -137,13 +137,15 @@ static int make_temp(int dfd, const char *name, char *tmp, size_t tmpsz) {
 }
 
 /* Opens an existing upload target for writing, never creating or
- * truncating it: proves the server user may write it (a 0444 file is
+ * truncating it (blocking again if write_here: it is written in place,
+ * else only checked): proves the server user may write it (a 0444 file is
  * refused although a rename could replace it) and refuses anything but a
  * regular file without blocking — O_NONBLOCK, so a FIFO planted in the tree
  * cannot hold the session in open() waiting for a reader. lst is the
  * target's lstat; a symlink (inside the root) is followed. Returns an fd or
  * -errno (-EINVAL: not a regular file). */
-static int open_target(ftpd_session_t *s, const char *vpath, const struct stat *lst, int extra, struct stat *st) {
+static int open_target(ftpd_session_t *s, const char *vpath, const struct stat *lst, int extra, bool write_here,
+                       struct stat *st) {
   if (!S_ISREG(lst->st_mode) && !S_ISLNK(lst->st_mode)) return -EINVAL;   /* never open a device or FIFO */
   if (S_ISLNK(lst->st_mode)) {
     int pfd = ftpd_fs_open(s->root_fd, vpath, O_PATH, 0);
@@ -158,7 +160,7 @@ static int open_target(ftpd_session_t *s, const char *vpath, const struct stat *
     close(fd);
     return -EINVAL;
   }
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  if (write_here) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
 
@@ -258,7 +260,7 @@ static void upload(ftpd_session_t *s, const char *vpath, int kind) {
   if (exists && (in_place || kind == UP_STOR) && !(kind == UP_STOR && !in_place && S_ISLNK(st.st_mode))) {
     /* (STOR replaces a symlink itself, so there is nothing to check.) */
     struct stat fst;
-    ffd = open_target(s, vpath, &st, kind == UP_APPE && rest == 0 ? O_APPEND : 0, &fst);
+    ffd = open_target(s, vpath, &st, kind == UP_APPE && rest == 0 ? O_APPEND : 0, in_place, &fst);
     if (ffd < 0) {
       close(dirfd);
       target_error(s, ffd, vpath);
