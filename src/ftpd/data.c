@@ -59,6 +59,15 @@ void ftpd_data_idle(ftpd_session_t *s) {
   if (s->pasv_keep) ftpd_data_reset(s);
 }
 
+/* A client that goes on with other commands (a mirror's SIZE and MDTM)
+ * gives its port back after a few. */
+#define KEEP_CMDS 4
+
+void ftpd_data_next_command(ftpd_session_t *s) {
+  if (s->pasv_keep && strcmp(s->verb, "PASV") && strcmp(s->verb, "EPSV") && ++s->pasv_keep_cmds > KEEP_CMDS)
+    ftpd_data_reset(s);
+}
+
 /* Local control address as IPv4 when it is v4 or v4-mapped. */
 static bool local_v4(const ftpd_session_t *s, struct in_addr *out) {
   if (s->local.ss_family == AF_INET) {
@@ -125,7 +134,11 @@ static int listen_on(struct sockaddr_storage *ss, socklen_t len, int port, int *
  * close — 7% more 4 KiB transfers a second over 8 sessions, here. A
  * session idle for a wait slice (1 s, a coroutine's 0.25 s before it
  * parks) gives its kept listener back (ftpd_data_idle), so idle sessions
- * hold no ports. Without --pasv-ports the port is still picked here, at random from the
+ * hold no ports, and so does one that sends KEEP_CMDS other commands first.
+ * (A kept port is the same for the next transfer: a host that shares the
+ * client's address could connect to it first, as it could to any port it
+ * guessed; the data connection is refused from every other address.)
+ * Without --pasv-ports the port is still picked here, at random from the
  * ephemeral range, not by bind() to port 0: with SO_REUSEADDR the kernel's
  * search for a free port walks every port in TIME_WAIT, and after a few
  * thousand small transfers (each leaves the server's passive port in
@@ -135,11 +148,17 @@ static int pasv_listen(ftpd_session_t *s) {
   if (s->pasv_keep) {
     /* a connection queued since the last transfer is nobody's to use: the
      * client connects only once it has this reply */
-    for (int c; (c = accept4(s->pasv_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0;) close(c);
-    s->pasv_keep = false;
-    return s->pasv_port;
+    for (;;) {
+      int c = accept4(s->pasv_fd, NULL, NULL, SOCK_CLOEXEC);
+      if (c >= 0) close(c);
+      else if (errno != EINTR && errno != ECONNABORTED) break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      s->pasv_keep = false;
+      return s->pasv_port;
+    }
   }
-  ftpd_data_reset(s);
+  ftpd_data_reset(s);                /* (and after a failed drain, a fresh one) */
   struct sockaddr_storage ss = s->local;
   socklen_t len = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
   int lo = s->cfg->pasv_lo, hi = s->cfg->pasv_hi;
@@ -311,8 +330,12 @@ int ftpd_data_open(ftpd_session_t *s, const char *what) {
       }
     }
   }
-  if (fd >= 0 && s->pasv_fd >= 0) s->pasv_keep = true;   /* for the next PASV/EPSV */
-  else ftpd_data_reset(s);
+  if (fd >= 0 && s->pasv_fd >= 0) {   /* for the next PASV/EPSV */
+    s->pasv_keep = true;
+    s->pasv_keep_cmds = 0;
+  } else {
+    ftpd_data_reset(s);
+  }
   if (fd < 0) {
     ftpd_reply(s, 425, "Cannot open data connection.");
     return -1;

@@ -189,6 +189,11 @@ typedef struct ftpd_snapshot {
 
 typedef struct ftpd_server {
   mt_lock_t lock;             /* protects snap, per-IP table, active */
+  /* Held by a SIGHUP reload from loading to the swap (main.c) and across a
+   * fork (model_fork.c), after which the child re-initialises both locks:
+   * a child never inherits a lock held by a thread it does not have — not
+   * this one, nor OpenSSL's inside a half-built TLS context. */
+  mt_lock_t reload_lock;
   ftpd_snapshot_t *snap;
   int root_fd;                /* --root, opened before privileges are dropped */
   int xferlog_fd;             /* -1 when off */
@@ -308,6 +313,7 @@ typedef struct ftpd_session {
   int pasv_fd;                /* listening data socket, -1 */
   bool pasv_keep;             /* pasv_fd kept from the last transfer, not yet armed by a PASV/EPSV */
   int pasv_port;              /* pasv_fd's port */
+  int pasv_keep_cmds;         /* commands since it was kept */
   /* max-rate (rate.c): this session's clock, and the user's shared one
    * (looked up at the first transfer after a login) */
   long long rate_next;

@@ -74,14 +74,17 @@ static ftpd_snapshot_t *load_snapshot(bool quiet_help) {
 
 static void on_hup(int sig, void *ud) {
   ftpd_server_t *srv = ud;
+  mt_lock_acquire(&srv->reload_lock, MT_FOREVER);
   ftpd_snapshot_t *n = load_snapshot(false);
   if (!n) {
+    mt_lock_release(&srv->reload_lock);
     ftpd_log(LOG_ERROR, "SIGHUP: reload failed (see above); keeping the running configuration");
     return;
   }
   ftpd_log_level = n->cfg.log_level;
   size_t users = n->users.n;
   ftpd_snapshot_swap(srv, n);
+  mt_lock_release(&srv->reload_lock);
   ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", users);
 }
 
@@ -93,6 +96,7 @@ static int serve(void) {
 
   ftpd_server_t srv = {0};
   mt_lock_init(&srv.lock, 0);
+  mt_lock_init(&srv.reload_lock, 0);
   srv.snap = snap;
   srv.xferlog_fd = -1;
   srv.model = ftpd_model_get(c->model);

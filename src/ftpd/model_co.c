@@ -233,7 +233,9 @@ static void *acceptor_co(void *p) {
     /* a connection waits; a leaner scheduler's acceptor, woken with us,
      * may take it meanwhile (then ours finds nothing and waits again) */
     if (others_leaner()) mt_sleep(LEAN_DELAY);
-    while (ftpd_accept_one(a->srv, a->lfd, 0, co_handoff, a->srv) && !others_leaner()) {}
+    for (int k = 0; k < 16 && ftpd_accept_one(a->srv, a->lfd, 0, co_handoff, a->srv); k++)   /* a burst, in turns */
+      if (others_leaner() || atomic_load(&a->srv->stopping)) break;
+    mt_co_yield();                   /* the sessions just spawned start */
   }
   return NULL;
 }
@@ -247,10 +249,14 @@ static void *sched_main(void *p) {
   int n = 0;
   if (t_park && !(cos[n] = mt_co_spawn(parker_co, t_park))) t_park = NULL;   /* no parking then */
   else if (t_park) t_park->parker = cos[n++];
+  int accepting = 0;
   for (int i = 0; i < srv->n_listen; i++) {
     acc[i] = (co_acc_t){srv, srv->listen_fd[i]};
-    if ((cos[n] = mt_co_spawn(acceptor_co, &acc[i]))) n++;
+    if ((cos[n] = mt_co_spawn(acceptor_co, &acc[i]))) n++, accepting++;
   }
+  /* a scheduler short of acceptors is never the leaner one: the others
+   * would wait for it before every accept */
+  if (accepting < srv->n_listen) atomic_fetch_add(&g_load[t_sched], 1 << 20);
   mt_co_joinall(cos, (size_t)n, MT_FOREVER);
   return NULL;
 }

@@ -24,9 +24,11 @@
  * The list of children is the loop's alone. A child has only the thread
  * that forked it, so it must not inherit a lock another thread held at that
  * instant (libmt's signal thread reloading the configuration holds the
- * server's lock): the loop takes the server's lock, and log.c's
- * pthread_atfork handler takes its own, across the fork, and the child
- * releases its copy first thing.
+ * reload lock from reading the files to the swap, OpenSSL's locks while it
+ * builds a TLS context, and the server's lock for the swap): the loop takes
+ * the reload lock and the server's lock, and log.c's pthread_atfork handler
+ * takes its own, across the fork, and the child initialises its copies
+ * afresh first thing (a waiter queued on them is a thread it does not have).
  *
  * Shutdown: the loop stops accepting, every child gets SIGTERM — its
  * handler only sets the child's stopping flag, so idle sessions say 421
@@ -87,7 +89,8 @@ static int child_main(void *arg) {
   forker_t *fk = arg;
   ftpd_server_t *srv = fk->srv;
   child_srv = srv;
-  mt_lock_release(&srv->lock);    /* held across the fork by start_child */
+  mt_lock_init(&srv->lock, 0);    /* held across the fork by start_child */
+  mt_lock_init(&srv->reload_lock, 0);
   ftpd_session_confine();          /* no_new_privs, no capabilities (priv.c) */
   /* main.c blocks SIGTERM/SIGINT/SIGHUP for every thread but libmt's
    * signal thread; here they mean "finish and leave", except SIGHUP,
@@ -124,10 +127,12 @@ static int start_child(void *ctx, int fd, const struct sockaddr_storage *peer) {
   fk->fd = fd;
   fk->peer = *peer;
   mt_proc_opts_t o = {.name = "ftp-session", .daemon = true};
-  /* held across the fork, so that no other thread holds it then */
+  /* held across the fork, so that no other thread holds them then */
+  mt_lock_acquire(&fk->srv->reload_lock, MT_FOREVER);
   mt_lock_acquire(&fk->srv->lock, MT_FOREVER);
   int r = mt_proc_start(&c->proc, child_main, fk, &o);
   mt_lock_release(&fk->srv->lock);
+  mt_lock_release(&fk->srv->reload_lock);
   if (r < 0) {
     ftpd_log(LOG_ERROR, "cannot fork a session process: %s", mt_strerror(r));
     free(c);
@@ -199,7 +204,12 @@ static int fork_run(ftpd_server_t *srv, mt_event_t *stop) {
   /* The shutdown event is set by libmt's signal thread; the 50 ms tick
    * that reaps notices it too. */
   while (!mt_event_is_set(stop)) {
-    if (poll(pfd, (nfds_t)np, 50) > 0) {
+    int n = poll(pfd, (nfds_t)np, 50);
+    if (n < 0 && errno != EINTR) {
+      ftpd_log(LOG_ERROR, "fork model: poll: %s", strerror(errno));
+      mt_sleep(0.1);
+    }
+    if (n > 0) {
       if (pfd[np - 1].revents) read_messages(&fk);
       for (int i = 0; i < np - 1; i++)   /* a burst of connections, in turns */
         if (pfd[i].revents & POLLIN)

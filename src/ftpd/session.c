@@ -165,6 +165,7 @@ static void dispatch(ftpd_session_t *s, const char *line, size_t len) {
   int r = ftpd_parse_command(line, len, cmd);
   s->last_cmd = mt_now();
   strcpy(s->verb, r == FTPD_PARSE_OK ? cmd->verb : "?");
+  ftpd_data_next_command(s);
   if (r == FTPD_PARSE_OK && !strcmp(cmd->verb, "PASS")) strcpy(s->logarg, "****");
   else snprintf(s->logarg, sizeof s->logarg, "%s", r == FTPD_PARSE_OK ? cmd->arg : "");
   if (r == FTPD_PARSE_NUL) ftpd_reply(s, 501, "NUL byte in command.");

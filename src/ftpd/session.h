@@ -74,9 +74,11 @@ void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp);
 
 /* data.c */
 void ftpd_data_reset(ftpd_session_t *s);
-/* The session waits for a command: a passive listener kept from the last
- * transfer is closed. */
+/* The session waits for a command (a wait slice ended), or a command
+ * comes: a passive listener kept from the last transfer is closed, at once
+ * or when a few commands (KEEP_CMDS, data.c) have come since. */
 void ftpd_data_idle(ftpd_session_t *s);
+void ftpd_data_next_command(ftpd_session_t *s);
 /* Opens the data connection announced by PASV/EPSV/PORT/EPRT after sending
  * "150 what". Returns the fd, or -1 after replying (425). */
 int  ftpd_data_open(ftpd_session_t *s, const char *what);

@@ -34,8 +34,9 @@ def test_sigterm_lets_running_transfer_finish(make_server):
             break
         assert time.monotonic() < deadline, "still accepting after SIGTERM"
         time.sleep(0.02)
-    # and the acceptor threads end; in the fork model a session process must
-    # survive that (a parent-death signal follows the thread that forked)
+    # and the acceptor threads end (the threads model's; the fork model
+    # accepts on its main thread, which must outlive the transfer's process,
+    # and the coroutine model in coroutines): the transfer goes on
     def acceptors():
         n = 0
         for t in os.listdir(f"/proc/{srv.proc.pid}/task"):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import MODEL
+from conftest import MODEL, SLOW
 
 
 def sha(b):
@@ -548,6 +548,22 @@ def test_busy_session_keeps_its_passive_listener(server):
     f.quit()
 
 
+def listening(port):
+    """Whether some socket listens on this local port (the kernel's own
+    tables: a probe by connecting would queue on a listener nobody
+    accepts on, and then time out as if it were gone)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
 def test_idle_session_gives_its_passive_listener_back(server):
     """A session that waits for its next command gives back the listener
     of its last transfer (after a wait slice: at most about a second), so
@@ -557,17 +573,37 @@ def test_idle_session_gives_its_passive_listener_back(server):
     f.sendcmd("TYPE I")
     port = epsv_port(f)
     assert retr_on(f, port, "i.bin") == b"idle"
-    deadline = time.monotonic() + 10
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-            return True
-        except OSError:
-            return False
-    while listening():
+    deadline = time.monotonic() + 10 * SLOW
+    while listening(port):
         assert time.monotonic() < deadline, "the kept listener stayed open on an idle session"
         time.sleep(0.05)
     p2 = epsv_port(f)                                    # a fresh one, and it works
+    assert listening(p2)
     assert retr_on(f, p2, "i.bin") == b"idle"
+    f.quit()
+
+
+def test_busy_session_gives_its_passive_listener_back_after_other_commands(server):
+    """A session that goes on with other commands (a mirror's SIZE, MDTM)
+    keeps its listener for four of them, not more. (Pipelined: no wait
+    slice passes in between.)"""
+    (server.root / "m.bin").write_bytes(b"mirror")
+    f = server.connect()
+    f.sendcmd("TYPE I")
+    for others, same in ((4, True), (5, False)):
+        p1 = epsv_port(f)
+        conn = socket.create_connection(("127.0.0.1", p1), timeout=10)
+        f.sock.sendall(b"RETR m.bin\r\n" + b"SIZE m.bin\r\n" * others + b"EPSV\r\n")
+        assert conn.recv(100) == b"mirror"
+        conn.close()
+        assert f.getresp().startswith("150") and f.getresp().startswith("226")
+        for _ in range(others):
+            assert f.getresp() == "213 6"
+        p2 = int(f.getresp().split("|")[3])
+        assert (p2 == p1) == same, (others, p1, p2)
+        conn = socket.create_connection(("127.0.0.1", p2), timeout=10)
+        f.sendcmd("RETR m.bin")
+        assert conn.recv(100) == b"mirror"
+        conn.close()
+        assert f.voidresp().startswith("226")
     f.quit()
