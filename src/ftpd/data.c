@@ -14,7 +14,11 @@
  * which cost less than the hand-off, and reads of file ranges wholly in the
  * page cache (cachestat), which cannot wait for the disk; a RETR ends at
  * the size the file had at its start, without a last call to find the end.
- * An upload overlaps receiving a chunk with writing the last one.
+ * An upload overlaps receiving a chunk with writing the last one (on the
+ * pool, in the coroutines model); on a thread of its own, a big binary
+ * upload goes from the socket into the file by splice(2) through a pipe
+ * (recv_splice). A busy session keeps its passive listener for its next
+ * transfer (pasv_listen).
  *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
  * handshake whichever side connected, the session-reuse rule of
@@ -623,6 +627,54 @@ copy:;
  * thread's (the coroutines model): while the pool writes one chunk the
  * session receives the next into a second buffer. Chunks are written in
  * order: a chunk's write starts only after the last one's has ended. */
+/* The rest of a big binary upload, on a thread of its own (the threads and
+ * fork models), moved from the socket into the file through a pipe:
+ * splice(2) takes the socket's pages into the pipe without a copy, where
+ * recv() copied them into the buffer that write() then copied again. 1
+ * when it cannot start (no pipe, the file is O_APPEND, which splice
+ * refuses): the caller's loop goes on; else 0 or <0 as the loop returns. */
+#define SPLICE_CHUNK (1 << 20)
+
+static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
+  if (fcntl(ffd, F_GETFL) & O_APPEND) return 1;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return 1;
+  fcntl(p[1], F_SETPIPE_SZ, SPLICE_CHUNK);    /* if the system allows; else smaller steps */
+  double next = 0;
+  int r = 0;
+  for (;;) {
+    if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
+    ssize_t n = splice(dfd, NULL, p[1], NULL, ftpd_rate_chunk(s, SPLICE_CHUNK), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {   /* the pipe is empty here: the socket has nothing yet */
+      if ((r = wait_data(s, dfd, MT_READ)) < 0) break;
+      continue;
+    }
+    if (n < 0) {
+      r = -errno;
+      break;
+    }
+    if (n == 0) {
+      r = ctrl_check(s);    /* an ABOR sent before the close still wins */
+      break;
+    }
+    moved(s, (size_t)n);
+    while (n > 0) {                   /* the pipe into the file, all of it */
+      ssize_t w = splice(p[0], NULL, ffd, NULL, (size_t)n, SPLICE_F_MOVE);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        r = w < 0 ? -errno : -EIO;
+        break;
+      }
+      n -= w;
+    }
+    if (r < 0) break;
+  }
+  close(p[0]);
+  close(p[1]);
+  return r;
+}
+
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool ascii = s->ascii;
   char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};
@@ -633,6 +685,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   int cur = 0;
   double next = 0, stalled = 0;
   bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
+  bool may_splice = !ascii && !s->dtls && !ftpd_offloads(s->srv);
   int r = 0;
   for (;;) {
     char *buf = bufs[cur];
@@ -683,6 +736,15 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       n = o - buf;
     }
     jobs[cur] = (struct io_job){.out = ffd, .buf = buf, .n = (size_t)n};
+    /* A full buffer on a thread of its own: a big upload; splice the rest
+     * (the coroutine model overlaps receiving with the pool's writes). */
+    if (may_splice && (size_t)n == want && want == FTPD_XFER_BUF) {
+      if ((r = file_io(s, write_run, &jobs[cur])) < 0) break;
+      if ((r = recv_splice(s, dfd, ffd)) != 1) break;
+      r = 0;
+      may_splice = false;
+      continue;
+    }
     if (jobs[cur].n <= INLINE_IO || !ftpd_offloads(s->srv) ||
         (!bufs[1] && !(bufs[1] = malloc(FTPD_XFER_BUF)))) {
       if ((r = file_io(s, write_run, &jobs[cur])) < 0) break;    /* may wait for the disk */

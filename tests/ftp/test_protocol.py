@@ -89,6 +89,26 @@ def test_roundtrip_binary_checksums(server):
     f.quit()
 
 
+def test_big_uploads_in_place_appended_and_over(server):
+    """Uploads big enough for the socket-to-file splice of the threads and
+    fork models (more than one 256 KiB buffer, sent in one go): a new file,
+    one over an existing file, an APPE (O_APPEND, which splice refuses: the
+    copy loop goes on) and a REST+STOR written in place from an offset."""
+    f = server.connect()
+    a, b, c = os.urandom(5 << 20), os.urandom((2 << 20) + 3), os.urandom(3 << 20)
+    f.storbinary("STOR s.bin", io.BytesIO(a), blocksize=1 << 20)
+    assert (server.root / "s.bin").read_bytes() == a
+    f.storbinary("STOR s.bin", io.BytesIO(b), blocksize=1 << 20)      # over it
+    assert (server.root / "s.bin").read_bytes() == b
+    f.storbinary("APPE s.bin", io.BytesIO(a), blocksize=1 << 20)
+    assert (server.root / "s.bin").read_bytes() == b + a
+    f.sendcmd("TYPE I")
+    f.storbinary("STOR s.bin", io.BytesIO(c), blocksize=1 << 20, rest=1 << 20)
+    assert (server.root / "s.bin").read_bytes() == b[:1 << 20] + c
+    assert sorted(p.name for p in server.root.iterdir()) == ["s.bin"]   # no temporary left
+    f.quit()
+
+
 def test_active_mode_port_and_eprt(server):
     f = server.connect()
     f.set_pasv(False)
