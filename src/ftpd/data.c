@@ -15,9 +15,8 @@
  * page cache (cachestat), which cannot wait for the disk; a RETR ends at
  * the size the file had at its start, without a last call to find the end.
  * An upload overlaps receiving a chunk with writing the last one (on the
- * pool, in the coroutines model); on a thread of its own, a big binary
- * upload goes from the socket into the file by splice(2) through a pipe
- * (recv_splice). A busy session keeps its passive listener for its next
+ * pool, in the coroutines model); a big binary upload goes on from the
+ * socket into the file by splice(2) through a pipe (recv_splice). A busy session keeps its passive listener for its next
  * transfer (pasv_listen).
  *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
@@ -627,26 +626,55 @@ copy:;
  * thread's (the coroutines model): while the pool writes one chunk the
  * session receives the next into a second buffer. Chunks are written in
  * order: a chunk's write starts only after the last one's has ended. */
-/* The rest of a big binary upload, on a thread of its own (the threads and
- * fork models), moved from the socket into the file through a pipe:
- * splice(2) takes the socket's pages into the pipe without a copy, where
- * recv() copied them into the buffer that write() then copied again. 1
- * when it cannot start (no pipe, the file is O_APPEND, which splice
- * refuses): the caller's loop goes on; else 0 or <0 as the loop returns. */
+/* The rest of a big binary upload, moved from the socket into the file
+ * through a pipe: splice(2) takes the socket's pages into the pipe without
+ * a copy, where recv() copied them into a buffer that write() then copied
+ * again. On a thread of its own the pipe goes into the file at once; in
+ * the coroutines model the pool does that (it may wait for the disk) while
+ * the scheduler fills a second pipe from the socket. 1 when it cannot
+ * start (no pipe; the file is O_APPEND, which splice refuses): the
+ * caller's loop goes on; else 0 or <0 as the loop returns. */
 #define SPLICE_CHUNK (1 << 20)
+
+struct splice_job {
+  int in, out;
+  size_t n;
+};
+
+static int splice_out_run(void *p) {
+  struct splice_job *j = p;
+  while (j->n > 0) {
+    ssize_t w = splice(j->in, NULL, j->out, NULL, j->n, SPLICE_F_MOVE);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? -errno : -EIO;
+    j->n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int open_pipe(int p[2]) {
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  fcntl(p[1], F_SETPIPE_SZ, SPLICE_CHUNK);    /* if the system allows; else smaller steps */
+  return 0;
+}
 
 static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
   if (fcntl(ffd, F_GETFL) & O_APPEND) return 1;
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return 1;
-  fcntl(p[1], F_SETPIPE_SZ, SPLICE_CHUNK);    /* if the system allows; else smaller steps */
+  int p[2][2] = {{-1, -1}, {-1, -1}};
+  if (open_pipe(p[0]) < 0) return 1;
+  bool pool = ftpd_offloads(s->srv);
+  struct splice_job jobs[2];
+  ftpd_offload_t pend;
+  bool writing = false;      /* pend moves the other pipe into the file */
+  int cur = 0;
   double next = 0;
   int r = 0;
   for (;;) {
     if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
-    ssize_t n = splice(dfd, NULL, p[1], NULL, ftpd_rate_chunk(s, SPLICE_CHUNK), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    /* p[cur] is empty: its last job has ended */
+    ssize_t n = splice(dfd, NULL, p[cur][1], NULL, ftpd_rate_chunk(s, SPLICE_CHUNK), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {   /* the pipe is empty here: the socket has nothing yet */
+    if (n < 0 && errno == EAGAIN) {   /* the socket has nothing yet */
       if ((r = wait_data(s, dfd, MT_READ)) < 0) break;
       continue;
     }
@@ -654,24 +682,33 @@ static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
       r = -errno;
       break;
     }
+    if (writing) {             /* the last pipe is in the file before this one goes */
+      writing = false;
+      if ((r = ftpd_offload_end(&pend)) < 0) break;
+    }
     if (n == 0) {
       r = ctrl_check(s);    /* an ABOR sent before the close still wins */
       break;
     }
     moved(s, (size_t)n);
-    while (n > 0) {                   /* the pipe into the file, all of it */
-      ssize_t w = splice(p[0], NULL, ffd, NULL, (size_t)n, SPLICE_F_MOVE);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        r = w < 0 ? -errno : -EIO;
-        break;
-      }
-      n -= w;
+    jobs[cur] = (struct splice_job){p[cur][0], ffd, (size_t)n};
+    if (!pool || (p[cur ^ 1][0] < 0 && open_pipe(p[cur ^ 1]) < 0)) {
+      if ((r = splice_out_run(&jobs[cur])) < 0) break;
+      continue;
     }
-    if (r < 0) break;
+    ftpd_offload_begin(s->srv, &pend, splice_out_run, &jobs[cur]);
+    writing = true;
+    cur ^= 1;
   }
-  close(p[0]);
-  close(p[1]);
+  if (writing) {
+    int w = ftpd_offload_end(&pend);
+    if (r == 0) r = w;
+  }
+  for (int i = 0; i < 2; i++)
+    if (p[i][0] >= 0) {
+      close(p[i][0]);
+      close(p[i][1]);
+    }
   return r;
 }
 
@@ -685,7 +722,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   int cur = 0;
   double next = 0, stalled = 0;
   bool cr_pending = false;   /* ASCII: a CR ended the last chunk */
-  bool may_splice = !ascii && !s->dtls && !ftpd_offloads(s->srv);
+  bool may_splice = !ascii && !s->dtls;
   int r = 0;
   for (;;) {
     char *buf = bufs[cur];
@@ -736,8 +773,7 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       n = o - buf;
     }
     jobs[cur] = (struct io_job){.out = ffd, .buf = buf, .n = (size_t)n};
-    /* A full buffer on a thread of its own: a big upload; splice the rest
-     * (the coroutine model overlaps receiving with the pool's writes). */
+    /* A full buffer: a big upload; splice the rest. */
     if (may_splice && (size_t)n == want && want == FTPD_XFER_BUF) {
       if ((r = file_io(s, write_run, &jobs[cur])) < 0) break;
       if ((r = recv_splice(s, dfd, ffd)) != 1) break;

@@ -90,8 +90,9 @@ def test_roundtrip_binary_checksums(server):
 
 
 def test_big_uploads_in_place_appended_and_over(server):
-    """Uploads big enough for the socket-to-file splice of the threads and
-    fork models (more than one 256 KiB buffer, sent in one go): a new file,
+    """Uploads big enough for the socket-to-file splice (more than one
+    256 KiB buffer, sent in one go; in the coroutines model the pool moves
+    the pipes into the file): a new file,
     one over an existing file, an APPE (O_APPEND, which splice refuses: the
     copy loop goes on) and a REST+STOR written in place from an offset."""
     f = server.connect()
