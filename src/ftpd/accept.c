@@ -8,10 +8,11 @@
  * once; for a model with a fixed pool (ftpd_model_t.fixed_pool) the pool's
  * size, srv->capacity, bounds admission too. ftpd_accept_one() takes one
  * connection from a listening socket, admits it and hands it to the model's
- * hand-off function; ftpd_accept_loop() repeats it, noticing srv->stopping
- * within half a second. The threads model runs the loop on one acceptor
- * thread per socket, the coroutines model in an acceptor coroutine per
- * scheduler; the fork model calls ftpd_accept_one from its own poll loop.
+ * hand-off function. The threads model repeats it on one acceptor thread
+ * per socket (ftpd_acceptors_start), noticing srv->stopping within half a
+ * second; the coroutines model calls it from an acceptor coroutine per
+ * scheduler (which balances the schedulers), the fork model from its own
+ * poll loop.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -121,13 +122,9 @@ int ftpd_accept_one(ftpd_server_t *srv, int lfd, double timeout, ftpd_handoff_fn
   return 1;
 }
 
-void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx) {
-  while (!atomic_load(&srv->stopping)) ftpd_accept_one(srv, lfd, 0.5, fn, ctx);
-}
-
 static void *acceptor(void *p) {
   acceptor_arg_t *a = p;
-  ftpd_accept_loop(a->srv, a->lfd, a->fn, a->ctx);
+  while (!atomic_load(&a->srv->stopping)) ftpd_accept_one(a->srv, a->lfd, 0.5, a->fn, a->ctx);
   free(a);
   return NULL;
 }

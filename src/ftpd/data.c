@@ -16,8 +16,8 @@
  * the size the file had at its start, without a last call to find the end.
  * An upload overlaps receiving a chunk with writing the last one (on the
  * pool, in the coroutines model); a big binary upload goes on from the
- * socket into the file by splice(2) through a pipe (recv_splice). A busy session keeps its passive listener for its next
- * transfer (pasv_listen).
+ * socket into the file by splice(2) through a pipe (recv_splice). A busy
+ * session keeps its passive listener for its next transfer (pasv_listen).
  *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
  * handshake whichever side connected, the session-reuse rule of
@@ -622,10 +622,6 @@ copy:;
   return r;
 }
 
-/* An upload overlaps the network and the disk where the disk is another
- * thread's (the coroutines model): while the pool writes one chunk the
- * session receives the next into a second buffer. Chunks are written in
- * order: a chunk's write starts only after the last one's has ended. */
 /* The rest of a big binary upload, moved from the socket into the file
  * through a pipe: splice(2) takes the socket's pages into the pipe without
  * a copy, where recv() copied them into a buffer that write() then copied
@@ -712,6 +708,11 @@ static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
   return r;
 }
 
+/* An upload overlaps the network and the disk where the disk is another
+ * thread's (the coroutines model): while the pool writes one chunk the
+ * session receives the next into a second buffer. Chunks are written in
+ * order: a chunk's write starts only after the last one's has ended.
+ * Once a chunk fills the whole buffer, recv_splice takes the rest. */
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool ascii = s->ascii;
   char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};

@@ -403,7 +403,6 @@ const ftpd_model_t *ftpd_model_get(int model);
 typedef int (*ftpd_handoff_fn)(void *ctx, int fd, const struct sockaddr_storage *peer);
 /* 1 if a connection came within timeout (handed off or refused), else 0. */
 int  ftpd_accept_one(ftpd_server_t *srv, int lfd, double timeout, ftpd_handoff_fn fn, void *ctx);
-void ftpd_accept_loop(ftpd_server_t *srv, int lfd, ftpd_handoff_fn fn, void *ctx);
 int  ftpd_acceptors_start(ftpd_server_t *srv, ftpd_handoff_fn fn, void *ctx, mt_thread_t **threads);
 /* Sets srv->stopping, joins the acceptors and closes the listening sockets. */
 void ftpd_acceptors_stop(ftpd_server_t *srv, mt_thread_t **threads);

@@ -261,14 +261,14 @@ static void *sched_main(void *p) {
   return NULL;
 }
 
+typedef struct {
+  ftpd_server_t *srv;
+  int idx;                   /* t_sched */
+} sched_arg_t;
+
 /* The parked set outlives sched_main: sessions still running after it has
  * returned (a transfer finishing at shutdown) remove themselves from its
  * epoll. It goes when the scheduler has no coroutine left. */
-typedef struct {
-  ftpd_server_t *srv;
-  int idx;
-} sched_arg_t;
-
 static void *sched_thread(void *p) {
   sched_arg_t *sa = p;
   ftpd_server_t *srv = sa->srv;

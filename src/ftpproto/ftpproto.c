@@ -224,13 +224,18 @@ int ftpp_rest_parse(const char *s, int64_t *out) {
   return 0;
 }
 
+/* Two numbers with sep between them, from s[*i] on. */
+static int read_pair(const char *s, size_t len, size_t *i, char sep, uint64_t *a, uint64_t *b) {
+  int r = read_num(s, len, i, 19, INT64_MAX, a);
+  if (r) return r;
+  if (*i >= len || s[(*i)++] != sep) return -EINVAL;
+  return read_num(s, len, i, 19, INT64_MAX, b);
+}
+
 int ftpp_rang_parse(const char *s, uint64_t *start, uint64_t *end) {
   size_t len = strlen(s), i = 0;
   uint64_t a, b;
-  int r = read_num(s, len, &i, 19, INT64_MAX, &a);
-  if (r) return r;
-  if (i >= len || s[i++] != ' ') return -EINVAL;
-  r = read_num(s, len, &i, 19, INT64_MAX, &b);
+  int r = read_pair(s, len, &i, ' ', &a, &b);
   if (r) return r;
   if (i != len) return -EINVAL;
   if (a == 1 && b == 0) return 1;
@@ -513,10 +518,7 @@ int ftpp_hash_parse(const char *s, ftpp_hash_t *out) {
   out->algo[a] = 0;
   if (a == 0 || i >= len || s[i++] != ' ') return -EINVAL;
   uint64_t start, end;
-  int r = read_num(s, len, &i, 19, INT64_MAX, &start);
-  if (r) return r;
-  if (i >= len || s[i++] != '-') return -EINVAL;
-  r = read_num(s, len, &i, 19, INT64_MAX, &end);
+  int r = read_pair(s, len, &i, '-', &start, &end);
   if (r) return r;
   if (start > end || i >= len || s[i++] != ' ') return -EINVAL;
   size_t h = 0;
