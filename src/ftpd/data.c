@@ -712,7 +712,8 @@ static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
  * thread's (the coroutines model): while the pool writes one chunk the
  * session receives the next into a second buffer. Chunks are written in
  * order: a chunk's write starts only after the last one's has ended.
- * Once a chunk fills the whole buffer, recv_splice takes the rest. */
+ * Once a chunk of a binary upload without TLS fills the whole buffer,
+ * recv_splice takes the rest. */
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   bool ascii = s->ascii;
   char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};
