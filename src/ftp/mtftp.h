@@ -157,6 +157,14 @@ typedef struct sess {
   unsigned char key[32];          /* the control connection's server key (SHA-256) */
   bool data_in;                   /* the data connection brings data (RETR, LIST...) */
   bool data_truncated;            /* it ended without close_notify: nothing it brought counts */
+  /* MODE B (RFC 959 3.4.2, session.c): a download of a small file asks for
+   * it (want_block), so that the data connection stays open for the next */
+  bool want_block;                /* the next transfer would take MODE B */
+  bool mode_b, no_mode_b;         /* the server is in MODE B / refused it */
+  unsigned char blk_hdr[3];       /* the block header being read, blk_hlen bytes of it */
+  int blk_hlen;
+  bool blk_eof, blk_marker;       /* the current block is the file's last / a restart marker */
+  size_t blk_left;                /* bytes of the current block not yet read */
   char err[2048];                 /* the last error, for one-line messages */
   int err_exit;                   /* the exit code that error calls for */
 } sess_t;

@@ -37,6 +37,8 @@
 
 #include "ftpproto.h"
 #include "listparse.h"
+#include <poll.h>
+
 #include "mtftp.h"
 #include "tls.h"
 
@@ -73,6 +75,7 @@ static void drop(sess_t *s) {
   s->pending_noops = 0;
   s->hash_ahead = false;
   s->epsv_ok = false;
+  s->mode_b = false;   /* a new connection starts in MODE S */
 }
 
 void sess_drop(sess_t *s) { drop(s); }
@@ -530,6 +533,28 @@ static int epsv_piped(sess_t *s, const char *fmt, va_list ap) {
   return 0;
 }
 
+/* Whether the data connection kept open in MODE B can take a transfer:
+ * the server has not closed it (nor sent anything out of turn). */
+static bool kept_usable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+  return poll(&p, 1, 0) == 0;
+}
+
+/* MODE B for a download that asks for it (s->want_block: binary, from the
+ * start, no TLS, active or passive alike), MODE S for any other transfer;
+ * the server is told only when the mode changes. 0, or an exit code. */
+static int choose_mode(sess_t *s, int64_t rest) {
+  bool blk = s->want_block && s->data_in && rest <= 0 && !s->prot_p && !s->no_mode_b && !s->active;
+  if (blk == s->mode_b) return 0;
+  sess_data_close(s);    /* a kept connection belongs to the mode it was opened in */
+  int r = sess_cmd(s, blk ? "MODE B" : "MODE S");
+  if (r < 0) return EX_CONNECT;
+  if (r == 200) s->mode_b = blk;
+  else if (blk) s->no_mode_b = true;   /* stream it is, from now on */
+  else return sess_fail(s, r);
+  return 0;
+}
+
 int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
   s->err[0] = 0;
   if (s->fd < 0) {
@@ -539,7 +564,30 @@ int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
   /* which way the bytes go: a download's end must be the server's close_notify */
   s->data_in = strncasecmp(fmt, "STOR", 4) && strncasecmp(fmt, "APPE", 4) && strncasecmp(fmt, "STOU", 4);
   s->data_truncated = false;
-  int r;
+  int r = choose_mode(s, rest);
+  if (r) return r;
+  s->blk_hlen = 0;
+  s->blk_left = 0;
+  s->blk_eof = s->blk_marker = false;
+  if (s->mode_b && s->data_fd >= 0) {
+    if (kept_usable(s->data_fd)) {
+      va_list ap;
+      va_start(ap, fmt);
+      r = vsend(s, fmt, ap);
+      va_end(ap);
+      if (r < 0) return EX_CONNECT;
+      r = cmd_reply(s);
+      if (r < 0) return EX_CONNECT;
+      if (r >= 100 && r < 200) goto opened;
+      if (r != 425) {
+        /* refused (550 and the like): the kept connection stays for the next */
+        return r >= 200 && r < 300 ? (seterr(s, EX_XFER, "%s (no data connection)", s->reply), EX_XFER)
+                                   : sess_fail(s, r);
+      }
+      /* 425: the server no longer has it; a new one below */
+    }
+    sess_data_close(s);
+  }
   if (!s->active && s->epsv_ok && rest <= 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -589,11 +637,39 @@ sent:
     }
     s->data_fd = fd;
   }
+opened:
   s->pending_noops = 0;
   return s->prot_p ? ftps_data(s) : 0;
 }
 
+/* MODE B: the bytes of the blocks, headers taken out; 0 once the block
+ * flagged EOF has been read whole, or when the server closes the
+ * connection (sess_data_end tells the two apart). A restart marker's
+ * bytes are read and dropped. */
+static ssize_t blk_read(sess_t *s, void *buf, size_t n, double timeout) {
+  for (;;) {
+    if (s->blk_hlen == 3 && s->blk_left == 0) {   /* a block read whole */
+      if (s->blk_eof) return 0;
+      s->blk_hlen = 0;
+    }
+    if (s->blk_hlen < 3) {
+      ssize_t r = mt_recv(s->data_fd, s->blk_hdr + s->blk_hlen, (size_t)(3 - s->blk_hlen), 0, timeout);
+      if (r <= 0) return r;
+      if ((s->blk_hlen += (int)r) < 3) continue;
+      s->blk_eof = s->blk_hdr[0] & 64;
+      s->blk_marker = s->blk_hdr[0] & 16;
+      s->blk_left = (size_t)s->blk_hdr[1] << 8 | s->blk_hdr[2];
+      continue;
+    }
+    ssize_t r = mt_recv(s->data_fd, buf, n < s->blk_left ? n : s->blk_left, 0, timeout);
+    if (r <= 0) return r;
+    s->blk_left -= (size_t)r;
+    if (!s->blk_marker) return r;
+  }
+}
+
 ssize_t sess_data_read(sess_t *s, void *buf, size_t n, double timeout) {
+  if (s->mode_b && !s->dtls) return blk_read(s, buf, n, timeout);
   if (!s->dtls) return mt_recv(s->data_fd, buf, n, 0, timeout);
   ssize_t r = ftls_read(s->dtls, buf, n, timeout);
   if (r == -ECONNABORTED) s->data_truncated = true;
@@ -653,9 +729,27 @@ void sess_keepalive(sess_t *s) {
   if (sess_send(s, "NOOP") == 0) s->pending_noops++;
 }
 
+/* MODE B: a download's bytes are in; what follows must be no more than
+ * the end of the block flagged EOF. 0, or EX_XFER (s->err). */
+static int blk_end(sess_t *s) {
+  char c[512];
+  ssize_t n = blk_read(s, c, sizeof c, g_opts.timeout);
+  if (n > 0) {
+    seterr(s, EX_XFER, "the data connection brought more bytes than the file's announced size");
+    return EX_XFER;
+  }
+  if (n < 0 || !s->blk_eof || s->blk_hlen < 3 || s->blk_left) {
+    seterr(s, EX_XFER, "the data connection ended before the file's last block");
+    return EX_XFER;
+  }
+  return 0;
+}
+
 int sess_data_end(sess_t *s) {
   int tex = s->dtls ? tls_data_finish(s) : 0;
-  sess_data_close(s);
+  bool keep = false;
+  if (s->mode_b && !s->dtls && s->data_fd >= 0 && s->data_in) keep = !(tex = blk_end(s));
+  if (!keep) sess_data_close(s);
   int r;
   for (;;) {
     r = sess_reply(s, g_opts.timeout);
@@ -674,6 +768,7 @@ int sess_data_end(sess_t *s) {
     seterr(s, EX_XFER, "connection lost before the transfer's reply");
     return EX_XFER;
   }
+  if (keep && r != 250) sess_data_close(s);   /* 226: the server closed its end */
   if (tex) return tex;   /* whatever the server thinks, the bytes are not trusted */
   if (r != 226 && r != 250) {
     int ex = sess_fail(s, r);

@@ -19,6 +19,11 @@
  * socket into the file by splice(2) through a pipe (recv_splice). A busy
  * session keeps its passive listener for its next transfer (pasv_listen).
  *
+ * MODE B (RFC 959 3.4.2) frames the bytes in blocks, so the end of a file
+ * is a block's EOF flag instead of a close, and the data connection stays
+ * open for the session's next transfer: a mirror of many small files then
+ * costs no connection set-up per file (see "MODE B" below).
+ *
  * After PROT P a data connection is TLS (RFC 4217): the server side of the
  * handshake whichever side connected, the session-reuse rule of
  * tls-data-reuse checked before any byte moves, reads and writes through
@@ -41,17 +46,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "session.h"
 #include "tls.h"
 
+void ftpd_data_drop_kept(ftpd_session_t *s) {
+  if (s->kept_dfd >= 0) mt_close(s->kept_dfd);
+  s->kept_dfd = -1;
+}
+
+/* The passive listener kept from the last transfer goes (a MODE B data
+ * connection kept with it stays). */
+static void listener_give_back(ftpd_session_t *s) {
+  if (s->pasv_fd >= 0) mt_close(s->pasv_fd);
+  s->pasv_fd = -1;
+  s->pasv_keep = false;
+}
+
 void ftpd_data_reset(ftpd_session_t *s) {
+  ftpd_data_drop_kept(s);
   if (s->pasv_fd >= 0) mt_close(s->pasv_fd);
   s->pasv_fd = -1;
   s->pasv_keep = false;
@@ -59,7 +80,7 @@ void ftpd_data_reset(ftpd_session_t *s) {
 }
 
 void ftpd_data_idle(ftpd_session_t *s) {
-  if (s->pasv_keep) ftpd_data_reset(s);
+  if (s->pasv_keep) listener_give_back(s);
 }
 
 /* A client that goes on with other commands (a mirror's SIZE and MDTM)
@@ -68,7 +89,7 @@ void ftpd_data_idle(ftpd_session_t *s) {
 
 void ftpd_data_next_command(ftpd_session_t *s) {
   if (s->pasv_keep && strcmp(s->verb, "PASV") && strcmp(s->verb, "EPSV") && ++s->pasv_keep_cmds > KEEP_CMDS)
-    ftpd_data_reset(s);
+    listener_give_back(s);
 }
 
 /* Local control address as IPv4 when it is v4 or v4-mapped. */
@@ -181,6 +202,7 @@ static int pasv_listen(ftpd_session_t *s) {
 }
 
 void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg, const char *vp) {
+  ftpd_data_drop_kept(s);   /* a new data connection is asked for (RFC 959 3.3) */
   if (s->epsv_all) {
     ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
     return;
@@ -215,6 +237,7 @@ void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg, const char *vp) {
   }
   struct in_addr a;
   int fam = local_v4(s, &a) ? 1 : 2;
+  ftpd_data_drop_kept(s);
   if (*arg && strcmp(arg, fam == 1 ? "1" : "2") != 0) {
     ftpd_reply(s, 522, "Network protocol not supported, use (%d)", fam);
     return;
@@ -295,7 +318,28 @@ static int tls_open(ftpd_session_t *s, int fd) {
   return 0;
 }
 
+/* Whether a kept MODE B connection can carry another transfer: nothing
+ * has come on it meanwhile (a client's close, or bytes out of turn). */
+static bool kept_usable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+  return poll(&p, 1, 0) == 0;
+}
+
 int ftpd_data_open(ftpd_session_t *s, const char *what) {
+  s->blk_eof = false;
+  if (s->kept_dfd >= 0 && s->mode_b && !s->prot_p && kept_usable(s->kept_dfd)) {
+    int fd = s->kept_dfd;
+    s->kept_dfd = -1;
+    if (ftpd_reply(s, 125, "Data connection already open; transfer starting.") < 0) {
+      mt_close(fd);
+      return -1;
+    }
+    s->in_xfer = true;
+    s->abort_req = false;
+    s->xfer_bytes = 0;
+    return fd;
+  }
+  ftpd_data_drop_kept(s);
   if ((s->pasv_fd < 0 || s->pasv_keep) && !s->port_set) {
     ftpd_reply(s, 425, "Use PORT, EPRT, PASV or EPSV first.");
     return -1;
@@ -437,8 +481,84 @@ static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
   return 0;
 }
 
+/* ---- MODE B ------------------------------------------------------------------
+ * A block is a descriptor byte (BLK_EOF: the file's last block; BLK_RESTART:
+ * a restart marker, whose bytes are not file data), a 16-bit count, then
+ * count bytes (RFC 959 3.4.2). A download ends with the EOF flag on its last
+ * block (an empty one when the size was not known in advance), an upload
+ * when the client's EOF block has come; then the data connection is kept
+ * (ftpd_data_finish: 250 instead of 226) and the next transfer starts on it
+ * with 125. PASV, EPSV, PORT, EPRT, MODE S, ABOR, REIN or any failed
+ * transfer closes it. No restart markers are sent, so REST is refused in
+ * MODE B (commands/xfer.c), and MODE B is not offered with PROT P. */
+#define BLK_EOF 64
+#define BLK_RESTART 16
+#define BLK_MAX 65535u
+
+/* A block's header announcing count <= BLK_MAX bytes, and n bytes of p
+ * (count, or 0 when sendfile sends them next: then with MSG_MORE), in one
+ * sendmsg when the socket takes them. */
+static int blk_send(ftpd_session_t *s, int dfd, int desc, size_t count, const char *p, size_t n) {
+  unsigned char h[3] = {(unsigned char)desc, (unsigned char)(count >> 8), (unsigned char)count};
+  bool more = n < count;
+  size_t hl = sizeof h;
+  while (hl || n) {
+    struct iovec iov[2];
+    int k = 0;
+    if (hl) iov[k++] = (struct iovec){h + sizeof h - hl, hl};
+    if (n) iov[k++] = (struct iovec){(void *)p, n};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+    ssize_t w = sendmsg(dfd, &m, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+      int r = wait_data(s, dfd, MT_WRITE);
+      if (r < 0) return r;
+      continue;
+    }
+    size_t a = (size_t)w < hl ? (size_t)w : hl;
+    hl -= a;
+    w -= (ssize_t)a;
+    p += w;
+    n -= (size_t)w;
+    if (w) moved(s, (size_t)w);
+  }
+  if (desc & BLK_EOF) s->blk_eof = true;
+  return 0;
+}
+
+/* Reads at most n bytes (n > 0), waiting as wait_data does. 0 with *got
+ * set; MT_ECONNRESET when the connection ends: in MODE B that is always
+ * before the EOF block, so the upload is incomplete. */
+static int recv_some(ftpd_session_t *s, int dfd, char *p, size_t n, size_t *got) {
+  for (;;) {
+    ssize_t r = mt_recv(dfd, p, n, 0, 0);
+    if (r == MT_ETIMEDOUT) {
+      int w = wait_data(s, dfd, MT_READ);
+      if (w < 0) return w;
+      continue;
+    }
+    if (r < 0) return (int)r;
+    if (r == 0) return MT_ECONNRESET;
+    *got = (size_t)r;
+    return 0;
+  }
+}
+
 int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
   if (s->dtls) return tls_send(s, p, n);
+  if (s->mode_b) {
+    double next = 0;
+    while (n) {
+      int r = between_chunks(s, &next);
+      if (r < 0 || (r = throttle(s)) < 0) return r;
+      size_t c = ftpd_rate_chunk(s, n < BLK_MAX ? n : BLK_MAX);
+      if ((r = blk_send(s, dfd, 0, c, p, c)) < 0) return r;
+      p += c;
+      n -= c;
+    }
+    return 0;
+  }
   double next = 0;
   while (n) {
     int r = between_chunks(s, &next);
@@ -548,13 +668,21 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
     struct stat st;
     off_t end = fstat(ffd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
     if (stop >= 0 && (end < 0 || stop < end)) end = stop;
+    if (s->mode_b && end < 0) goto copy;   /* blocks need the size: read and framed */
+    size_t blk_left = 0;                   /* MODE B: bytes the block header announced, not yet sent */
     for (;;) {
       if (end >= 0 && off >= end) break;
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
       off_t before = off;
+      if (s->mode_b && !blk_left) {
+        size_t b = (size_t)(end - off) < BLK_MAX ? (size_t)(end - off) : BLK_MAX;
+        if ((r = blk_send(s, dfd, off + (off_t)b == end ? BLK_EOF : 0, b, NULL, 0)) < 0) break;
+        blk_left = b;
+      }
       /* in chunks a rate limit can pace (ftpd_rate_chunk) */
       size_t n = ftpd_rate_chunk(s, 1 << 20);
       if (end >= 0 && (off_t)n > end - off) n = (size_t)(end - off);
+      if (s->mode_b && n > blk_left) n = blk_left;
       struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = n};
       file_read(s, sendfile_run, &j, ffd, off);    /* may read the disk */
       ssize_t w = j.r;
@@ -563,7 +691,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
         if ((r = wait_data(s, dfd, MT_WRITE)) < 0) break;
         continue;
       }
-      if (w < 0 && (errno == EINVAL || errno == ENOSYS)) {   /* a file sendfile cannot read */
+      if (w < 0 && (errno == EINVAL || errno == ENOSYS) && !s->mode_b) {   /* a file sendfile cannot read */
         off = before;
         goto copy;
       }
@@ -571,7 +699,11 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
         r = -errno;
         break;
       }
-      if (w == 0) break;
+      if (w == 0) {
+        if (blk_left) r = -EIO;   /* the file shrank under a block already announced */
+        break;
+      }
+      blk_left -= s->mode_b ? (size_t)w : 0;
       moved(s, (size_t)w);
     }
     *sent = s->xfer_bytes;
@@ -708,6 +840,64 @@ static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
   return r;
 }
 
+/* ASCII upload: CRLF -> LF in buf[0..*n), a lone CR kept; a CR that ends
+ * the chunk waits for the next one (*cr_pending). */
+static int crlf_to_lf(int ffd, char *buf, size_t *n, bool *cr_pending) {
+  char *o = buf, *end = buf + *n;
+  if (*cr_pending && *n && buf[0] != '\n') {
+    int r = write_all(ffd, "\r", 1);
+    if (r < 0) return r;
+  }
+  if (*n) *cr_pending = false;
+  for (char *p = buf; p < end; p++) {
+    if (*p == '\r') {
+      if (p + 1 == end) {
+        *cr_pending = true;
+        continue;
+      }
+      if (p[1] == '\n') continue;
+    }
+    *o++ = *p;
+  }
+  *n = (size_t)(o - buf);
+  return 0;
+}
+
+/* A MODE B upload: blocks until the one with the EOF flag; a restart
+ * marker's bytes are read and dropped. */
+static int recv_blocks(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
+  char *buf = malloc(FTPD_XFER_BUF);
+  if (!buf) return MT_ENOMEM;
+  bool ascii = s->ascii, cr_pending = false, eof = false;
+  double next = 0;
+  int r = 0;
+  while (!eof && !r) {
+    unsigned char h[3];
+    for (size_t have = 0, k = 0; have < sizeof h && !r; have += k)
+      r = recv_some(s, dfd, (char *)h + have, sizeof h - have, &k);
+    if (r) break;
+    eof = h[0] & BLK_EOF;
+    size_t left = (size_t)h[1] << 8 | h[2];
+    while (left) {
+      if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
+      size_t n = 0, want = ftpd_rate_chunk(s, left < FTPD_XFER_BUF ? left : FTPD_XFER_BUF);
+      if ((r = recv_some(s, dfd, buf, want, &n)) < 0) break;
+      left -= n;
+      if (h[0] & BLK_RESTART) continue;
+      moved(s, n);
+      if (ascii && (r = crlf_to_lf(ffd, buf, &n, &cr_pending)) < 0) break;
+      struct io_job j = {.out = ffd, .buf = buf, .n = n};
+      if ((r = file_io(s, write_run, &j)) < 0) break;
+    }
+  }
+  if (!r) r = ctrl_check(s);      /* an ABOR sent with the last block still wins */
+  if (!r && cr_pending) r = write_all(ffd, "\r", 1);
+  if (!r) s->blk_eof = true;
+  free(buf);
+  *got = s->xfer_bytes;
+  return r;
+}
+
 /* An upload overlaps the network and the disk where the disk is another
  * thread's (the coroutines model): while the pool writes one chunk the
  * session receives the next into a second buffer. Chunks are written in
@@ -715,6 +905,7 @@ static int recv_splice(ftpd_session_t *s, int dfd, int ffd) {
  * Once a chunk of a binary upload without TLS fills the whole buffer,
  * recv_splice takes the rest. */
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
+  if (s->mode_b && !s->dtls) return recv_blocks(s, dfd, ffd, got);
   bool ascii = s->ascii;
   char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};
   if (!bufs[0]) return MT_ENOMEM;
@@ -761,18 +952,10 @@ int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
       break;
     }
     moved(s, (size_t)n);
-    if (ascii) {         /* CRLF -> LF; a lone CR stays */
-      char *o = buf, *end = buf + n;
-      if (cr_pending && buf[0] != '\n' && (r = write_all(ffd, "\r", 1)) < 0) break;
-      cr_pending = false;
-      for (char *p = buf; p < end; p++) {
-        if (*p == '\r') {
-          if (p + 1 == end) { cr_pending = true; continue; }
-          if (p[1] == '\n') continue;
-        }
-        *o++ = *p;
-      }
-      n = o - buf;
+    if (ascii) {
+      size_t k = (size_t)n;
+      if ((r = crlf_to_lf(ffd, buf, &k, &cr_pending)) < 0) break;
+      n = (ssize_t)k;
     }
     jobs[cur] = (struct io_job){.out = ffd, .buf = buf, .n = (size_t)n};
     /* A full buffer: a big upload; splice the rest. */
@@ -814,6 +997,16 @@ void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
    * its ABOR briefly so the replies come in the order it expects. */
   if (rc < 0 && !s->abort_req && (rc == -EPIPE || rc == -ECONNRESET) && !s->quit) {
     if (mt_wait_fd(s->ctrl, MT_READ, 0.1) >= 0) ctrl_check(s);
+  }
+  if (s->mode_b && !s->dtls && rc == 0 && !s->abort_req) {
+    /* the end of a download without a last block flagged EOF: an empty one */
+    if (!s->blk_eof) rc = blk_send(s, dfd, BLK_EOF, 0, NULL, 0);
+    if (rc == 0 && !s->abort_req) {
+      s->in_xfer = false;
+      s->kept_dfd = dfd;
+      ftpd_reply(s, 250, "%s Data connection kept open (MODE B).", okmsg);
+      return;
+    }
   }
   if (s->dtls) {
     /* close_notify after a complete transfer: a download's end, or our

@@ -314,6 +314,10 @@ typedef struct ftpd_session {
   bool pasv_keep;             /* pasv_fd kept from the last transfer, not yet armed by a PASV/EPSV */
   int pasv_port;              /* pasv_fd's port */
   int pasv_keep_cmds;         /* commands since it was kept */
+  bool mode_b;                /* MODE B (RFC 959 3.4.2): data in blocks, the data connection
+                                 kept open between transfers (data.c) */
+  int kept_dfd;               /* MODE B: the last transfer's data connection, kept; -1 */
+  bool blk_eof;               /* MODE B: this transfer's EOF block went out or came in */
   /* max-rate (rate.c): this session's clock, and the user's shared one
    * (looked up at the first transfer after a login) */
   long long rate_next;

@@ -86,6 +86,7 @@ void ftpd_sess_logout(ftpd_session_t *s) {
   s->perms = 0;
   ftpd_sess_set_cwd(s, "/");
   s->ascii = false;
+  s->mode_b = false;
   s->rest = 0;
   s->rang = false;
   free(s->rnfr);
@@ -302,7 +303,7 @@ ftpd_session_t *ftpd_session_open(ftpd_server_t *srv, int fd, const struct socka
   socklen_t sl = sizeof s->local;
   getsockname(fd, (struct sockaddr *)&s->local, &sl);
   ftpd_addr_ip(peer, s->peer_ip, sizeof s->peer_ip, &s->peer_port);
-  s->root_fd = s->pasv_fd = -1;
+  s->root_fd = s->pasv_fd = s->kept_dfd = -1;
   s->cwd = ftpd_root_cwd;
   strcpy(s->user, "-");
   s->mlst_facts = MLST_ALL_FACTS;

@@ -74,6 +74,8 @@ void ftpd_cmd_rein(ftpd_session_t *s, const char *arg, const char *vp);
 
 /* data.c */
 void ftpd_data_reset(ftpd_session_t *s);
+/* MODE B: closes the data connection kept from the last transfer, if any. */
+void ftpd_data_drop_kept(ftpd_session_t *s);
 /* The session waits for a command (a wait slice ended), or a command
  * comes: a passive listener kept from the last transfer is closed, at once
  * or when a few commands (KEEP_CMDS, data.c) have come since. */

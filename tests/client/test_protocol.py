@@ -106,16 +106,53 @@ def commands_between_replies(stderr):
 
 
 def test_epsv_is_pipelined_once_it_worked(servers, mtftp):
-    s = servers("mtftpd")
+    s = servers("pyftpdlib")          # stream mode only: a data connection per file
     for i in range(3):
         (s.root / f"q{i}").write_bytes(bytes([65 + i]) * 5000)
     r = mtftp("-v", "--no-verify", "-c", "get q0; get q1; get q2", s.url(""))
     assert r.returncode == 0, r.stderr
+    assert "--> MODE B" in r.stderr and "<-- 504" in r.stderr
+    assert r.stderr.count("--> MODE B") == 1             # asked once, not per file
     groups = commands_between_replies(r.stderr)
     assert ["EPSV"] in groups                            # the first one alone
     assert groups.count(["EPSV", "RETR"]) == 2, groups   # then with the RETR, one write
     for i in range(3):
         assert (mtftp.work / f"q{i}").read_bytes() == bytes([65 + i]) * 5000
+
+
+def test_small_downloads_share_a_data_connection_in_mode_b(servers, mtftp):
+    """Against mtftpd, small files come in MODE B over one data connection:
+    one EPSV for all of them, 125 for every file after the first. A file
+    over 4 MiB switches the session to MODE S (a connection of its own) and
+    the next small one back, every file verified."""
+    s = servers("mtftpd")
+    bodies = {f"m{i}": os.urandom(3000 + i) for i in range(4)}
+    bodies["big"] = os.urandom(5 << 20)
+    bodies["m9"] = b""
+    for n, b in bodies.items():
+        (s.root / n).write_bytes(b)
+    r = mtftp("-v", "-c", "get m0; get m1; get m2; get big; get m3; get m9", s.url(""))
+    assert r.returncode == 0, r.stderr
+    for n, b in bodies.items():
+        assert (mtftp.work / n).read_bytes() == b, n
+    log = r.stderr
+    assert log.count("--> MODE B") == 2 and log.count("--> MODE S") == 1, log
+    assert log.count("--> EPSV") == 3, log               # m0, big, m3: the others reuse
+    assert log.count("<-- 125 ") == 2, log               # m1, m2 (an empty file needs no RETR)
+    assert log.count("verified") == len(bodies), log
+
+
+def test_mget_in_mode_b(servers, mtftp):
+    s = servers("mtftpd")
+    (s.root / "many").mkdir()
+    bodies = {f"f{i:03d}": os.urandom(100 * i) for i in range(60)}
+    for n, b in bodies.items():
+        (s.root / "many" / n).write_bytes(b)
+    r = mtftp("-v", "-c", "mget -j 4 *", s.url("many/"))
+    assert r.returncode == 0, r.stderr
+    for n, b in bodies.items():
+        assert (mtftp.work / n).read_bytes() == b, n
+    assert r.stderr.count("<-- 125 ") >= 60 - 4 - 1, r.stderr    # one connection per worker
 
 
 def test_pipelined_epsv_refused_falls_back(servers, mtftp):

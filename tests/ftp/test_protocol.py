@@ -60,7 +60,7 @@ def test_unknown_and_bad_commands(server):
     with pytest.raises(ftplib.error_perm, match="^504"):
         f.sendcmd("TYPE E")
     with pytest.raises(ftplib.error_perm, match="^504"):
-        f.sendcmd("MODE B")
+        f.sendcmd("MODE C")
     with pytest.raises(ftplib.error_perm, match="^504"):
         f.sendcmd("STRU R")
     assert f.sendcmd("MODE S").startswith("200")

@@ -87,9 +87,11 @@ void ftpd_cmd_stat(ftpd_session_t *s, const char *arg, const char *vp) {
     sbuf_printf(&s->out, " Connected to %s\r\n", s->peer_ip);
     if (s->logged_in) sbuf_printf(&s->out, " Logged in as %s\r\n", s->user);
     else sbuf_puts(&s->out, " Not logged in\r\n");
-    sbuf_printf(&s->out, " TYPE: %s, STRUcture: File, MODE: Stream\r\n", s->ascii ? "ASCII" : "BINARY");
+    sbuf_printf(&s->out, " TYPE: %s, STRUcture: File, MODE: %s\r\n", s->ascii ? "ASCII" : "BINARY",
+                s->mode_b ? "Block" : "Stream");
     sbuf_printf(&s->out, " Idle timeout: %g seconds\r\n", s->cfg->idle_timeout);
-    sbuf_puts(&s->out, s->pasv_fd >= 0 && !s->pasv_keep ? " Passive data connection waiting\r\n"
+    sbuf_puts(&s->out, s->kept_dfd >= 0 ? " Data connection open (MODE B)\r\n"
+                       : s->pasv_fd >= 0 && !s->pasv_keep ? " Passive data connection waiting\r\n"
                        : s->port_set ? " Active data connection set\r\n" : " No data connection\r\n");
     ftpd_reply_multi(s, 211, "mtftpd " FTPD_VERSION " status:", "End of status.");
     return;
@@ -120,9 +122,23 @@ void ftpd_cmd_type(ftpd_session_t *s, const char *arg, const char *vp) {
   }
 }
 
+/* MODE B's blocks and kept data connection: data.c. */
 void ftpd_cmd_mode(ftpd_session_t *s, const char *arg, const char *vp) {
-  if (!strcasecmp(arg, "S")) ftpd_reply(s, 200, "Mode set to S.");
-  else ftpd_reply(s, 504, "Only MODE S (stream) is supported.");
+  if (!strcasecmp(arg, "S")) {
+    s->mode_b = false;
+    ftpd_data_drop_kept(s);
+    ftpd_reply(s, 200, "Mode set to S.");
+  } else if (!strcasecmp(arg, "B")) {
+    if (s->prot_p) {
+      ftpd_reply(s, 504, "MODE B is not offered on protected data connections (PROT P).");
+      return;
+    }
+    s->mode_b = true;
+    s->rest = 0;
+    ftpd_reply(s, 200, "Mode set to B; the data connection stays open between transfers.");
+  } else {
+    ftpd_reply(s, 504, "Only MODE S (stream) and MODE B (block) are supported.");
+  }
 }
 
 void ftpd_cmd_stru(ftpd_session_t *s, const char *arg, const char *vp) {

@@ -102,6 +102,10 @@ void ftpd_cmd_prot(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   if (!strcasecmp(arg, "P")) {
+    if (s->mode_b) {
+      ftpd_reply(s, 503, "PROT P needs MODE S: MODE B is not offered on protected data connections.");
+      return;
+    }
     s->prot_p = true;
     ftpd_reply(s, 200, "Data connections will be protected.");
   } else if (!strcasecmp(arg, "C")) {

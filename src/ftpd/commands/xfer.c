@@ -32,6 +32,12 @@ void ftpd_cmd_rest(ftpd_session_t *s, const char *arg, const char *vp) {
     ftpd_reply(s, 501, "REST needs a non-negative byte offset.");
     return;
   }
+  if (v > 0 && s->mode_b) {
+    /* RFC 959 3.5: a restart in MODE B names a marker the server sent; this
+     * one sends none */
+    ftpd_reply(s, 504, "REST in MODE B needs a restart marker, and none is sent here; use MODE S.");
+    return;
+  }
   if (v > 0 && s->ascii) {
     /* RFC 3659 5.3: the marker counts bytes of the transferred (CRLF)
      * stream, not of the file; refused rather than misread. */
