@@ -5,6 +5,8 @@
  * yescrypt hashes from libcrypt. ftpd_password_ok() spends one hash whether
  * or not the user exists, so timing does not tell names apart. Permissions
  * are enforced elsewhere, by the dispatcher (session.c, ftpd_authorize()).
+ * A login yescrypt verified is remembered for a while (the login cache,
+ * below), so a client's pool of connections pays one yescrypt, not one each.
  * The administrator's tool that rewrites the file is passwd.c.
  */
 #include <crypt.h>
@@ -18,6 +20,9 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "auth.h"
 #include "ftpd.h"
@@ -227,3 +232,82 @@ int ftpd_hash_password(const char *pass, char *out, size_t outsz) {
   return r;
 }
 
+
+/* ---- the login cache ---------------------------------------------------------
+ * A yescrypt costs about 30 ms of CPU, by design, and a client with a pool
+ * of connections (mtftp's mget -j 8, lftp's mirror --parallel) logs in once
+ * per connection. A login that ftpd_password_ok verified is remembered for
+ * login-cache seconds: the user's name, the hash string of the users-file
+ * line it matched, and a SHA-256 of the password under a random salt of the
+ * entry's own. The same name with the same password against the same line
+ * then logs in by one SHA-256 (a changed or removed line, after SIGHUP,
+ * matches no entry). A wrong password is never remembered and never cut
+ * short: a miss costs the full yescrypt, so guessing gains nothing.
+ * PingDirectory's encoded-password cache keeps a salted SHA-256 beside
+ * expensive hashes the same way. The price: for that long, memory holds a
+ * fast hash of each recent password, so whoever can read the server's
+ * memory could guess those at SHA-256 speed (they could as well read the
+ * passwords as they arrive). One slot per user-name hash; a collision
+ * replaces. The fork model does not use it (commands/login.c): a session
+ * is a process of its own there, and its isolation is the point. */
+#define LOGIN_SLOTS 256
+
+typedef struct {
+  char user[FTPD_MAX_USER + 1];
+  char hash[128];               /* the users-file hash string it was verified against */
+  unsigned char salt[16], digest[32];
+  double expires;               /* mt_now() clock; 0: empty */
+} login_slot_t;
+
+static login_slot_t g_login[LOGIN_SLOTS];
+static pthread_mutex_t g_login_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static login_slot_t *login_slot(const char *user) {
+  uint32_t h = 2166136261u;     /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)user; *p; p++) h = (h ^ *p) * 16777619u;
+  return &g_login[h % LOGIN_SLOTS];
+}
+
+static bool salted(const unsigned char salt[16], const char *pass, unsigned char out[32]) {
+  unsigned char buf[16 + FTPD_MAX_PASS];
+  size_t n = strlen(pass);
+  if (n > FTPD_MAX_PASS) return false;
+  memcpy(buf, salt, 16);
+  memcpy(buf + 16, pass, n);
+  unsigned int len = 0;
+  bool ok = EVP_Digest(buf, 16 + n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
+  OPENSSL_cleanse(buf, sizeof buf);
+  return ok;
+}
+
+static bool fits(const ftpd_user_t *u) {
+  return u && strlen(u->name) <= FTPD_MAX_USER && strlen(u->hash) < sizeof g_login[0].hash;
+}
+
+bool ftpd_login_cached(const ftpd_user_t *u, const char *pass, double ttl) {
+  if (ttl <= 0 || !fits(u)) return false;
+  login_slot_t *sl = login_slot(u->name), e;
+  pthread_mutex_lock(&g_login_mu);
+  e = *sl;
+  pthread_mutex_unlock(&g_login_mu);
+  bool hit = false;
+  unsigned char d[32];
+  if (e.expires > mt_now() && !strcmp(e.user, u->name) && !strcmp(e.hash, u->hash) && salted(e.salt, pass, d))
+    hit = CRYPTO_memcmp(d, e.digest, sizeof d) == 0;
+  OPENSSL_cleanse(&e, sizeof e);
+  OPENSSL_cleanse(d, sizeof d);
+  return hit;
+}
+
+void ftpd_login_remember(const ftpd_user_t *u, const char *pass, double ttl) {
+  if (ttl <= 0 || !fits(u)) return;
+  login_slot_t e = {0};
+  snprintf(e.user, sizeof e.user, "%s", u->name);
+  snprintf(e.hash, sizeof e.hash, "%s", u->hash);
+  if (getrandom(e.salt, sizeof e.salt, 0) != (ssize_t)sizeof e.salt || !salted(e.salt, pass, e.digest)) return;
+  e.expires = mt_now() + ttl;
+  pthread_mutex_lock(&g_login_mu);
+  *login_slot(u->name) = e;
+  pthread_mutex_unlock(&g_login_mu);
+  OPENSSL_cleanse(&e, sizeof e);
+}

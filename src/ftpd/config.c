@@ -54,6 +54,7 @@ void ftpd_config_defaults(ftpd_config_t *c) {
   c->login_failure_window = FTPD_LOGIN_FAIL_WINDOW;
   c->login_ban_time = FTPD_LOGIN_BAN_TIME;
   c->hash_cache = FTPD_HASH_CACHE;
+  c->login_cache = 300;
 }
 
 void ftpd_config_free(ftpd_config_t *c) {
@@ -195,6 +196,9 @@ static const cfg_key_t keys[] = {
    "seconds over which max-login-failures are counted"},
   {"login-ban-time", K_SECS, F(login_ban_time), 0, 0, NULL, "S",
    "seconds a banned address's connections get 421"},
+  {"login-cache", K_INT, F(login_cache), 0, 86400, NULL, "S",
+   "seconds a password login verified by yescrypt lets the same user and password in without "
+   "another (threads and coroutines models), 0 = never"},
   {"max-rate", K_INT, F(max_rate), 0, 2147483647, NULL, "BYTES",
    "bytes per second one session transfers (RETR, STOR, APPE, listings), 0 = no limit"},
   {"max-rate-per-user", K_INT, F(max_rate_per_user), 0, 2147483647, NULL, "BYTES",

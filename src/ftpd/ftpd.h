@@ -127,6 +127,7 @@ typedef struct ftpd_config {
   /* failed logins per address (ban.c): 0 failures = off */
   int max_login_failures;
   double login_failure_window, login_ban_time;
+  int login_cache;            /* seconds a verified login is remembered (auth.c), 0 = never */
   /* transfer rates in bytes per second (rate.c), 0 = no limit */
   int max_rate, max_rate_per_user;
   int hash_cache;             /* HASH digests remembered (digests.c), 0 = off; read at start */
@@ -175,6 +176,11 @@ void ftpd_users_free(ftpd_users_t *u);
 const ftpd_user_t *ftpd_users_find(const ftpd_users_t *u, const char *name);
 /* True when pass matches the user's hash; always spends one hash computation. */
 bool ftpd_password_ok(const ftpd_user_t *u, const char *pass);
+/* The login cache (auth.c): whether u with pass was verified by
+ * ftpd_password_ok within the last ttl seconds, against the same users-file
+ * hash; and the note that it just was. */
+bool ftpd_login_cached(const ftpd_user_t *u, const char *pass, double ttl);
+void ftpd_login_remember(const ftpd_user_t *u, const char *pass, double ttl);
 /* `mtftpd passwd ...`: returns the process exit code. */
 int  ftpd_passwd_main(int argc, char **argv);
 

@@ -83,6 +83,45 @@ def test_sighup_reloads_users(make_server):
     srv.connect("carol", "pw").quit()
 
 
+def wait_log(srv, text, count=1):
+    deadline = time.time() + 5 * SLOW
+    while srv.log_text().count(text) < count and time.time() < deadline:
+        time.sleep(0.05)
+    return srv.log_text().count(text)
+
+
+def test_login_cache(make_server):
+    """A password login yescrypt verified is remembered (login-cache): the
+    same user and password log in again by the cache, which the log line
+    says, except in the fork model. A wrong password is refused all the
+    same; after the password changes (SIGHUP) only the new one works;
+    login-cache = 0 remembers nothing."""
+    srv = make_server()
+    hit = "login alice from 127.0.0.1 (login cache)"
+    for _ in range(3):
+        srv.connect().quit()
+    assert wait_log(srv, "login alice from 127.0.0.1", 3) == 3
+    assert srv.log_text().count(hit) == (0 if MODEL == "fork" else 2)
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        srv.connect("alice", "wonderlan")
+    add_user(srv.users, "alice", "looking-glass")
+    srv.proc.send_signal(signal.SIGHUP)
+    assert wait_log(srv, "reloaded") >= 1
+    with pytest.raises(ftplib.error_perm, match="^530"):
+        srv.connect("alice", "wonderland")            # remembered, but for the old line
+    srv.connect("alice", "looking-glass").quit()
+    srv.connect("alice", "looking-glass").quit()
+    assert wait_log(srv, hit, 3) == (0 if MODEL == "fork" else 3)
+
+    srv.stop()
+    off = make_server(extra=["--login-cache", "0"])   # the same users file and log
+    logins, hits = off.log_text().count("login alice from"), off.log_text().count(hit)
+    for _ in range(2):
+        off.connect("alice", "looking-glass").quit()
+    assert wait_log(off, "login alice from 127.0.0.1", logins + 2) == logins + 2
+    assert off.log_text().count(hit) == hits
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test dropping root")
 def test_root_drops_privileges(make_server):
     srv = make_server(start=False)

@@ -50,7 +50,7 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
     return;
   }
   const ftpd_config_t *c = s->cfg;
-  bool ok = false;
+  bool ok = false, cached = false;
   const char *home = NULL;
   unsigned perms = 0;
   if (c->anonymous != ANON_OFF && is_anonymous_name(s->user)) {
@@ -60,8 +60,16 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   } else {
     const ftpd_user_t *u = ftpd_users_find(&s->snap->users, s->user);
     struct pw_job j = {u, strlen(arg) <= FTPD_MAX_PASS ? arg : "", false};
-    ftpd_offload(s->srv, pw_check, &j);      /* yescrypt: milliseconds of CPU */
-    ok = j.ok;
+    /* the login cache (auth.c), not in the fork model: a session process
+     * would remember only for itself, and a shared table would undo the
+     * isolation that model is for */
+    double ttl = s->srv->model == &ftpd_model_fork ? 0 : c->login_cache;
+    ok = cached = ftpd_login_cached(u, j.pass, ttl);
+    if (!ok) {
+      ftpd_offload(s->srv, pw_check, &j);    /* yescrypt: milliseconds of CPU */
+      ok = j.ok;
+      if (ok) ftpd_login_remember(u, j.pass, ttl);
+    }
     if (ok) {
       home = u->home;
       perms = u->perms;
@@ -102,7 +110,8 @@ void ftpd_cmd_pass(ftpd_session_t *s, const char *arg, const char *vp) {
   s->logged_in = s->authenticated = true;
   ftpd_sess_set_cwd(s, "/");
   ftpd_sess_name(s);
-  ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip, s->anonymous ? " (anonymous)" : "");
+  ftpd_log(LOG_INFO, "#%lu login %s from %s%s", s->id, s->user, s->peer_ip,
+           s->anonymous ? " (anonymous)" : cached ? " (login cache)" : "");
   ftpd_reply(s, 230, "Login successful.");
 }
 
