@@ -328,6 +328,10 @@ static bool kept_usable(int fd) {
 int ftpd_data_open(ftpd_session_t *s, const char *what) {
   s->blk_eof = false;
   if (s->kept_dfd >= 0 && s->mode_b && !s->prot_p && kept_usable(s->kept_dfd)) {
+    if (!ftpd_tls_data_allowed(s)) {        /* the same policy as for a new one */
+      ftpd_data_reset(s);
+      return -1;
+    }
     int fd = s->kept_dfd;
     s->kept_dfd = -1;
     if (ftpd_reply(s, 125, "Data connection already open; transfer starting.") < 0) {

@@ -142,6 +142,19 @@ def test_small_downloads_share_a_data_connection_in_mode_b(servers, mtftp):
     assert log.count("verified") == len(bodies), log
 
 
+def test_kept_data_connection_the_server_closed_is_replaced(servers, mtftp):
+    """A PASV sent by hand makes the server close the connection kept in
+    MODE B: the next get sees it closed and opens a new one."""
+    s = servers("mtftpd")
+    for n in ("k1", "k2"):
+        (s.root / n).write_bytes(n.encode() * 999)
+    r = mtftp("-v", "-c", "get k1; quote PASV; get k2", s.url(""))
+    assert r.returncode == 0, r.stderr
+    for n in ("k1", "k2"):
+        assert (mtftp.work / n).read_bytes() == n.encode() * 999
+    assert r.stderr.count("--> EPSV") == 2 and "<-- 125 " not in r.stderr, r.stderr
+
+
 def test_mget_in_mode_b(servers, mtftp):
     s = servers("mtftpd")
     (s.root / "many").mkdir()
