@@ -161,7 +161,7 @@ typedef struct sess {
    * it (want_block), so that the data connection stays open for the next */
   bool want_block;                /* the next transfer would take MODE B */
   bool mode_b, no_mode_b;         /* the server is in MODE B / refused it */
-  unsigned char blk_hdr[3];       /* the block header being read, blk_hlen bytes of it */
+  unsigned char blk_hdr[3];       /* the block header (FTPP_BLOCK_HEADER bytes) being read, blk_hlen of it */
   int blk_hlen;
   bool blk_eof, blk_marker;       /* the current block is the file's last / a restart marker */
   size_t blk_left;                /* bytes of the current block not yet read */

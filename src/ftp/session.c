@@ -648,17 +648,17 @@ opened:
  * bytes are read and dropped. */
 static ssize_t blk_read(sess_t *s, void *buf, size_t n, double timeout) {
   for (;;) {
-    if (s->blk_hlen == 3 && s->blk_left == 0) {   /* a block read whole */
+    if (s->blk_hlen == FTPP_BLOCK_HEADER && s->blk_left == 0) {   /* a block read whole */
       if (s->blk_eof) return 0;
       s->blk_hlen = 0;
     }
-    if (s->blk_hlen < 3) {
-      ssize_t r = mt_recv(s->data_fd, s->blk_hdr + s->blk_hlen, (size_t)(3 - s->blk_hlen), 0, timeout);
+    if (s->blk_hlen < FTPP_BLOCK_HEADER) {
+      ssize_t r = mt_recv(s->data_fd, s->blk_hdr + s->blk_hlen, (size_t)(FTPP_BLOCK_HEADER - s->blk_hlen), 0, timeout);
       if (r <= 0) return r;
-      if ((s->blk_hlen += (int)r) < 3) continue;
-      s->blk_eof = s->blk_hdr[0] & 64;
-      s->blk_marker = s->blk_hdr[0] & 16;
-      s->blk_left = (size_t)s->blk_hdr[1] << 8 | s->blk_hdr[2];
+      if ((s->blk_hlen += (int)r) < FTPP_BLOCK_HEADER) continue;
+      s->blk_eof = s->blk_hdr[0] & FTPP_BLOCK_EOF;
+      s->blk_marker = s->blk_hdr[0] & FTPP_BLOCK_RESTART;
+      s->blk_left = ftpp_block_count(s->blk_hdr);
       continue;
     }
     ssize_t r = mt_recv(s->data_fd, buf, n < s->blk_left ? n : s->blk_left, 0, timeout);
@@ -738,7 +738,7 @@ static int blk_end(sess_t *s) {
     seterr(s, EX_XFER, "the data connection brought more bytes than the file's announced size");
     return EX_XFER;
   }
-  if (n < 0 || !s->blk_eof || s->blk_hlen < 3 || s->blk_left) {
+  if (n < 0 || !s->blk_eof || s->blk_hlen < FTPP_BLOCK_HEADER || s->blk_left) {
     seterr(s, EX_XFER, "the data connection ended before the file's last block");
     return EX_XFER;
   }

@@ -495,15 +495,16 @@ static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
  * with 125. PASV, EPSV, PORT, EPRT, MODE S, ABOR, REIN or any failed
  * transfer closes it. No restart markers are sent, so REST is refused in
  * MODE B (commands/xfer.c), and MODE B is not offered with PROT P. */
-#define BLK_EOF 64
-#define BLK_RESTART 16
-#define BLK_MAX 65535u
+#define BLK_EOF FTPP_BLOCK_EOF
+#define BLK_RESTART FTPP_BLOCK_RESTART
+#define BLK_MAX FTPP_BLOCK_MAX
 
 /* A block's header announcing count <= BLK_MAX bytes, and n bytes of p
  * (count, or 0 when sendfile sends them next: then with MSG_MORE), in one
  * sendmsg when the socket takes them. */
 static int blk_send(ftpd_session_t *s, int dfd, int desc, size_t count, const char *p, size_t n) {
-  unsigned char h[3] = {(unsigned char)desc, (unsigned char)(count >> 8), (unsigned char)count};
+  unsigned char h[FTPP_BLOCK_HEADER];
+  ftpp_block_header(h, desc, count);
   bool more = n < count;
   size_t hl = sizeof h;
   while (hl || n) {
@@ -876,12 +877,12 @@ static int recv_blocks(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   double next = 0;
   int r = 0;
   while (!eof && !r) {
-    unsigned char h[3];
+    unsigned char h[FTPP_BLOCK_HEADER];
     for (size_t have = 0, k = 0; have < sizeof h && !r; have += k)
       r = recv_some(s, dfd, (char *)h + have, sizeof h - have, &k);
     if (r) break;
     eof = h[0] & BLK_EOF;
-    size_t left = (size_t)h[1] << 8 | h[2];
+    size_t left = ftpp_block_count(h);
     while (left) {
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
       size_t n = 0, want = ftpd_rate_chunk(s, left < FTPD_XFER_BUF ? left : FTPD_XFER_BUF);

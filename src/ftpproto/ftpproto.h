@@ -58,6 +58,23 @@ int ftpp_epsv_format(int port, char *out, size_t outsz);
  * four delimiters the same character from 33 to 126. */
 int ftpp_epsv_parse(const char *s, int *port);
 
+/* ---- MODE B (RFC 959 3.4.2): a block's header ------------------------------ */
+
+/* A descriptor byte, then the count of data bytes that follow, 16 bits,
+ * most significant byte first. */
+#define FTPP_BLOCK_EOF 64        /* the file's last block */
+#define FTPP_BLOCK_RESTART 16    /* a restart marker: its bytes are not file data */
+#define FTPP_BLOCK_MAX 65535u    /* the most a block holds */
+#define FTPP_BLOCK_HEADER 3
+static inline void ftpp_block_header(unsigned char h[FTPP_BLOCK_HEADER], int desc, size_t count) {
+  h[0] = (unsigned char)desc;
+  h[1] = (unsigned char)(count >> 8);
+  h[2] = (unsigned char)count;
+}
+static inline size_t ftpp_block_count(const unsigned char h[FTPP_BLOCK_HEADER]) {
+  return (size_t)h[1] << 8 | h[2];
+}
+
 /* ---- REST (RFC 3659 5) ------------------------------------------------------ */
 
 /* A non-negative decimal byte offset: digits only, no sign or spaces, at

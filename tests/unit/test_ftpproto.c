@@ -150,6 +150,22 @@ static void test_rang(void **st) {
   assert_true(a == 5 && b == 5);
 }
 
+static void test_block_header(void **st) {
+  (void)st;
+  unsigned char h[FTPP_BLOCK_HEADER];
+  ftpp_block_header(h, FTPP_BLOCK_EOF, 65535);
+  assert_int_equal(h[0], 64);
+  assert_int_equal(h[1], 0xff);
+  assert_int_equal(h[2], 0xff);
+  assert_int_equal(ftpp_block_count(h), FTPP_BLOCK_MAX);
+  ftpp_block_header(h, 0, 0x0102);
+  assert_memory_equal(h, "\x00\x01\x02", 3);
+  assert_int_equal(ftpp_block_count(h), 258);
+  ftpp_block_header(h, FTPP_BLOCK_RESTART | FTPP_BLOCK_EOF, 0);
+  assert_int_equal(h[0], 80);
+  assert_int_equal(ftpp_block_count(h), 0);
+}
+
 static void test_rest(void **st) {
   int64_t v = -1;
   assert_int_equal(ftpp_rest_parse("0", &v), 0);
@@ -364,7 +380,7 @@ int main(void) {
     cmocka_unit_test(test_time),        cmocka_unit_test(test_chmod),
     cmocka_unit_test(test_path_quote),  cmocka_unit_test(test_reply_reader),
     cmocka_unit_test(test_facts_select_format), cmocka_unit_test(test_facts_parse),
-    cmocka_unit_test(test_hash_reply),
+    cmocka_unit_test(test_hash_reply), cmocka_unit_test(test_block_header),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
