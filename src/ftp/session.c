@@ -541,8 +541,9 @@ static bool kept_usable(int fd) {
 }
 
 /* MODE B for a download that asks for it (s->want_block: binary, from the
- * start, no TLS, active or passive alike), MODE S for any other transfer;
- * the server is told only when the mode changes. 0, or an exit code. */
+ * start; and passive, without TLS), MODE S for any other transfer; the
+ * server is told only when the mode changes. A server that refuses MODE B
+ * for good (5xx) is not asked again. 0, or an exit code. */
 static int choose_mode(sess_t *s, int64_t rest) {
   bool blk = s->want_block && s->data_in && rest <= 0 && !s->prot_p && !s->no_mode_b && !s->active;
   if (blk == s->mode_b) return 0;
@@ -550,7 +551,7 @@ static int choose_mode(sess_t *s, int64_t rest) {
   int r = sess_cmd(s, blk ? "MODE B" : "MODE S");
   if (r < 0) return EX_CONNECT;
   if (r == 200) s->mode_b = blk;
-  else if (blk) s->no_mode_b = true;   /* stream it is, from now on */
+  else if (blk) s->no_mode_b = r >= 500;   /* stream it is: this time, or from now on */
   else return sess_fail(s, r);
   return 0;
 }
@@ -578,7 +579,14 @@ int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
       if (r < 0) return EX_CONNECT;
       r = cmd_reply(s);
       if (r < 0) return EX_CONNECT;
-      if (r >= 100 && r < 200) goto opened;
+      if (r == 125) goto opened;
+      if (r >= 100 && r < 200) {
+        /* the server did not take the kept connection (it had closed it
+         * and now waits for a new one nobody will open): start afresh */
+        seterr(s, EX_XFER, "the server began the transfer on another data connection (%d)", r);
+        drop(s);
+        return EX_XFER;
+      }
       if (r != 425) {
         /* refused (550 and the like): the kept connection stays for the next */
         return r >= 200 && r < 300 ? (seterr(s, EX_XFER, "%s (no data connection)", s->reply), EX_XFER)

@@ -247,8 +247,9 @@ int ftpd_hash_password(const char *pass, char *out, size_t outsz) {
  * expensive hashes the same way. The price: for that long, memory holds a
  * fast hash of each recent password, so whoever can read the server's
  * memory could guess those at SHA-256 speed (they could as well read the
- * passwords as they arrive). One slot per user-name hash; a collision
- * replaces. The fork model does not use it (commands/login.c): a session
+ * passwords as they arrive). An entry is wiped when a lookup finds it
+ * expired (against login-cache as it is now), and every entry at a
+ * reload; one slot per user-name hash, a collision replaces. The fork model does not use it (commands/login.c): a session
  * is a process of its own there, and its isolation is the point. */
 #define LOGIN_SLOTS 256
 
@@ -256,7 +257,7 @@ typedef struct {
   char user[FTPD_MAX_USER + 1];
   char hash[128];               /* the users-file hash string it was verified against */
   unsigned char salt[16], digest[32];
-  double expires;               /* mt_now() clock; 0: empty */
+  double verified;              /* when (mt_now()); 0: empty */
 } login_slot_t;
 
 static login_slot_t g_login[LOGIN_SLOTS];
@@ -287,12 +288,15 @@ static bool fits(const ftpd_user_t *u) {
 bool ftpd_login_cached(const ftpd_user_t *u, const char *pass, double ttl) {
   if (ttl <= 0 || !fits(u)) return false;
   login_slot_t *sl = login_slot(u->name), e;
+  double now = mt_now();
   pthread_mutex_lock(&g_login_mu);
   e = *sl;
+  if (sl->verified && now - sl->verified >= ttl) OPENSSL_cleanse(sl, sizeof *sl);   /* expired: wiped */
   pthread_mutex_unlock(&g_login_mu);
   bool hit = false;
   unsigned char d[32];
-  if (e.expires > mt_now() && !strcmp(e.user, u->name) && !strcmp(e.hash, u->hash) && salted(e.salt, pass, d))
+  if (e.verified && now - e.verified < ttl && !strcmp(e.user, u->name) && !strcmp(e.hash, u->hash) &&
+      salted(e.salt, pass, d))
     hit = CRYPTO_memcmp(d, e.digest, sizeof d) == 0;
   OPENSSL_cleanse(&e, sizeof e);
   OPENSSL_cleanse(d, sizeof d);
@@ -304,10 +308,17 @@ void ftpd_login_remember(const ftpd_user_t *u, const char *pass, double ttl) {
   login_slot_t e = {0};
   snprintf(e.user, sizeof e.user, "%s", u->name);
   snprintf(e.hash, sizeof e.hash, "%s", u->hash);
-  if (getrandom(e.salt, sizeof e.salt, 0) != (ssize_t)sizeof e.salt || !salted(e.salt, pass, e.digest)) return;
-  e.expires = mt_now() + ttl;
-  pthread_mutex_lock(&g_login_mu);
-  *login_slot(u->name) = e;
-  pthread_mutex_unlock(&g_login_mu);
+  if (getrandom(e.salt, sizeof e.salt, 0) == (ssize_t)sizeof e.salt && salted(e.salt, pass, e.digest)) {
+    e.verified = mt_now();
+    pthread_mutex_lock(&g_login_mu);
+    *login_slot(u->name) = e;
+    pthread_mutex_unlock(&g_login_mu);
+  }
   OPENSSL_cleanse(&e, sizeof e);
+}
+
+void ftpd_login_forget_all(void) {
+  pthread_mutex_lock(&g_login_mu);
+  OPENSSL_cleanse(g_login, sizeof g_login);
+  pthread_mutex_unlock(&g_login_mu);
 }

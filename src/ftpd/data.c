@@ -169,6 +169,7 @@ static int listen_on(struct sockaddr_storage *ss, socklen_t len, int port, int *
  * TIME_WAIT) that search took 4.5 ms per EPSV here, against 16 us for a
  * random port (docs/perf-coroutines.md). */
 static int pasv_listen(ftpd_session_t *s) {
+  ftpd_data_drop_kept(s);            /* a new data connection is asked for (RFC 959 3.3) */
   if (s->pasv_keep) {
     /* a connection queued since the last transfer is nobody's to use: the
      * client connects only once it has this reply */
@@ -202,7 +203,6 @@ static int pasv_listen(ftpd_session_t *s) {
 }
 
 void ftpd_cmd_pasv(ftpd_session_t *s, const char *arg, const char *vp) {
-  ftpd_data_drop_kept(s);   /* a new data connection is asked for (RFC 959 3.3) */
   if (s->epsv_all) {
     ftpd_reply(s, 501, "EPSV ALL is in effect; use EPSV.");
     return;
@@ -237,7 +237,6 @@ void ftpd_cmd_epsv(ftpd_session_t *s, const char *arg, const char *vp) {
   }
   struct in_addr a;
   int fam = local_v4(s, &a) ? 1 : 2;
-  ftpd_data_drop_kept(s);
   if (*arg && strcmp(arg, fam == 1 ? "1" : "2") != 0) {
     ftpd_reply(s, 522, "Network protocol not supported, use (%d)", fam);
     return;
@@ -318,23 +317,27 @@ static int tls_open(ftpd_session_t *s, int fd) {
   return 0;
 }
 
-/* Whether a kept MODE B connection can carry another transfer: nothing
- * has come on it meanwhile (a client's close, or bytes out of turn). */
+/* Whether a kept MODE B connection can carry another transfer: the
+ * client has not closed it (an upload's first blocks may be there
+ * already). */
 static bool kept_usable(int fd) {
-  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+  struct pollfd p = {.fd = fd, .events = POLLRDHUP};
   return poll(&p, 1, 0) == 0;
 }
 
 int ftpd_data_open(ftpd_session_t *s, const char *what) {
   s->blk_eof = false;
-  if (s->kept_dfd >= 0 && s->mode_b && !s->prot_p && kept_usable(s->kept_dfd)) {
-    if (!ftpd_tls_data_allowed(s)) {        /* the same policy as for a new one */
+  s->xfer_blk = s->mode_b && !s->prot_p;
+  if (s->kept_dfd >= 0 && s->xfer_blk && kept_usable(s->kept_dfd)) {
+    /* the same policy as for a new connection (today it cannot refuse: a
+     * session's configuration is fixed, and PROT P is not taken in MODE B) */
+    if (!ftpd_tls_data_allowed(s)) {
       ftpd_data_reset(s);
       return -1;
     }
     int fd = s->kept_dfd;
     s->kept_dfd = -1;
-    if (ftpd_reply(s, 125, "Data connection already open; transfer starting.") < 0) {
+    if (ftpd_reply(s, 125, "Data connection already open; %s", what) < 0) {
       mt_close(fd);
       return -1;
     }
@@ -488,13 +491,18 @@ static int tls_send(ftpd_session_t *s, const char *p, size_t n) {
 /* ---- MODE B ------------------------------------------------------------------
  * A block is a descriptor byte (BLK_EOF: the file's last block; BLK_RESTART:
  * a restart marker, whose bytes are not file data), a 16-bit count, then
- * count bytes (RFC 959 3.4.2). A download ends with the EOF flag on its last
- * block (an empty one when the size was not known in advance), an upload
- * when the client's EOF block has come; then the data connection is kept
- * (ftpd_data_finish: 250 instead of 226) and the next transfer starts on it
- * with 125. PASV, EPSV, PORT, EPRT, MODE S, ABOR, REIN or any failed
- * transfer closes it. No restart markers are sent, so REST is refused in
- * MODE B (commands/xfer.c), and MODE B is not offered with PROT P. */
+ * count bytes (RFC 959 3.4.2). A binary RETR ends with the EOF flag on its
+ * last block; a listing, an ASCII RETR or an empty file with an empty block
+ * flagged EOF after the data. An upload ends when the client's EOF block
+ * has come. Then the data connection is kept (ftpd_data_finish: 250
+ * instead of 226) and the next transfer starts on it with 125; a kept
+ * connection the client has closed is not used (425). A new PASV, EPSV,
+ * PORT or EPRT, MODE S, ABOR, REIN, any failed transfer or the session's
+ * end closes it; a REIN during a transfer lets it end framed, then closes.
+ * The framing is fixed at the transfer's start (s->xfer_blk). No restart
+ * markers are sent, so REST is refused in MODE B (commands/xfer.c; a RANG
+ * works: its last block is flagged EOF), MODE B is not offered with PROT P,
+ * and a file sendfile cannot read fails (451) instead of being copied. */
 #define BLK_EOF FTPP_BLOCK_EOF
 #define BLK_RESTART FTPP_BLOCK_RESTART
 #define BLK_MAX FTPP_BLOCK_MAX
@@ -552,7 +560,7 @@ static int recv_some(ftpd_session_t *s, int dfd, char *p, size_t n, size_t *got)
 
 int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
   if (s->dtls) return tls_send(s, p, n);
-  if (s->mode_b) {
+  if (s->xfer_blk) {
     double next = 0;
     while (n) {
       int r = between_chunks(s, &next);
@@ -659,8 +667,12 @@ static bool cached(int fd, off_t off, size_t n) {
 
 /* A read of the file (sendfile, pread) of n bytes at off: on the session's
  * thread when small or all in the page cache, else handed off. */
+static int file_read_as(ftpd_session_t *s, int (*fn)(void *), struct io_job *j, int fd, off_t off, size_t span) {
+  return span <= INLINE_IO || !ftpd_offloads(s->srv) || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
+}
+
 static int file_read(ftpd_session_t *s, int (*fn)(void *), struct io_job *j, int fd, off_t off) {
-  return j->n <= INLINE_IO || !ftpd_offloads(s->srv) || cached(fd, off, j->n) ? fn(j) : ftpd_offload(s->srv, fn, j);
+  return file_read_as(s, fn, j, fd, off, j->n);
 }
 
 int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t stop, off_t *sent) {
@@ -673,13 +685,14 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
     struct stat st;
     off_t end = fstat(ffd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size : -1;
     if (stop >= 0 && (end < 0 || stop < end)) end = stop;
-    if (s->mode_b && end < 0) goto copy;   /* blocks need the size: read and framed */
+    bool blk = s->xfer_blk;
+    if (blk && end < 0) goto copy;         /* blocks need the size: read and framed */
     size_t blk_left = 0;                   /* MODE B: bytes the block header announced, not yet sent */
     for (;;) {
       if (end >= 0 && off >= end) break;
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
       off_t before = off;
-      if (s->mode_b && !blk_left) {
+      if (blk && !blk_left) {
         size_t b = (size_t)(end - off) < BLK_MAX ? (size_t)(end - off) : BLK_MAX;
         if ((r = blk_send(s, dfd, off + (off_t)b == end ? BLK_EOF : 0, b, NULL, 0)) < 0) break;
         blk_left = b;
@@ -687,16 +700,20 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
       /* in chunks a rate limit can pace (ftpd_rate_chunk) */
       size_t n = ftpd_rate_chunk(s, 1 << 20);
       if (end >= 0 && (off_t)n > end - off) n = (size_t)(end - off);
-      if (s->mode_b && n > blk_left) n = blk_left;
+      if (blk && n > blk_left) n = blk_left;
       struct io_job j = {.out = dfd, .in = ffd, .off = &off, .n = n};
-      file_read(s, sendfile_run, &j, ffd, off);    /* may read the disk */
+      /* may read the disk; a block's read is judged by the rest of the file
+       * (a big file's blocks are no small reads) */
+      file_read_as(s, sendfile_run, &j, ffd, off, blk ? (size_t)(end - off) : n);
       ssize_t w = j.r;
       errno = j.err;
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         if ((r = wait_data(s, dfd, MT_WRITE)) < 0) break;
         continue;
       }
-      if (w < 0 && (errno == EINVAL || errno == ENOSYS) && !s->mode_b) {   /* a file sendfile cannot read */
+      /* a file sendfile cannot read (in MODE B, after a header announced
+       * the block: 451) */
+      if (w < 0 && (errno == EINVAL || errno == ENOSYS) && !blk) {
         off = before;
         goto copy;
       }
@@ -708,7 +725,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
         if (blk_left) r = -EIO;   /* the file shrank under a block already announced */
         break;
       }
-      blk_left -= s->mode_b ? (size_t)w : 0;
+      blk_left -= blk ? (size_t)w : 0;
       moved(s, (size_t)w);
     }
     *sent = s->xfer_bytes;
@@ -874,6 +891,10 @@ static int recv_blocks(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
   char *buf = malloc(FTPD_XFER_BUF);
   if (!buf) return MT_ENOMEM;
   bool ascii = s->ascii, cr_pending = false, eof = false;
+  /* binary: the blocks' bytes gathered into whole buffers before they are
+   * written, so that a big upload's writes are big ones (on the disk pool
+   * in the coroutines model, as in MODE S); ASCII: each chunk at once */
+  size_t fill = 0;
   double next = 0;
   int r = 0;
   while (!eof && !r) {
@@ -885,15 +906,23 @@ static int recv_blocks(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
     size_t left = ftpp_block_count(h);
     while (left) {
       if ((r = between_chunks(s, &next)) < 0 || (r = throttle(s)) < 0) break;
-      size_t n = 0, want = ftpd_rate_chunk(s, left < FTPD_XFER_BUF ? left : FTPD_XFER_BUF);
-      if ((r = recv_some(s, dfd, buf, want, &n)) < 0) break;
+      size_t n = 0, room = FTPD_XFER_BUF - fill, want = ftpd_rate_chunk(s, left < room ? left : room);
+      if ((r = recv_some(s, dfd, buf + fill, want, &n)) < 0) break;
       left -= n;
-      if (h[0] & BLK_RESTART) continue;
+      if (h[0] & BLK_RESTART) continue;   /* a marker's bytes: not kept */
       moved(s, n);
       if (ascii && (r = crlf_to_lf(ffd, buf, &n, &cr_pending)) < 0) break;
-      struct io_job j = {.out = ffd, .buf = buf, .n = n};
-      if ((r = file_io(s, write_run, &j)) < 0) break;
+      fill += n;
+      if (ascii || fill == FTPD_XFER_BUF) {
+        struct io_job j = {.out = ffd, .buf = buf, .n = fill};
+        fill = 0;
+        if ((r = file_io(s, write_run, &j)) < 0) break;
+      }
     }
+  }
+  if (!r && fill) {
+    struct io_job j = {.out = ffd, .buf = buf, .n = fill};
+    r = file_io(s, write_run, &j);
   }
   if (!r) r = ctrl_check(s);      /* an ABOR sent with the last block still wins */
   if (!r && cr_pending) r = write_all(ffd, "\r", 1);
@@ -910,7 +939,7 @@ static int recv_blocks(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
  * Once a chunk of a binary upload without TLS fills the whole buffer,
  * recv_splice takes the rest. */
 int ftpd_data_recv_file(ftpd_session_t *s, int dfd, int ffd, off_t *got) {
-  if (s->mode_b && !s->dtls) return recv_blocks(s, dfd, ffd, got);
+  if (s->xfer_blk) return recv_blocks(s, dfd, ffd, got);
   bool ascii = s->ascii;
   char *bufs[2] = {malloc(FTPD_XFER_BUF), NULL};
   if (!bufs[0]) return MT_ENOMEM;
@@ -1003,10 +1032,10 @@ void ftpd_data_finish(ftpd_session_t *s, int dfd, int rc, const char *okmsg) {
   if (rc < 0 && !s->abort_req && (rc == -EPIPE || rc == -ECONNRESET) && !s->quit) {
     if (mt_wait_fd(s->ctrl, MT_READ, 0.1) >= 0) ctrl_check(s);
   }
-  if (s->mode_b && !s->dtls && rc == 0 && !s->abort_req) {
+  if (s->xfer_blk && rc == 0 && !s->abort_req) {
     /* the end of a download without a last block flagged EOF: an empty one */
     if (!s->blk_eof) rc = blk_send(s, dfd, BLK_EOF, 0, NULL, 0);
-    if (rc == 0 && !s->abort_req) {
+    if (rc == 0 && !s->abort_req && s->mode_b) {   /* (a REIN meanwhile: MODE S, no keeping) */
       s->in_xfer = false;
       s->kept_dfd = dfd;
       ftpd_reply(s, 250, "%s Data connection kept open (MODE B).", okmsg);

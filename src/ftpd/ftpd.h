@@ -181,6 +181,8 @@ bool ftpd_password_ok(const ftpd_user_t *u, const char *pass);
  * hash; and the note that it just was. */
 bool ftpd_login_cached(const ftpd_user_t *u, const char *pass, double ttl);
 void ftpd_login_remember(const ftpd_user_t *u, const char *pass, double ttl);
+/* Every entry wiped (a reload: SIGHUP). */
+void ftpd_login_forget_all(void);
 /* `mtftpd passwd ...`: returns the process exit code. */
 int  ftpd_passwd_main(int argc, char **argv);
 
@@ -324,6 +326,8 @@ typedef struct ftpd_session {
                                  kept open between transfers (data.c) */
   int kept_dfd;               /* MODE B: the last transfer's data connection, kept; -1 */
   bool blk_eof;               /* MODE B: this transfer's EOF block went out or came in */
+  bool xfer_blk;              /* the running transfer is in MODE B (fixed at its start: a
+                                 REIN during it resets mode_b, not its framing) */
   /* max-rate (rate.c): this session's clock, and the user's shared one
    * (looked up at the first transfer after a login) */
   long long rate_next;

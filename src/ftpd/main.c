@@ -84,6 +84,7 @@ static void on_hup(int sig, void *ud) {
   ftpd_log_level = n->cfg.log_level;
   size_t users = n->users.n;
   ftpd_snapshot_swap(srv, n);
+  ftpd_login_forget_all();       /* the login cache starts afresh with the new users */
   mt_lock_release(&srv->reload_lock);
   ftpd_log(LOG_INFO, "SIGHUP: configuration and %zu user(s) reloaded for new sessions", users);
 }

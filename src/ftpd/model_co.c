@@ -24,7 +24,8 @@
  * epoll of their control fds that one coroutine (parker_co) watches. A
  * readable fd, the session's timeout or the server's shutdown spawns a new
  * coroutine that serves it on. A parked session costs its struct, nothing
- * more (docs/perf-coroutines.md has the figures).
+ * more (docs/perf-coroutines.md has the figures) — and, in MODE B, the
+ * socket of the data connection it keeps.
  *
  * Shutdown: acceptors leave within half a second of srv->stopping, idle
  * sessions say 421 within a second (parked ones are woken for it),

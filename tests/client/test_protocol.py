@@ -120,6 +120,20 @@ def test_epsv_is_pipelined_once_it_worked(servers, mtftp):
         assert (mtftp.work / f"q{i}").read_bytes() == bytes([65 + i]) * 5000
 
 
+def test_epsv_is_pipelined_in_stream_mode_against_mtftpd(servers, mtftp):
+    """TYPE A transfers stay in MODE S, where EPSV goes with the RETR."""
+    s = servers("mtftpd")
+    for i in range(3):
+        (s.root / f"t{i}").write_bytes(bytes([65 + i]) * 5000)
+    r = mtftp("-v", "--no-verify", "-c", "ascii; get t0; get t1; get t2", s.url(""))
+    assert r.returncode == 0, r.stderr
+    assert "MODE B" not in r.stderr
+    groups = commands_between_replies(r.stderr)
+    assert groups.count(["EPSV", "RETR"]) == 2, groups
+    for i in range(3):
+        assert (mtftp.work / f"t{i}").read_bytes() == bytes([65 + i]) * 5000
+
+
 def test_small_downloads_share_a_data_connection_in_mode_b(servers, mtftp):
     """Against mtftpd, small files come in MODE B over one data connection:
     one EPSV for all of them, 125 for every file after the first. A file

@@ -41,6 +41,25 @@ def block(data, desc=0):
     return struct.pack(">BH", desc, len(data)) + data
 
 
+def nothing_more(conn):
+    """No byte waits on the connection past the last block."""
+    conn.setblocking(False)
+    try:
+        conn.recv(1)
+    except BlockingIOError:
+        return True
+    finally:
+        conn.setblocking(True)
+    return False
+
+
+def read_to_eof(conn):
+    got = bytearray()
+    while b := conn.recv(65536):
+        got += b
+    return bytes(got)
+
+
 def closed_by_peer(conn, timeout=10):
     conn.settimeout(timeout * SLOW)
     try:
@@ -78,8 +97,8 @@ def test_downloads_share_one_data_connection(server, blk):
         data, heads = read_blocks(conn)
         assert data == body
         assert all(n <= 65535 for _, n in heads)
-        assert [d & EOF for d, _ in heads[:-1]] == [0] * (len(heads) - 1)
         assert f.voidresp().startswith("250")
+        assert nothing_more(conn)                   # the EOF block was the last one
     f.sock.sendall(b"STAT\r\n")
     stat = f.getresp()
     assert "MODE: Block" in stat and "Data connection open (MODE B)" in stat
@@ -148,18 +167,61 @@ def test_rest_is_refused_and_mode_s_closes_the_kept_connection(server, blk):
     p = epsv_port(f)
     c2 = socket.create_connection(("127.0.0.1", p), timeout=10)
     f.sendcmd("RETR r.bin")
-    assert c2.recv(100) == b"tart"
+    assert read_to_eof(c2) == b"tart"
+    assert f.voidresp().startswith("226")
 
 
-@pytest.mark.parametrize("verb", ["EPSV", "ABOR", "REIN"])
+@pytest.mark.parametrize("verb", ["EPSV", "PASV", "PORT", "ABOR", "REIN"])
 def test_a_new_data_connection_or_reset_closes_the_kept_one(server, blk, verb):
     f, conn = blk
     (server.root / "e.bin").write_bytes(b"e")
     f.sendcmd("RETR e.bin")
     read_blocks(conn)
     f.voidresp()
-    f.sendcmd(verb)
+    if verb == "PORT":
+        with socket.socket() as l:
+            l.bind(("127.0.0.1", 0))
+            p = l.getsockname()[1]
+        verb = f"PORT 127,0,0,1,{p >> 8},{p & 255}"
+    assert f.sendcmd(verb)[0] == "2"
     assert closed_by_peer(conn)
+
+
+def test_a_refused_pasv_keeps_the_connection(server, blk):
+    f, conn = blk
+    (server.root / "e.bin").write_bytes(b"kept")
+    f.sendcmd("EPSV ALL")
+    with pytest.raises(ftplib.error_perm, match="501"):
+        f.sendcmd("PASV")
+    f.sendcmd("RETR e.bin")
+    assert read_blocks(conn)[0] == b"kept"
+    assert f.voidresp().startswith("250")
+
+
+@pytest.mark.parametrize("cmd", ["ABOR", "REIN"])
+def test_abor_or_rein_during_a_block_transfer(server, blk, cmd):
+    """ABOR ends a MODE B download at once (426, 226) and closes the
+    connection; REIN lets it end in whole blocks, then closes it (226)."""
+    f, conn = blk
+    body = os.urandom(32 << 20)                    # more than the socket buffers hold
+    (server.root / "big.bin").write_bytes(body)
+    f.sendcmd("RETR big.bin")
+    first = read_exact(conn, 3)                     # the transfer is under way
+    f.sock.sendall(cmd.encode() + b"\r\n")
+    if cmd == "ABOR":
+        with pytest.raises(ftplib.error_temp, match="426"):
+            f.getresp()
+        assert f.getresp().startswith("226")
+        read_to_eof(conn)                           # whatever was in flight, then the close
+    else:
+        assert f.getresp().startswith("220")        # REIN's answer comes at once
+        data = bytearray(read_exact(conn, struct.unpack(">BH", first)[1]))
+        if not first[0] & EOF:
+            more, _ = read_blocks(conn)
+            data += more
+        assert bytes(data) == body                  # every block, the last flagged EOF
+        assert f.getresp().startswith("226")        # not 250: not kept
+        assert closed_by_peer(conn)
 
 
 def test_a_kept_connection_the_client_closed_is_not_used(server, blk):

@@ -114,6 +114,14 @@ def test_login_cache(make_server):
     assert wait_log(srv, hit, 3) == (0 if MODEL == "fork" else 3)
 
     srv.stop()
+    short = make_server(extra=["--login-cache", "1"])
+    logins, hits = short.log_text().count("login alice from"), short.log_text().count(hit)
+    short.connect("alice", "looking-glass").quit()
+    time.sleep(1.2)                                  # the entry's time to live, passing
+    short.connect("alice", "looking-glass").quit()
+    assert wait_log(short, "login alice from 127.0.0.1", logins + 2) == logins + 2
+    assert short.log_text().count(hit) == hits       # expired: a yescrypt again
+    short.stop()
     off = make_server(extra=["--login-cache", "0"])   # the same users file and log
     logins, hits = off.log_text().count("login alice from"), off.log_text().count(hit)
     for _ in range(2):

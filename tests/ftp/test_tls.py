@@ -103,6 +103,22 @@ def test_ftplib_tls_upload_download_list(make_server, pki):
     assert "control connection now TLSv1" in srv.log_text()
 
 
+def test_mode_b_is_not_offered_with_prot_p(make_server, pki):
+    """MODE B's kept connection has no TLS story here: refused after PROT P
+    (504), and PROT P refused in MODE B (503)."""
+    srv = make_server(extra=tls_args(pki))
+    f = ftps(srv, pki)
+    with pytest.raises(ftplib.error_perm, match="^504"):
+        f.sendcmd("MODE B")
+    f.sendcmd("PROT C")
+    assert f.sendcmd("MODE B").startswith("200")
+    with pytest.raises(ftplib.error_perm, match="^503"):
+        f.sendcmd("PROT P")
+    assert f.sendcmd("MODE S").startswith("200")
+    assert f.sendcmd("PROT P").startswith("200")
+    f.quit()
+
+
 def test_curl_and_lftp(make_server, pki, tmp_path):
     srv = make_server(extra=tls_args(pki))
     data = os.urandom(3 << 20)
