@@ -13,7 +13,9 @@
  * PORT/EPRT to 127.0.0.1 reach a data peer this harness runs on the first
  * free port from 47301 (the seeds name 47301), which sends a few bytes,
  * ends its side and reads to the end — so RETR, STOR, APPE, LIST and
- * friends run their transfer loops.
+ * friends run their transfer loops. What it sends is the input's part after
+ * a line "--data--" (MODE B blocks, say: the upload side's parser of
+ * untrusted block headers), else a fixed line or two.
  *
  * Failed PASS is answered at once (srv.no_login_delay), alice's hash is a
  * cheap SHA-crypt one, and so is the fuzz tree's dummy hash for unknown
@@ -43,13 +45,19 @@ static char root[sizeof base + 8];
 static const ftpd_model_t fuzz_model = {.name = "fuzz", .what = "in-process"};
 
 /* The data peer: one connection at a time, as a session makes them. */
+static const char default_payload[] = "uploaded by the data peer\nline two\r\n";
+static pthread_mutex_t payload_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t payload[16384];                /* a copy (under payload_mu): the peer may send */
+static size_t payload_len;                    /* after the input's call has returned */
+
 static void *data_peer(void *arg) {
   int lfd = (int)(intptr_t)arg;
   for (;;) {
     int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) continue;
-    static const char payload[] = "uploaded by the data peer\nline two\r\n";
-    (void)!send(c, payload, sizeof payload - 1, MSG_NOSIGNAL);
+    pthread_mutex_lock(&payload_mu);
+    (void)!send(c, payload, payload_len, MSG_NOSIGNAL);
+    pthread_mutex_unlock(&payload_mu);
     shutdown(c, SHUT_WR);
     char buf[4096];
     while (read(c, buf, sizeof buf) > 0) {
@@ -169,6 +177,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pthread_once(&once, init);
   if (size > 16384) return 0;            /* fits in the socket's buffer: the write never waits */
   fresh_tree();
+  static const char mark[] = "\n--data--\n";
+  const uint8_t *cut = memmem(data, size, mark, sizeof mark - 1);
+  pthread_mutex_lock(&payload_mu);
+  if (cut) {
+    const uint8_t *p = cut + sizeof mark - 1;
+    payload_len = size - (size_t)(p - data);
+    memcpy(payload, p, payload_len);
+    size = (size_t)(cut - data) + 1;     /* the control part keeps its last newline */
+  } else {
+    payload_len = sizeof default_payload - 1;
+    memcpy(payload, default_payload, payload_len);
+  }
+  pthread_mutex_unlock(&payload_mu);
   srv.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int sv[2];
   if (srv.root_fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) abort();
