@@ -328,35 +328,32 @@ static bool kept_usable(int fd) {
 int ftpd_data_open(ftpd_session_t *s, const char *what) {
   s->blk_eof = false;
   s->xfer_blk = s->mode_b && !s->prot_p;
-  if (s->kept_dfd >= 0 && s->xfer_blk && kept_usable(s->kept_dfd)) {
-    /* the same policy as for a new connection (today it cannot refuse: a
-     * session's configuration is fixed, and PROT P is not taken in MODE B) */
-    if (!ftpd_tls_data_allowed(s)) {
-      ftpd_data_reset(s);
+  bool reuse = s->kept_dfd >= 0 && s->xfer_blk && kept_usable(s->kept_dfd);
+  if (!reuse) {
+    ftpd_data_drop_kept(s);
+    if ((s->pasv_fd < 0 || s->pasv_keep) && !s->port_set) {
+      ftpd_reply(s, 425, "Use PORT, EPRT, PASV or EPSV first.");
       return -1;
     }
-    int fd = s->kept_dfd;
+  }
+  /* tls-required = data | all, and PROT C (for a kept connection it cannot
+   * refuse today: a session's configuration is fixed, and MODE B is not
+   * taken with PROT P) */
+  if (!ftpd_tls_data_allowed(s)) {
+    ftpd_data_reset(s);
+    return -1;
+  }
+  int fd = -1;
+  if (reuse) {
+    fd = s->kept_dfd;
     s->kept_dfd = -1;
     if (ftpd_reply(s, 125, "Data connection already open; %s", what) < 0) {
       mt_close(fd);
       return -1;
     }
-    s->in_xfer = true;
-    s->abort_req = false;
-    s->xfer_bytes = 0;
-    return fd;
-  }
-  ftpd_data_drop_kept(s);
-  if ((s->pasv_fd < 0 || s->pasv_keep) && !s->port_set) {
-    ftpd_reply(s, 425, "Use PORT, EPRT, PASV or EPSV first.");
-    return -1;
-  }
-  if (!ftpd_tls_data_allowed(s)) {        /* tls-required = data | all, and PROT C */
-    ftpd_data_reset(s);
-    return -1;
+    goto opened;
   }
   if (ftpd_reply(s, 150, "%s", what) < 0) return -1;
-  int fd = -1;
   double deadline = mt_now() + s->cfg->data_timeout;
   if (s->pasv_fd >= 0) {
     while (fd < 0) {
@@ -398,6 +395,7 @@ int ftpd_data_open(ftpd_session_t *s, const char *what) {
     mt_close(fd);
     return -1;
   }
+opened:
   s->in_xfer = true;
   s->abort_req = false;
   s->xfer_bytes = 0;
