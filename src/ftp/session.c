@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,6 @@
 
 #include "ftpproto.h"
 #include "listparse.h"
-#include <poll.h>
-
 #include "mtftp.h"
 #include "tls.h"
 
@@ -587,11 +586,12 @@ int sess_data_begin(sess_t *s, int64_t rest, const char *fmt, ...) {
         drop(s);
         return EX_XFER;
       }
-      if (r != 425) {
-        /* refused (550 and the like): the kept connection stays for the next */
-        return r >= 200 && r < 300 ? (seterr(s, EX_XFER, "%s (no data connection)", s->reply), EX_XFER)
-                                   : sess_fail(s, r);
+      /* refused (550 and the like): the kept connection stays for the next */
+      if (r >= 200 && r < 300) {
+        seterr(s, EX_XFER, "%s (no data connection)", s->reply);
+        return EX_XFER;
       }
+      if (r != 425) return sess_fail(s, r);
       /* 425: the server no longer has it; a new one below */
     }
     sess_data_close(s);
