@@ -1,5 +1,7 @@
 """MODE B (RFC 959 3.4.2): block framing, and the data connection kept open
-between transfers. Driven over raw sockets: no stock client speaks it."""
+between transfers. Driven over raw sockets: no stock client speaks it. One
+server serves the whole module (each test has its own session and files),
+checked for sanitizer reports and a clean exit at the end."""
 import ftplib
 import os
 import socket
@@ -7,7 +9,7 @@ import struct
 
 import pytest
 
-from conftest import SLOW
+from conftest import SLOW, Server
 
 EOF, MARKER = 64, 16
 
@@ -66,6 +68,13 @@ def closed_by_peer(conn, timeout=10):
         return conn.recv(1) == b""
     except ConnectionResetError:
         return True
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    s = Server(tmp_path_factory.mktemp("modeb")).start()
+    yield s
+    s.stop()
 
 
 @pytest.fixture
@@ -203,9 +212,9 @@ def test_abor_or_rein_during_a_block_transfer(server, blk, cmd):
     """ABOR ends a MODE B download at once (426, 226) and closes the
     connection; REIN lets it end in whole blocks, then closes it (226)."""
     f, conn = blk
-    body = os.urandom(32 << 20)                    # more than the socket buffers hold
-    (server.root / "big.bin").write_bytes(body)
-    f.sendcmd("RETR big.bin")
+    body = os.urandom(24 << 20)                    # more than the socket buffers hold
+    (server.root / f"big-{cmd}.bin").write_bytes(body)
+    f.sendcmd(f"RETR big-{cmd}.bin")
     first = read_exact(conn, 3)                     # the transfer is under way
     f.sock.sendall(cmd.encode() + b"\r\n")
     if cmd == "ABOR":
