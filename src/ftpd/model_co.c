@@ -27,7 +27,7 @@
  * more (docs/perf-coroutines.md has the figures) — and, in MODE B, the
  * socket of the data connection it keeps.
  *
- * Shutdown: acceptors leave within half a second of srv->stopping, idle
+ * Shutdown: the listeners are shut for reading, which wakes the acceptors; idle
  * sessions say 421 within a second (parked ones are woken for it),
  * transfers finish; a scheduler returns when its last coroutine has, and the
  * schedulers get shutdown-grace.
@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ftpd.h"
@@ -75,6 +76,10 @@ static __thread park_set_t *t_park;   /* this scheduler's, NULL: sessions never 
 #define LEAN_DELAY 0.002
 static atomic_int *g_load;
 static int g_nsched;
+/* Written once at shutdown: in every parked set's epoll (edge-triggered,
+ * data NULL), so each parker sees the stop at once, not at its next
+ * one-second scan. */
+static int g_stop_efd = -1;
 static __thread int t_sched;
 
 /* Whether another scheduler serves at least two sessions fewer than this one. */
@@ -208,7 +213,7 @@ static void *parker_co(void *p) {
     int n = epoll_wait(ps->epfd, ev, (int)(sizeof ev / sizeof ev[0]), 0);
     for (int i = 0; i < n; i++) {
       ftpd_session_t *s = ev[i].data.ptr;
-      if (is_parked(ps, s)) wake(ps, s);   /* else woken already by a scan */
+      if (s && is_parked(ps, s)) wake(ps, s);   /* else the stop, or woken already by a scan */
     }
   }
 }
@@ -278,6 +283,8 @@ static void *sched_thread(void *p) {
   if (ps) {
     ps->srv = srv;
     ps->epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+    if (ps->epfd >= 0 && g_stop_efd >= 0) epoll_ctl(ps->epfd, EPOLL_CTL_ADD, g_stop_efd, &ev);
     if (ps->epfd >= 0) t_park = ps;
     else ftpd_log(LOG_WARN, "scheduler: no epoll for idle sessions (%s): they keep their stacks", strerror(errno));
   }
@@ -302,6 +309,7 @@ static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
   sched_arg_t *args = calloc((size_t)n, sizeof *args);
   g_load = calloc((size_t)n, sizeof *g_load);
   g_nsched = n;
+  g_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);   /* without it, the scans see the stop */
   int started = 0, rc = 0;
   for (; th && args && g_load && started < n; started++) {
     char name[16];
@@ -316,6 +324,11 @@ static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
   if (!th || !args || !g_load) rc = -1;
   if (rc == 0) mt_event_wait(stop, MT_FOREVER);
   atomic_store(&srv->stopping, true);
+  /* wakes the acceptors waiting on the listeners at once (a listener shut
+   * for reading is readable, and accepts no more), not at the end of their
+   * half-second slices */
+  for (int i = 0; i < srv->n_listen; i++) shutdown(srv->listen_fd[i], SHUT_RD);
+  if (g_stop_efd >= 0) (void)!eventfd_write(g_stop_efd, 1);
   int busy = atomic_load(&srv->active);
   if (busy) ftpd_log(LOG_INFO, "stopping: waiting up to %g s for %d session(s)", srv->snap->cfg.shutdown_grace, busy);
   double deadline = mt_now() + srv->snap->cfg.shutdown_grace + 1.5;
@@ -334,6 +347,8 @@ static int co_run(ftpd_server_t *srv, mt_event_t *stop) {
   free(args);
   free(g_load);
   g_load = NULL;
+  if (g_stop_efd >= 0) close(g_stop_efd);
+  g_stop_efd = -1;
   mt_pool_free(srv->offload);
   srv->offload = NULL;
   return rc;
