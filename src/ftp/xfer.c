@@ -357,7 +357,7 @@ static int seg_once(segjob_t *j, char *buf) {
   if (r) return r;
   /* a small file whole: MODE B, which keeps the data connection for the
    * next file (a big one goes faster by the stream's bigger reads) */
-  s->want_block = !j->to_eof && !j->ascii && !j->map && pos == 0 && g->start == 0 && g->end == j->st->size &&
+  s->want_block = !j->to_eof && !j->ascii && !j->map && pos == 0 && g->end == j->st->size &&
                   j->st->size <= BLOCK_MODE_MAX;
   r = sess_data_begin(s, (int64_t)pos, "RETR %s", j->path);
   s->want_block = false;

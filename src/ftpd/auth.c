@@ -249,8 +249,9 @@ int ftpd_hash_password(const char *pass, char *out, size_t outsz) {
  * memory could guess those at SHA-256 speed (they could as well read the
  * passwords as they arrive). An entry is wiped when a lookup finds it
  * expired (against login-cache as it is now), and every entry at a
- * reload; one slot per user-name hash, a collision replaces. The fork model does not use it (commands/login.c): a session
- * is a process of its own there, and its isolation is the point. */
+ * reload; one slot per user-name hash, a collision replaces. The fork
+ * model does not use it (commands/login.c): a session is a process of its
+ * own there, and its isolation is the point. */
 #define LOGIN_SLOTS 256
 
 typedef struct {

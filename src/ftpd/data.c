@@ -38,6 +38,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -46,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <poll.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -73,9 +73,7 @@ static void listener_give_back(ftpd_session_t *s) {
 
 void ftpd_data_reset(ftpd_session_t *s) {
   ftpd_data_drop_kept(s);
-  if (s->pasv_fd >= 0) mt_close(s->pasv_fd);
-  s->pasv_fd = -1;
-  s->pasv_keep = false;
+  listener_give_back(s);
   s->port_set = false;
 }
 
@@ -558,22 +556,17 @@ static int recv_some(ftpd_session_t *s, int dfd, char *p, size_t n, size_t *got)
 
 int ftpd_data_send_buf(ftpd_session_t *s, int dfd, const char *p, size_t n) {
   if (s->dtls) return tls_send(s, p, n);
-  if (s->xfer_blk) {
-    double next = 0;
-    while (n) {
-      int r = between_chunks(s, &next);
-      if (r < 0 || (r = throttle(s)) < 0) return r;
-      size_t c = ftpd_rate_chunk(s, n < BLK_MAX ? n : BLK_MAX);
-      if ((r = blk_send(s, dfd, 0, c, p, c)) < 0) return r;
-      p += c;
-      n -= c;
-    }
-    return 0;
-  }
   double next = 0;
   while (n) {
     int r = between_chunks(s, &next);
     if (r < 0 || (r = throttle(s)) < 0) return r;
+    if (s->xfer_blk) {           /* a block at a time, its header with it */
+      size_t c = ftpd_rate_chunk(s, n < BLK_MAX ? n : BLK_MAX);
+      if ((r = blk_send(s, dfd, 0, c, p, c)) < 0) return r;
+      p += c;
+      n -= c;
+      continue;
+    }
     ssize_t w = mt_send(dfd, p, ftpd_rate_chunk(s, n), 0, 0);
     if (w == MT_ETIMEDOUT) {
       if ((r = wait_data(s, dfd, MT_WRITE)) < 0) return r;
@@ -723,7 +716,7 @@ int ftpd_data_send_file(ftpd_session_t *s, int dfd, int ffd, off_t off, off_t st
         if (blk_left) r = -EIO;   /* the file shrank under a block already announced */
         break;
       }
-      blk_left -= blk ? (size_t)w : 0;
+      if (blk) blk_left -= (size_t)w;
       moved(s, (size_t)w);
     }
     *sent = s->xfer_bytes;
