@@ -17,6 +17,7 @@ import ssl
 import stat
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -227,7 +228,19 @@ def test_pin_trust_on_first_use(servers, mtftp, pki, home, tmp_path):
     srv.stop()
     d = tmp_path / "again"
     d.mkdir()
-    again = Server(d, tls_args(pki, "server2"), listen=[f"127.0.0.1:{port}"]).start()
+    # (the port is in the ephemeral range: another test's outgoing connection
+    # may hold it a moment; wait until it is free again)
+    deadline = time.monotonic() + 10
+    while True:
+        again = Server(d, tls_args(pki, "server2"), listen=[f"127.0.0.1:{port}"])
+        try:
+            again.start()
+            break
+        except RuntimeError as e:
+            again.logf.close()
+            if "address already in use" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     try:
         r = mtftp("--tls", "--pin", "--cacert", str(pki / "ca.pem"), "ls", f"ftp://alice:wonderland@127.0.0.1:{port}/")
         assert r.returncode == EX["tls"], r.stderr
