@@ -187,6 +187,9 @@ def test_slowloris_line_is_dropped_after_command_line_timeout(make_server):
     # more than t since g's last line: a line timeout is no idle timeout
     assert g.sendcmd("NOOP").startswith("200")
     g.quit()
+    deadline = time.monotonic() + 10 * SLOW   # the session logs its end after the 421 went out
+    while "command line timeout" not in srv.log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "command line timeout" in srv.log_text()
 
 
