@@ -10,12 +10,15 @@ mtftp verifies each file against mtftpd's HASH SHA-256 by default and lftp
 does not, so (a)-(c) are measured both verified and with --no-verify. The
 server remembers digests (hash-cache), so only the first verified run has
 the server read every file to hash it: that run is printed on its own too.
-  (d) mtftp's peak resident memory during (c)               goal <= 16 MiB
+  (d) mtftp's peak resident memory during (c), in two more runs of it
+      (verified and not) that are sampled and not timed      goal <= 16 MiB
 
 Each figure is the median of RUNS runs, the two clients alternating; the
-ratio is lftp's time over mtftp's (above 1: mtftp is faster). Each run
-fetches into a directory of its own (under BENCH_OUT, default the system's
-temporary directory). The small trees are removed only after the last run:
+ratio is lftp's time over mtftp's (above 1: mtftp is faster). Every run
+starts after a sync (untimed): the runs before it leave up to 1.4 GiB
+dirty, whose writeback half a minute later would land on whichever client
+runs then. Each run fetches into a directory of its own (under BENCH_OUT,
+default the system's temporary directory). The small trees are removed only after the last run:
 ext4 makes an inode allocation scan past the inodes deleted in the last
 half minute (recently_deleted()), so removing a few thousand files just
 before a run made (b) swing fourfold for either client — start the bench
@@ -71,17 +74,24 @@ def warm(paths):
                 pass
 
 
-def run_timed(args, cwd):
-    """Runs args; returns (seconds, peak RSS in KiB). The peak is the
-    process's own VmHWM, sampled every 2 ms while it runs (ru_maxrss would
-    report the forking Python's size, which exec carries over)."""
+def run_timed(args, cwd, sample=False):
+    """Runs args; returns (seconds, peak RSS in KiB or 0). The disk is
+    synced first (untimed), so that no run pays for the writeback of the
+    files an earlier one left dirty. With sample, the peak is the process's
+    own VmHWM, read every 2 ms while it runs (ru_maxrss would report the
+    forking Python's size, which exec carries over); that loop takes a
+    fifth of a CPU, so timed runs do not sample and (d) has runs of its own."""
+    os.sync()
     with tempfile.TemporaryFile() as ef:
         t = time.monotonic()
         p = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=ef)
         peak = 0
-        while p.poll() is None:
-            peak = max(peak, vmhwm(p.pid))
-            time.sleep(0.002)
+        if sample:
+            while p.poll() is None:
+                peak = max(peak, vmhwm(p.pid))
+                time.sleep(0.002)
+        else:
+            p.wait()
         dt = time.monotonic() - t
         ef.seek(0)
         err = ef.read().decode(errors="replace")
@@ -161,18 +171,20 @@ def main():
                 files = served[name.split("_")[0]]
                 out = fresh()
                 warm(files)
-                dt, kib = run_timed(mine, out)
-                times[name][0].append(dt)
+                times[name][0].append(run_timed(mine, out)[0])
                 if name.startswith("big") or name == "single":
                     shutil.rmtree(out)
-                if name.startswith("big"):
-                    rss.append(kib)
                 if theirs:
                     out = fresh()
                     warm(files)
                     times[name][1].append(run_timed(theirs, out)[0])
                     if name.startswith("big"):
                         shutil.rmtree(out)
+        for name in ("big", "big_nv"):      # (d): sampled, untimed runs of (c)
+            out = fresh()
+            warm(served["big"])
+            rss.append(run_timed(cases[name][0], out, sample=True)[1])
+            shutil.rmtree(out)
     finally:
         srv.terminate()
         srv.wait()

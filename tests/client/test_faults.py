@@ -91,12 +91,12 @@ def test_segment_reset_is_retried(servers, mtftp):
 
 @pytest.mark.parametrize("segments", ["1", "4"])
 def test_disk_full(servers, mtftp, tmp_path, segments):
-    # the download is received into a mapping of the .part: the full disk
-    # shows where its pages are made writable, and the error is still ENOSPC
+    # a download far bigger than the disk: pwrite's ENOSPC, exit 9, and
+    # only the .part left
     if not shutil.which("unshare"):
         raise AssertionError("needs unshare (util-linux)")
     s = servers("mtftpd")
-    (s.root / "huge.bin").write_bytes(os.urandom(17 * 1024 * 1024))   # mapped: 16 MiB or more
+    (s.root / "huge.bin").write_bytes(os.urandom(17 * 1024 * 1024))
     mnt = tmp_path / "small"
     mnt.mkdir()
     script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "

@@ -42,7 +42,7 @@ def test_hash_verified_get_put(servers, mtftp, kind):
             assert r.stderr.count("--> HASH big.bin") == 1
         assert (mtftp.work / "big.out").read_bytes() == big
         (mtftp.work / "big.out").unlink()
-    # received into a mapping of the .part (16 MiB or more), segmented and not
+    # a file bigger than the buffers many times over, segmented and not
     huge = os.urandom(17 * 1024 * 1024 + 3)
     (s.root / "huge.bin").write_bytes(huge)
     for extra in (["-s", "4"], []):
