@@ -27,6 +27,7 @@ half a minute after removing many files. A big file is removed at once
 tmpfs is no better a target: its page faults make (c) slower for both.
 
 Usage: bench/bench_client.py [BUILD_DIR] [BIG_MIB]   (defaults: build, 1024)
+RUNS=N sets the runs (5); VERBOSE=1 prints every run's time on stderr.
 On a busy machine pass a smaller BIG_MIB; the output says what was used.
 """
 import os
@@ -44,6 +45,7 @@ BIG_MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
 MTFTPD = os.path.join(BUILD, "src/ftpd/mtftpd")
 MTFTP = os.path.join(BUILD, "src/ftp/mtftp")
 RUNS = int(os.environ.get("RUNS", "5"))
+VERBOSE = os.environ.get("VERBOSE") == "1"   # each run's time on stderr
 
 
 def free_port():
@@ -61,6 +63,13 @@ def vmhwm(pid):
     except OSError:
         pass
     return 0
+
+
+def server_cpu(pid):
+    """The server's CPU time so far, in seconds (utime + stime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warm(paths):
@@ -171,13 +180,21 @@ def main():
                 files = served[name.split("_")[0]]
                 out = fresh()
                 warm(files)
+                cpu = server_cpu(srv.pid)
                 times[name][0].append(run_timed(mine, out)[0])
+                if VERBOSE:
+                    print(f"  run: {name} mtftp {times[name][0][-1]:.3f} s, server CPU "
+                          f"{server_cpu(srv.pid) - cpu:.2f} s", file=sys.stderr)
                 if name.startswith("big") or name == "single":
                     shutil.rmtree(out)
                 if theirs:
                     out = fresh()
                     warm(files)
+                    cpu = server_cpu(srv.pid)
                     times[name][1].append(run_timed(theirs, out)[0])
+                    if VERBOSE:
+                        print(f"  run: {name} lftp {times[name][1][-1]:.3f} s, server CPU "
+                              f"{server_cpu(srv.pid) - cpu:.2f} s", file=sys.stderr)
                     if name.startswith("big"):
                         shutil.rmtree(out)
         for name in ("big", "big_nv"):      # (d): sampled, untimed runs of (c)
