@@ -18,16 +18,17 @@ ratio is lftp's time over mtftp's (above 1: mtftp is faster). Every run
 starts after a sync (untimed): the runs before it leave up to 1.4 GiB
 dirty, whose writeback half a minute later would land on whichever client
 runs then. Each run fetches into a directory of its own (under BENCH_OUT,
-default the system's temporary directory). The small trees are removed only after the last run:
-ext4 makes an inode allocation scan past the inodes deleted in the last
-half minute (recently_deleted()), so removing a few thousand files just
-before a run made (b) swing fourfold for either client — start the bench
-half a minute after removing many files. A big file is removed at once
+default the system's temporary directory). The small trees are removed
+only after the last run: ext4 makes an inode allocation scan past the
+inodes deleted in the last half minute (recently_deleted()), so removing a
+few thousand files just before a run made (b) swing fourfold for either
+client — start the bench half a minute after removing many files. A big file is removed at once
 (one inode). The served files are read before each run (see warm()). A
 tmpfs is no better a target: its page faults make (c) slower for both.
 
 Usage: bench/bench_client.py [BUILD_DIR] [BIG_MIB]   (defaults: build, 1024)
-RUNS=N sets the runs (5); VERBOSE=1 prints every run's time on stderr.
+RUNS=N sets the runs (5); VERBOSE=1 prints on stderr every run's time and
+the server's CPU time in it.
 On a busy machine pass a smaller BIG_MIB; the output says what was used.
 """
 import os
