@@ -22,9 +22,10 @@ default the system's temporary directory). The small trees are removed
 only after the last run: ext4 makes an inode allocation scan past the
 inodes deleted in the last half minute (recently_deleted()), so removing a
 few thousand files just before a run made (b) swing fourfold for either
-client — start the bench half a minute after removing many files. A big file is removed at once
-(one inode). The served files are read before each run (see warm()). A
-tmpfs is no better a target: its page faults make (c) slower for both.
+client — start the bench half a minute after removing many files. A big
+file is removed at once (one inode). The served files are read before each
+run (see warm()). A tmpfs is no better a target: its page faults make (c)
+slower for both.
 
 Usage: bench/bench_client.py [BUILD_DIR] [BIG_MIB]   (defaults: build, 1024)
 RUNS=N sets the runs (5); VERBOSE=1 prints on stderr every run's time and
