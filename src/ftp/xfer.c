@@ -308,6 +308,8 @@ static ssize_t put_bytes(int fd, char *buf, size_t n, uint64_t off, bool ascii, 
  * and four threads filling one 1 GiB file took 0.36-0.41 s by pwrite
  * against 0.63-0.95 s by populating mapped windows, the inode lock that
  * the pwrites share notwithstanding. */
+#define PREALLOC_MIN (16u << 20)   /* a fresh binary .part this big or bigger is allocated
+                                       whole up front (fallocate), where get opens it */
 #define BLOCK_MODE_MAX (4u << 20)   /* files up to this size come whole in MODE B when the
                                        server has it: no data connection set-up per file */
 
@@ -758,6 +760,18 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     }
     if (fd < 0) {
       snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
+      return EX_LOCAL;
+    }
+    /* A big file's blocks are allocated before the first byte comes: a
+     * disk that cannot hold it says so at once, and the writes that follow
+     * find their blocks there instead of reserving each 4 KiB one (ext4's
+     * delayed allocation): a verified 1 GiB `get -s 4` took 1.03-1.19 s
+     * against 1.10-1.25 s without (8 alternating runs). A file system
+     * without fallocate goes on without it. */
+    if (known && !s->ascii && size >= PREALLOC_MIN && fallocate(fd, 0, 0, (off_t)size) &&
+        (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) {
+      snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
+      close(fd);
       return EX_LOCAL;
     }
   }

@@ -90,17 +90,20 @@ def test_segment_reset_is_retried(servers, mtftp):
 
 
 @pytest.mark.parametrize("segments", ["1", "4"])
-def test_disk_full(servers, mtftp, tmp_path, segments):
-    # a download far bigger than the disk: pwrite's ENOSPC, exit 9, and
-    # only the .part left
+@pytest.mark.parametrize("mib", [17, 3])
+def test_disk_full(servers, mtftp, tmp_path, segments, mib):
+    # a download far bigger than the disk: exit 9, ENOSPC said, only the
+    # .part left — from the fallocate of a .part of 16 MiB or more, before
+    # any byte comes, and from pwrite for a smaller one
     if not shutil.which("unshare"):
         raise AssertionError("needs unshare (util-linux)")
     s = servers("mtftpd")
-    (s.root / "huge.bin").write_bytes(os.urandom(17 * 1024 * 1024))
+    (s.root / "huge.bin").write_bytes(os.urandom(mib * 1024 * 1024))
     mnt = tmp_path / "small"
     mnt.mkdir()
     script = (f"mount -t tmpfs -o size=1m tmpfs {mnt} && cd {mnt} && "
-              f"{MTFTP} --retries 0 get -s {segments} {s.url('huge.bin')}; echo rc=$?; ls {mnt}")
+              f"{MTFTP} --retries 0 get -s {segments} {s.url('huge.bin')}; echo rc=$?; ls {mnt}; "
+              f"echo part=$(wc -c < {mnt}/huge.bin.part)")
     p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60 * SLOW)
     assert not [m for m in SANITIZER_MARKS if m in p.stderr], p.stderr
     assert "rc=%d" % EX["local"] in p.stdout, p.stdout + p.stderr
@@ -108,6 +111,8 @@ def test_disk_full(servers, mtftp, tmp_path, segments):
     listing = p.stdout.split("\n", 1)[1].split()
     assert "huge.bin" not in listing          # nothing that looks complete
     assert "huge.bin.part" in listing
+    if mib >= 16:                             # refused before the first byte
+        assert "part=0" in listing and "huge.bin.part: No space left on device" in p.stderr, p.stdout + p.stderr
 
 
 def test_interrupt_then_changed_file_starts_over(servers, mtftp, home):
