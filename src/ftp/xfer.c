@@ -14,9 +14,10 @@
  * follows the segments in file order otherwise, with the server asked on a
  * helper session meanwhile for large files.
  *
- * Every download is received into the session's buffer, hashed there
- * while the bytes are in the CPU's cache, and pwritten (see "receiving"
- * below).
+ * A download to a file is received into the session's buffer, hashed
+ * there while the bytes are in the CPU's cache (one stream, or a segment
+ * checked by its range: see "hashing alongside a download" below), and
+ * pwritten (see "receiving" below).
  *
  * Threads: the calling thread runs segment 0 on the caller's session; the
  * other segments run on an mt_pool, each on a session of its own. Segments
@@ -298,7 +299,8 @@ static ssize_t put_bytes(int fd, char *buf, size_t n, uint64_t off, bool ascii, 
 /* ---- receiving --------------------------------------------------------------------
  *
  * A segment receives into the session's buffer (XFER_BUFSZ), hashes it
- * there while it is in the CPU's cache, and pwrites it: two copies, socket
+ * there while it is in the CPU's cache when it has a hash of its own, and
+ * pwrites it: two copies, socket
  * to buffer and buffer to page cache. Receiving straight into a MAP_SHARED
  * window of the .part saves the second copy but pays more: every page of
  * the window is made in a fault that zeroes it first (ext4 reads a hole as
@@ -771,6 +773,7 @@ int xfer_get(sess_t *s, const target_t *t, const char *path, const char *local, 
     if (known && !s->ascii && size >= PREALLOC_MIN && fallocate(fd, 0, 0, (off_t)size) &&
         (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) {
       snprintf(s->err, sizeof s->err, "%s: %s", part, strerror(errno));
+      (void)!ftruncate(fd, 0);   /* what a failed fallocate kept (ext4 keeps it) is given back */
       close(fd);
       return EX_LOCAL;
     }
