@@ -176,29 +176,26 @@ def main():
               "small": [os.path.join(root, "small", n) for n in sorted(os.listdir(os.path.join(root, "small")))],
               "big": [os.path.join(root, "big.bin")], "single": [os.path.join(root, "big.bin")]}
     rss = []
+
+    def one(name, client, args):
+        """One timed run of a case by a client, in a fresh directory; its seconds."""
+        out = fresh()
+        warm(served[name.split("_")[0]])
+        cpu = server_cpu(srv.pid)
+        dt = run_timed(args, out)[0]
+        if VERBOSE:
+            print(f"  run: {name} {client} {dt:.3f} s, server CPU {server_cpu(srv.pid) - cpu:.2f} s",
+                  file=sys.stderr)
+        if name.startswith("big") or name == "single":
+            shutil.rmtree(out)
+        return dt
+
     try:
         for _ in range(RUNS):
             for name, (mine, theirs) in cases.items():
-                files = served[name.split("_")[0]]
-                out = fresh()
-                warm(files)
-                cpu = server_cpu(srv.pid)
-                times[name][0].append(run_timed(mine, out)[0])
-                if VERBOSE:
-                    print(f"  run: {name} mtftp {times[name][0][-1]:.3f} s, server CPU "
-                          f"{server_cpu(srv.pid) - cpu:.2f} s", file=sys.stderr)
-                if name.startswith("big") or name == "single":
-                    shutil.rmtree(out)
+                times[name][0].append(one(name, "mtftp", mine))
                 if theirs:
-                    out = fresh()
-                    warm(files)
-                    cpu = server_cpu(srv.pid)
-                    times[name][1].append(run_timed(theirs, out)[0])
-                    if VERBOSE:
-                        print(f"  run: {name} lftp {times[name][1][-1]:.3f} s, server CPU "
-                              f"{server_cpu(srv.pid) - cpu:.2f} s", file=sys.stderr)
-                    if name.startswith("big"):
-                        shutil.rmtree(out)
+                    times[name][1].append(one(name, "lftp", theirs))
         for name in ("big", "big_nv"):      # (d): sampled, untimed runs of (c)
             out = fresh()
             warm(served["big"])

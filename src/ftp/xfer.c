@@ -300,16 +300,16 @@ static ssize_t put_bytes(int fd, char *buf, size_t n, uint64_t off, bool ascii, 
  *
  * A segment receives into the session's buffer (XFER_BUFSZ), hashes it
  * there while it is in the CPU's cache when it has a hash of its own, and
- * pwrites it: two copies, socket
- * to buffer and buffer to page cache. Receiving straight into a MAP_SHARED
- * window of the .part saves the second copy but pays more: every page of
- * the window is made in a fault that zeroes it first (ext4 reads a hole as
- * zeroes, large folios at a time) and the window is unmapped again. On this
- * kernel (6.18, ext4) a 1 GiB `get -s 4`, verified, took 1.16-1.22 s by
- * pwrite against 1.29-1.31 s mapped (medians of 5 and 7 alternating runs),
- * and four threads filling one 1 GiB file took 0.36-0.41 s by pwrite
- * against 0.63-0.95 s by populating mapped windows, the inode lock that
- * the pwrites share notwithstanding. */
+ * pwrites it: two copies, socket to buffer and buffer to page cache.
+ * Receiving straight into a MAP_SHARED window of the .part saves the
+ * second copy but pays more: every page of the window is made in a fault
+ * that zeroes it first (ext4 reads a hole as zeroes, large folios at a
+ * time) and the window is unmapped again. On this kernel (6.18, ext4) a
+ * 1 GiB `get -s 4`, verified, took 1.16-1.22 s by pwrite against
+ * 1.29-1.31 s mapped (medians of 5 and 7 alternating runs), and four
+ * threads filling one 1 GiB file took 0.36-0.41 s by pwrite against
+ * 0.63-0.95 s by populating mapped windows, the inode lock that the
+ * pwrites share notwithstanding. */
 #define PREALLOC_MIN (16u << 20)   /* a fresh binary .part this big or bigger is allocated
                                        whole up front (fallocate), where get opens it */
 #define BLOCK_MODE_MAX (4u << 20)   /* files up to this size come whole in MODE B when the
